@@ -1,0 +1,40 @@
+// CREATE EXTENSION's own checks, and the database rule for every function.
+#include "pg/installation.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "core/error.hpp"
+#include "pg/guard.hpp"
+#include "pg/outbox.hpp"
+#include "pg/settings.hpp"
+
+extern "C" {
+#include "commands/dbcommands.h"
+}
+
+namespace mpa::pg {
+
+void require_mpa_database() {
+  const char *current = call_postgres([] { return get_database_name(MyDatabaseId); });
+  if (current != nullptr && std::strcmp(current, settings::database) == 0) return;
+  throw mpa::Error("55000",
+                   std::string("pg_mpa lives in database \"") + settings::database +
+                       "\", not in \"" + (current ? current : "?") + "\"",
+                   "The mpa tables and the mail worker exist only in the database named by "
+                   "mpa.database.",
+                   std::string("Connect to database \"") + settings::database +
+                       "\", or set mpa.database in postgresql.conf and restart.");
+}
+
+}  // namespace mpa::pg
+
+// Called by the extension script. Loading the library for this call already
+// fails with a hint when pg_mpa is not in shared_preload_libraries (_PG_init).
+// The mail worker waits for the extension; it is woken when this commits.
+MPA_FUNCTION(mpa_check_installation) {
+  (void)fcinfo;
+  mpa::pg::require_mpa_database();
+  mpa::pg::wake_mail_worker_at_commit();
+  PG_RETURN_VOID();
+}

@@ -1,0 +1,240 @@
+// The mail worker's loop. PostgreSQL-style code: it owns no C++ objects, so an
+// error anywhere simply ends the worker, and the postmaster starts a new one
+// (which first takes back the rows its predecessor held).
+//
+// Each round: claim due rows in one transaction (SKIP LOCKED, with a lease),
+// commit; send them with no transaction open (mail_delivery); record every
+// verdict in a second transaction. A crash between send and record re-sends
+// with the same Message-ID: at-least-once, never lost.
+#include "pg/mail_worker.hpp"
+
+#include <cstring>
+
+#include "pg/mail_delivery.hpp"
+#include "pg/postgres.hpp"
+#include "pg/settings.hpp"
+#include "pg/shared_state.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+PGDLLEXPORT void mpa_mail_worker_main(Datum);
+}
+
+namespace mpa::pg {
+namespace {
+
+constexpr int kBatchSize = 200;
+constexpr long kIdleWaitMs = 60 * 1000;         // the longest sleep: timers are re-read then
+constexpr long kNoExtensionWaitMs = 10 * 1000;  // CREATE EXTENSION also wakes us
+constexpr const char *kLease = "10 minutes";    // a crashed worker's rows come back after this
+
+// Rows held by a crashed predecessor (there is only one worker) and rows
+// whose lease ran out go back to the queue; mail past its expiry is dropped.
+constexpr const char *kReclaimSql =
+    "UPDATE mpa.outbox SET status = 'pending', lease_until = NULL"
+    " WHERE status = 'sending' AND ($1 OR lease_until < now())";
+constexpr const char *kExpireSql =
+    "UPDATE mpa.outbox SET status = 'expired' WHERE status = 'pending' AND expires_at <= now()";
+constexpr const char *kClaimSql =
+    "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
+    "       lease_until = now() + $2::interval"
+    "  FROM (SELECT id FROM mpa.outbox"
+    "         WHERE status = 'pending' AND next_attempt_at <= now() AND expires_at > now()"
+    "         ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) due"
+    " WHERE o.id = due.id"
+    " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
+    "           extract(epoch FROM o.expires_at)::float8, o.attempts";
+constexpr const char *kNextDueSql =
+    "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8"
+    "  FROM mpa.outbox WHERE status = 'pending'";
+// Only rows still held by us are updated: a row superseded meanwhile stays so.
+constexpr const char *kRecordSql =
+    "UPDATE mpa.outbox SET status = $2, lease_until = NULL, last_error = $4,"
+    "       sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
+    "       next_attempt_at = CASE WHEN $2 = 'pending'"
+    "                              THEN now() + make_interval(secs => $3 / 1000.0)"
+    "                              ELSE next_attempt_at END"
+    " WHERE id = $1 AND status = 'sending'";
+
+MemoryContext batch_context = nullptr;
+
+void begin_transaction(const char *activity) {
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  SPI_connect();
+  PushActiveSnapshot(GetTransactionSnapshot());
+  pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+void commit_transaction() {
+  SPI_finish();
+  PopActiveSnapshot();
+  CommitTransactionCommand();
+  pgstat_report_stat(false);
+  pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+void execute(const char *sql, int nargs, Oid *types, Datum *values, int expected) {
+  int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+  if (rc != expected) elog(ERROR, "pg_mpa mail worker: query failed (%d): %s", rc, sql);
+}
+
+void reclaim_and_expire(bool reclaim_all) {
+  Oid types[1] = {BOOLOID};
+  Datum values[1] = {BoolGetDatum(reclaim_all)};
+  execute(kReclaimSql, 1, types, values, SPI_OK_UPDATE);
+  execute(kExpireSql, 0, nullptr, nullptr, SPI_OK_UPDATE);
+}
+
+// Claims due rows; copies them into batch_context, which outlives the
+// transaction. Returns the number claimed.
+int claim(MailJob **jobs) {
+  Oid types[2] = {INT4OID, TEXTOID};
+  Datum values[2] = {Int32GetDatum(kBatchSize), CStringGetTextDatum(kLease)};
+  execute(kClaimSql, 2, types, values, SPI_OK_UPDATE_RETURNING);
+
+  int count = static_cast<int>(SPI_processed);
+  MemoryContext caller = MemoryContextSwitchTo(batch_context);
+  *jobs = static_cast<MailJob *>(palloc0(sizeof(MailJob) * (count > 0 ? count : 1)));
+  for (int i = 0; i < count; i++) {
+    HeapTuple row = SPI_tuptable->vals[i];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool is_null = false;
+    MailJob &job = (*jobs)[i];
+    job.id = DatumGetInt64(SPI_getbinval(row, desc, 1, &is_null));
+    job.recipient = SPI_getvalue(row, desc, 2);
+    job.subject = SPI_getvalue(row, desc, 3);
+    job.body = SPI_getvalue(row, desc, 4);
+    job.message_id = SPI_getvalue(row, desc, 5);
+    job.expires_at = DatumGetFloat8(SPI_getbinval(row, desc, 6, &is_null));
+    job.attempts = DatumGetInt32(SPI_getbinval(row, desc, 7, &is_null));
+  }
+  MemoryContextSwitchTo(caller);
+  return count;
+}
+
+long milliseconds_until_next_due() {
+  execute(kNextDueSql, 0, nullptr, nullptr, SPI_OK_SELECT);
+  bool is_null = true;
+  Datum due = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+  if (is_null) return kIdleWaitMs;
+  double ms = DatumGetFloat8(due);
+  return ms < kIdleWaitMs ? static_cast<long>(ms) : kIdleWaitMs;
+}
+
+const char *status_for(MailVerdict verdict) {
+  switch (verdict) {
+    case MailVerdict::Sent: return "sent";
+    case MailVerdict::Retry: return "pending";
+    case MailVerdict::Failed: return "failed";
+    case MailVerdict::Expired: return "expired";
+  }
+  return "pending";
+}
+
+void record(const MailJob *jobs, int count) {
+  begin_transaction("pg_mpa: recording mail results");
+  SPIPlanPtr plan = nullptr;
+  Oid types[4] = {INT8OID, TEXTOID, INT8OID, TEXTOID};
+  plan = SPI_prepare(kRecordSql, 4, types);
+  if (plan == nullptr) elog(ERROR, "pg_mpa mail worker: cannot prepare result update");
+  for (int i = 0; i < count; i++) {
+    const MailJob &job = jobs[i];
+    Datum values[4] = {Int64GetDatum(job.id), CStringGetTextDatum(status_for(job.verdict)),
+                       Int64GetDatum(job.retry_after_ms), CStringGetTextDatum(job.error)};
+    char nulls[4] = {' ', ' ', ' ', job.error[0] ? ' ' : 'n'};
+    if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_UPDATE)
+      elog(ERROR, "pg_mpa mail worker: cannot record result of mail %lld",
+           static_cast<long long>(job.id));
+  }
+  commit_transaction();
+}
+
+// One round; returns how long to sleep before the next (0: more is due now).
+long deliver_due_mail(bool first_round) {
+  MemoryContextReset(batch_context);
+  begin_transaction("pg_mpa: claiming mail");
+  if (!OidIsValid(get_extension_oid("pg_mpa", true))) {
+    commit_transaction();
+    return kNoExtensionWaitMs;
+  }
+  reclaim_and_expire(first_round);
+  MailJob *jobs = nullptr;
+  int count = claim(&jobs);
+  long sleep_ms = count == kBatchSize ? 0 : milliseconds_until_next_due();
+  commit_transaction();
+
+  if (count == 0) return sleep_ms;
+  pgstat_report_activity(STATE_RUNNING, "pg_mpa: sending mail");
+  deliver_mail_batch(jobs, count);
+  record(jobs, count);
+  // Retries just scheduled may be due before the old estimate.
+  return 0;
+}
+
+void publish_latch(Latch *latch) {
+  SharedState *state = shared_state();
+  SpinLockAcquire(&state->mutex);
+  state->worker_latch = latch;
+  SpinLockRelease(&state->mutex);
+}
+
+void unpublish_latch(int, Datum) { publish_latch(nullptr); }
+
+}  // namespace
+
+void register_mail_worker() {
+  BackgroundWorker worker;
+  std::memset(&worker, 0, sizeof worker);
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  // Not on a standby: the outbox is read-only there. It starts at promotion.
+  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker.bgw_restart_time = 1;
+  strlcpy(worker.bgw_library_name, "pg_mpa", BGW_MAXLEN);
+  strlcpy(worker.bgw_function_name, "mpa_mail_worker_main", BGW_MAXLEN);
+  strlcpy(worker.bgw_name, "pg_mpa mail worker", BGW_MAXLEN);
+  strlcpy(worker.bgw_type, "pg_mpa mail worker", BGW_MAXLEN);
+  RegisterBackgroundWorker(&worker);
+}
+
+}  // namespace mpa::pg
+
+void mpa_mail_worker_main(Datum) {
+  using namespace mpa::pg;
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);  // handled at CHECK_FOR_INTERRUPTS, not inside libcurl
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(settings::database, nullptr, 0);
+
+  batch_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa mail batch", ALLOCSET_DEFAULT_SIZES);
+  before_shmem_exit(unpublish_latch, 0);
+  publish_latch(MyLatch);
+
+  bool first_round = true;
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    long sleep_ms = deliver_due_mail(first_round);
+    first_round = false;
+    if (sleep_ms > 0) {
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
+                      PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+    }
+  }
+}

@@ -1,0 +1,10 @@
+// The mail worker: one background worker per cluster, in mpa.database, that
+// delivers mpa.outbox after commit (DESIGN.md, "Mail is at-least-once").
+#pragma once
+
+namespace mpa::pg {
+
+// Registers the worker with the postmaster (from _PG_init).
+void register_mail_worker();
+
+}  // namespace mpa::pg

@@ -1,0 +1,27 @@
+// Library entry point: pg_mpa works only when loaded by the postmaster, since
+// its hooks, shared memory and worker must exist before any session starts.
+#include "pg/mail_worker.hpp"
+#include "pg/outbox.hpp"
+#include "pg/postgres.hpp"
+#include "pg/settings.hpp"
+#include "pg/shared_state.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+}
+
+void _PG_init(void) {
+  if (!process_shared_preload_libraries_in_progress) {
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("pg_mpa must be loaded via shared_preload_libraries"),
+             errhint("Add pg_mpa to shared_preload_libraries in postgresql.conf and restart the "
+                     "server, then run CREATE EXTENSION pg_mpa.")));
+  }
+  mpa::pg::settings::define_all();
+  mpa::pg::install_shared_state_hooks();
+  mpa::pg::install_outbox_commit_wakeup();
+  mpa::pg::register_mail_worker();
+}

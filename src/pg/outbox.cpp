@@ -1,0 +1,94 @@
+// Queues mail in the caller's transaction; wakes the worker at commit.
+#include "pg/outbox.hpp"
+
+#include <cstring>
+
+#include "pg/settings.hpp"
+#include "pg/shared_state.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+// Set when this transaction queued mail; the worker is woken only if the
+// transaction commits, so a rolled-back event costs the worker nothing.
+bool wake_worker_at_commit = false;
+
+void wake_mail_worker() {
+  SharedState *state = shared_state();
+  if (state == nullptr) return;
+  SpinLockAcquire(&state->mutex);
+  Latch *latch = state->worker_latch;
+  SpinLockRelease(&state->mutex);
+  if (latch != nullptr) SetLatch(latch);
+}
+
+void on_transaction_end(XactEvent event, void *) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+      if (wake_worker_at_commit) wake_mail_worker();
+      wake_worker_at_commit = false;
+      break;
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+      wake_worker_at_commit = false;
+      break;
+    default:
+      break;
+  }
+}
+
+// Message-IDs name the sender's domain, as RFC 5322 suggests.
+const char *message_id_domain() {
+  const char *at = settings::mail_from ? std::strrchr(settings::mail_from, '@') : nullptr;
+  return at && at[1] ? at + 1 : "pg-mpa.invalid";
+}
+
+constexpr const char *kQueueSql =
+    "WITH superseded AS ("
+    "  UPDATE mpa.outbox SET status = 'superseded', lease_until = NULL"
+    "   WHERE $5 IS NOT NULL AND supersede_key = $5 AND status IN ('pending', 'sending'))"
+    " INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, expires_at, supersede_key)"
+    " VALUES ($1, $2, $3, $4, gen_random_uuid() || '@' || $6,"
+    "         now() + make_interval(secs => $7), $5)"
+    " RETURNING id";
+
+}  // namespace
+
+int64 queue_mail(const OutgoingMail &mail) {
+  Oid types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
+  Datum values[7] = {
+      CStringGetTextDatum(mail.kind),
+      CStringGetTextDatum(mail.recipient),
+      CStringGetTextDatum(mail.subject),
+      CStringGetTextDatum(mail.body),
+      mail.supersede_key ? CStringGetTextDatum(mail.supersede_key) : Datum(0),
+      CStringGetTextDatum(message_id_domain()),
+      Float8GetDatum(static_cast<double>(mail.ttl_seconds)),
+  };
+  char nulls[7] = {' ', ' ', ' ', ' ', mail.supersede_key ? ' ' : 'n', ' ', ' '};
+
+  SPI_connect();
+  if (SPI_execute_with_args(kQueueSql, 7, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
+      SPI_processed != 1)
+    elog(ERROR, "pg_mpa could not queue mail");
+  bool is_null = false;
+  int64 id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+  SPI_finish();
+
+  wake_mail_worker_at_commit();
+  return id;
+}
+
+void wake_mail_worker_at_commit() { wake_worker_at_commit = true; }
+
+void install_outbox_commit_wakeup() { RegisterXactCallback(on_transaction_end, nullptr); }
+
+}  // namespace mpa::pg

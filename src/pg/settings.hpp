@@ -1,0 +1,25 @@
+// pg_mpa's server settings (DESIGN.md, "Server settings"). All are set in
+// postgresql.conf (or by ALTER SYSTEM, which the gate guards); none can be
+// changed by a session: they are PGC_POSTMASTER or PGC_SIGHUP.
+#pragma once
+
+namespace mpa::pg::settings {
+
+void define_all();
+
+// Current values, maintained by the GUC machinery.
+extern char *database;        // mpa.database
+extern char *smtp_url;        // mpa.smtp_url
+extern bool smtp_starttls;    // mpa.smtp_starttls
+extern char *smtp_user;       // mpa.smtp_user
+extern char *smtp_password;   // mpa.smtp_password
+extern char *smtp_ca_file;    // mpa.smtp_ca_file
+extern int smtp_timeout_s;    // mpa.smtp_timeout
+extern int mail_retry_delay_s; // mpa.mail_retry_delay
+extern char *mail_from;       // mpa.mail_from
+extern int otp_ttl_s;         // mpa.otp_ttl
+extern int otp_max_attempts;  // mpa.otp_max_attempts
+extern int resend_cooldown_s; // mpa.resend_cooldown
+extern int request_ttl_s;     // mpa.request_ttl
+
+}  // namespace mpa::pg::settings

@@ -1,0 +1,55 @@
+// Creates pg_mpa's shared memory and draws the code key.
+#include "pg/shared_state.hpp"
+
+#include <openssl/rand.h>
+
+extern "C" {
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+SharedState *state = nullptr;
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+void request_shared_memory() {
+  if (previous_request_hook) previous_request_hook();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+}
+
+// Runs in the postmaster when shared memory is (re)created, and is the only
+// place the key is made: a crash restart or a failover therefore draws a new
+// key, which voids every outstanding code by design.
+void attach_shared_memory() {
+  if (previous_startup_hook) previous_startup_hook();
+
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found = false;
+  state = static_cast<SharedState *>(ShmemInitStruct("pg_mpa", sizeof(SharedState), &found));
+  if (!found) {
+    if (RAND_bytes(state->code_key, sizeof state->code_key) != 1) {
+      LWLockRelease(AddinShmemInitLock);
+      ereport(FATAL, (errmsg("pg_mpa could not draw its code key from OpenSSL's random generator")));
+    }
+    SpinLockInit(&state->mutex);
+    state->worker_latch = nullptr;
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+}  // namespace
+
+void install_shared_state_hooks() {
+  previous_request_hook = shmem_request_hook;
+  shmem_request_hook = request_shared_memory;
+  previous_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = attach_shared_memory;
+}
+
+SharedState *shared_state() { return state; }
+
+}  // namespace mpa::pg
