@@ -50,8 +50,8 @@ void check_overall_form(std::string_view address) {
   if (at_count > 1) refuse("must contain exactly one \"@\" (quoted local parts are not supported)");
 
   if (address.size() > kMaxAddressLength)
-    refuse("is too long (" + std::to_string(address.size()) + " bytes, at most " +
-           std::to_string(kMaxAddressLength) + ")");
+    refuse("is too long (" + std::to_string(address.size()) + " bytes, at most " + std::to_string(kMaxAddressLength) +
+           ")");
 }
 
 // Dot-atom: runs of atext separated by single dots.
@@ -74,8 +74,7 @@ void check_domain_label(std::string_view label, const std::string &prefix) {
   for (char c : label)
     if (c != '-' && !is_ascii_letter_or_digit(c))
       refuse(prefix + "contains " + describe_character(c) + " (only letters, digits, hyphens and dots are allowed)");
-  if (label.front() == '-' || label.back() == '-')
-    refuse(prefix + "has a label that starts or ends with a hyphen");
+  if (label.front() == '-' || label.back() == '-') refuse(prefix + "has a label that starts or ends with a hyphen");
 }
 
 // Dot-separated letter-digit-hyphen labels, at least two of them: mail for a

@@ -44,9 +44,8 @@ bool is_ascii(unsigned char c) { return c < 0x80; }
 
 bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
   auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 // ---------------------------------------------------------------------------
@@ -92,8 +91,8 @@ void check_extra_header_names(const std::vector<std::pair<std::string, std::stri
     if (!well_formed) refuse("invalid mail header name: only letters, digits and hyphens are allowed");
     // "Name:" must leave room on a 78-character line.
     if (name.size() + 2 > kPreferredLineLength)
-      refuse("invalid mail header name \"" + name + "\": longer than " +
-             std::to_string(kPreferredLineLength - 2) + " characters");
+      refuse("invalid mail header name \"" + name + "\": longer than " + std::to_string(kPreferredLineLength - 2) +
+             " characters");
     if (is_written_by_render(name))
       refuse("mail header \"" + name + "\" is written by pg_mpa itself and cannot be given as an extra header");
     if (std::any_of(kRecipientHeaders.begin(), kRecipientHeaders.end(),
@@ -116,12 +115,12 @@ struct CivilDate {
   unsigned day;    // 1..31
 };
 
-// Days since 1970-01-01 to a proleptic Gregorian date; Howard Hinnant's
+// Days since 1970-01-01 (not negative) to a Gregorian date: Howard Hinnant's
 // civil_from_days, which needs neither the C library's time zone state nor
-// its range limits.
+// its range limits. Counts from 0000-03-01 in 400-year eras.
 CivilDate civil_from_days(std::int64_t days) {
   days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const std::int64_t era = days / 146097;
   const auto day_of_era = static_cast<unsigned>(days - era * 146097);
   const unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
   const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
@@ -136,7 +135,8 @@ CivilDate civil_from_days(std::int64_t days) {
 std::string format_date(std::int64_t unix_seconds) {
   if (unix_seconds < 0 || unix_seconds > kLastSecondOf9999)
     refuse("mail date is out of range (years 1970 to 9999 only)");
-  static constexpr const char *kWeekdays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};  // 1970-01-01 was a Thursday
+  static constexpr const char *kWeekdays[] = {"Thu", "Fri", "Sat", "Sun",
+                                              "Mon", "Tue", "Wed"};  // 1970-01-01 was a Thursday
   static constexpr const char *kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   const std::int64_t days = unix_seconds / kSecondsPerDay;
@@ -221,9 +221,15 @@ std::vector<std::string_view> split_at_fold_points(std::string_view spaced_text)
 // does not start a well-formed sequence, which is then carried on its own.
 // Only the sequence's shape matters here: its job is to keep encoded-word
 // boundaries off the middle of a character.
+std::size_t utf8_length_from_lead_byte(unsigned char lead) {
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 1;  // ASCII, a continuation byte, or a byte that never starts UTF-8
+}
+
 std::size_t utf8_character_length(std::string_view text, std::size_t pos) {
-  const auto lead = static_cast<unsigned char>(text[pos]);
-  const std::size_t length = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 && lead < 0xE0 ? 2 : 1;
+  const std::size_t length = utf8_length_from_lead_byte(static_cast<unsigned char>(text[pos]));
   if (length == 1 || pos + length > text.size()) return 1;
   for (std::size_t i = 1; i < length; ++i)
     if ((static_cast<unsigned char>(text[pos + i]) & 0xC0) != 0x80) return 1;
@@ -236,9 +242,9 @@ std::size_t encoded_word_length(std::size_t byte_count) {
 
 std::string encoded_word(std::string_view bytes) {
   std::string base64(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // EVP_EncodeBlock adds a NUL
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(base64.data()),
-                                      reinterpret_cast<const unsigned char *>(bytes.data()),
-                                      static_cast<int>(bytes.size()));
+  const int written =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char *>(base64.data()),
+                      reinterpret_cast<const unsigned char *>(bytes.data()), static_cast<int>(bytes.size()));
   base64.resize(static_cast<std::size_t>(written));
   return std::string(kEncodedWordPrefix) + base64 + std::string(kEncodedWordSuffix);
 }
@@ -284,10 +290,9 @@ template <typename IsPlainChar>
 void append_header_text(HeaderField &field, std::string_view flat_text, IsPlainChar is_plain_char) {
   const std::string spaced = " " + std::string(flat_text);
   const std::vector<std::string_view> pieces = split_at_fold_points(spaced);
-  const bool plain = std::all_of(flat_text.begin(), flat_text.end(), is_plain_char) &&
-                     !contains_encoded_word_marker(flat_text) &&
-                     std::all_of(pieces.begin(), pieces.end(),
-                                 [](std::string_view piece) { return piece.size() <= kMaxLineLength; });
+  const bool plain =
+      std::all_of(flat_text.begin(), flat_text.end(), is_plain_char) && !contains_encoded_word_marker(flat_text) &&
+      std::all_of(pieces.begin(), pieces.end(), [](std::string_view piece) { return piece.size() <= kMaxLineLength; });
   if (!plain) {
     append_encoded_words(field, flat_text);
     return;

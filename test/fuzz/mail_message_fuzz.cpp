@@ -71,8 +71,12 @@ void check_line_structure(std::string_view rendered) {
 }
 
 void check_header_names(std::string_view header_section, const Message &message) {
-  std::vector<std::string> expected = {"Date", "From", "To", "Subject", "Message-ID", "MIME-Version",
-                                       "Content-Type", "Content-Transfer-Encoding", "Auto-Submitted"};
+  std::vector<std::string> expected = {
+      // in the order render() writes them
+      "Date",           "From",         "To",           "Subject",
+      "Message-ID",     "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+      "Auto-Submitted",
+  };
   for (const auto &header : message.headers) expected.push_back(header.first);
 
   std::vector<std::string> found;

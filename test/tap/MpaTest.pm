@@ -106,4 +106,181 @@ sub wait_for_status
 		"SELECT status = '$status' FROM mpa.outbox WHERE id = $id");
 }
 
+# ---------------------------------------------------------------------------
+# Helpers for the mail delivery tests (002-004).
+
+# Polls $sql on $node until it returns $expected (default 't') or $timeout
+# seconds (default 30) pass; connection errors (a restarting server) are
+# retried. Returns true on success; on timeout, diag()s the last output.
+sub poll_until
+{
+	my ($node, $sql, $timeout, $expected) = @_;
+	$timeout //= 30;
+	$expected //= 't';
+	my $deadline = time() + $timeout;
+	my ($out, $err) = ('', '');
+	while (1)
+	{
+		my $rc;
+		($rc, $out, $err) = $node->psql('postgres', $sql);
+		return 1 if defined $out && $out eq $expected && $rc == 0;
+		last if time() >= $deadline;
+		select(undef, undef, undef, 0.1);
+	}
+	diag("poll_until timed out after ${timeout}s: $sql\nlast output: $out\nlast error: $err");
+	return 0;
+}
+
+# Number of messages stored by $smtp (visible .eml files).
+sub mail_count
+{
+	my ($smtp) = @_;
+	opendir(my $dh, "$smtp->{maildir}/new") or return 0;
+	my $n = grep { /\.eml$/ } readdir $dh;
+	closedir $dh;
+	return $n;
+}
+
+# Waits until $smtp stored at least $n messages; true on success.
+sub wait_for_mail
+{
+	my ($smtp, $n, $timeout) = @_;
+	my $deadline = time() + ($timeout // 30);
+	while (mail_count($smtp) < $n)
+	{
+		return 0 if time() >= $deadline;
+		select(undef, undef, undef, 0.1);
+	}
+	return 1;
+}
+
+# Every stored message (mailbox.py list), oldest first, each a hash:
+# file, from, to, subject, message_id (with <>), tls, auth; plus
+# meta, the whole sidecar JSON.
+sub mail_list
+{
+	my ($smtp) = @_;
+	require JSON::PP;
+	my @list;
+	for my $line (split /\n/, mailbox($smtp, 'list'))
+	{
+		next unless $line =~ /\S/;
+		my $m = JSON::PP::decode_json($line);
+		(my $json = $m->{file}) =~ s/\.eml$/.json/;
+		$m->{meta} = JSON::PP::decode_json(slurp_file("$smtp->{maildir}/new/$json"));
+		push @list, $m;
+	}
+	return @list;
+}
+
+# Message-ID (without <>) => number of stored copies.
+sub message_id_counts
+{
+	my ($smtp) = @_;
+	my %count;
+	for my $m (mail_list($smtp))
+	{
+		my $id = $m->{message_id} // '';
+		$id =~ s/^\s*<|>\s*$//g;
+		$count{$id}++;
+	}
+	return \%count;
+}
+
+# Stored messages whose envelope recipients include $address.
+sub mail_to
+{
+	my ($smtp, $address) = @_;
+	return grep {
+		my $to = $_->{to} || [];
+		grep { lc($_) eq lc($address) } @$to
+	} mail_list($smtp);
+}
+
+# Starts a stopped server (stop_smtp) again on the same port, maildir and
+# control file; %opt as for start_smtp. Returns $smtp.
+sub restart_smtp
+{
+	my ($smtp, %opt) = @_;
+	my $dir = $smtp->{dir};
+	unlink $smtp->{pidfile};
+	my @cmd = ($python, "$tests/test/smtp/mpa_smtp_server.py", '--host', '127.0.0.1',
+		'--port', $smtp->{port}, '--maildir', $smtp->{maildir}, '--pidfile', $smtp->{pidfile},
+		'--control-file', $smtp->{control});
+	push @cmd, '--tls-cert', $opt{tls_cert}, '--tls-key', $opt{tls_key} if $opt{tls_cert};
+	push @cmd, '--require-starttls' if $opt{require_starttls};
+	push @cmd, '--implicit-tls' if $opt{implicit_tls};
+	push @cmd, '--auth-user', $opt{auth_user}, '--auth-password', $opt{auth_password}
+	  if $opt{auth_user};
+	$smtp->{handle} = IPC::Run::start(\@cmd, '>>', "$dir/stdout", '2>>', "$dir/stderr");
+	for (1 .. 100)
+	{
+		last if -s $smtp->{pidfile};
+		select(undef, undef, undef, 0.1);
+	}
+	die "SMTP server did not restart: " . slurp_file("$dir/stderr") unless -s $smtp->{pidfile};
+	return $smtp;
+}
+
+# The mail worker's pid, or '' when none runs.
+sub worker_pid
+{
+	my ($node) = @_;
+	my ($rc, $out) = $node->psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mpa mail worker'");
+	return $rc == 0 ? $out : '';
+}
+
+# Appends settings (name => value) to postgresql.conf, reloads, and waits
+# until a new session sees every value (the postmaster has then signalled
+# its children, the mail worker included).
+sub reconfigure
+{
+	my ($node, %set) = @_;
+	my $conf = '';
+	for my $name (sort keys %set)
+	{
+		(my $v = $set{$name}) =~ s/'/''/g;
+		$conf .= "$name = '$v'\n";
+	}
+	$node->append_conf('postgresql.conf', $conf);
+	$node->reload;
+	my $check = join(' AND ', map {
+		(my $v = $set{$_}) =~ s/'/''/g;
+		"current_setting('$_') = '$v'"
+	} sort keys %set);
+	return poll_until($node, "SELECT $check", 10);
+}
+
+# A CA and a server certificate for localhost / 127.0.0.1 signed by it, made
+# with openssl in a new temporary directory. Returns { ca, cert, key, dir }.
+sub make_tls_certs
+{
+	my ($name) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir("tls_$name");
+	my $log = "$dir/openssl.log";
+	my $run = sub {
+		IPC::Run::run([@_], '>>', $log, '2>>', $log)
+		  or die "openssl failed: @_\n" . slurp_file($log);
+	};
+	$run->('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+		'-keyout', "$dir/ca.key", '-out', "$dir/ca.pem", '-days', '2',
+		'-subj', "/CN=pg_mpa test CA $name",
+		'-addext', 'basicConstraints=critical,CA:TRUE',
+		'-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+	$run->('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$dir/server.key",
+		'-out', "$dir/server.csr", '-subj', '/CN=localhost');
+	open my $fh, '>', "$dir/server.ext" or die $!;
+	print $fh "basicConstraints=CA:FALSE\n",
+	  "keyUsage=critical,digitalSignature,keyEncipherment\n",
+	  "extendedKeyUsage=serverAuth\n",
+	  "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+	close $fh;
+	$run->('openssl', 'x509', '-req', '-in', "$dir/server.csr", '-CA', "$dir/ca.pem",
+		'-CAkey', "$dir/ca.key", '-set_serial', sprintf('0x%08x%08x', int(rand(2**31)), int(rand(2**31))),
+		'-days', '2', '-out', "$dir/server.pem", '-extfile', "$dir/server.ext");
+	chmod 0644, map { "$dir/$_" } qw(ca.pem server.pem server.key);
+	return { ca => "$dir/ca.pem", cert => "$dir/server.pem", key => "$dir/server.key", dir => $dir };
+}
+
 1;

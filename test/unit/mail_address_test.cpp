@@ -28,9 +28,10 @@ void expect_refused_because(std::string_view address, const std::string &reason)
 }
 
 TEST(ValidateAddress, AcceptsAddressesAsPeopleRegisterThem) {
-  for (const char *address : {"alice@example.com", "a@b.co", "Bob.Smith@Mail.Example.ORG", "first.last+tag@sub-domain.example.io",
-                              "o'brien@example.ie", "x_y-z@e.xample.com", "!#$%&'*+-/=?^_`{|}~@example.com",
-                              "user@123.example.com", "user@xn--bcher-kva.example"}) {
+  for (const char *address :
+       {"alice@example.com", "a@b.co", "Bob.Smith@Mail.Example.ORG", "first.last+tag@sub-domain.example.io",
+        "o'brien@example.ie", "x_y-z@e.xample.com", "!#$%&'*+-/=?^_`{|}~@example.com", "user@123.example.com",
+        "user@xn--bcher-kva.example"}) {
     EXPECT_EQ(refusal(address), "") << address;
   }
 }
@@ -39,20 +40,20 @@ TEST(ValidateAddress, RefusesEmpty) { expect_refused_because("", "must not be em
 
 TEST(ValidateAddress, RefusesLineBreaksAndNul) {
   using namespace std::string_literals;
-  for (const std::string &address :
-       {"alice@example.com\r\nBcc: evil@x.com"s, "alice@exa\nmple.com"s, "alice\r@example.com"s, "alice@example.com\0x"s}) {
+  for (const std::string &address : {"alice@example.com\r\nBcc: evil@x.com"s, "alice@exa\nmple.com"s,
+                                     "alice\r@example.com"s, "alice@example.com\0x"s}) {
     expect_refused_because(address, "must not contain line breaks or NUL");
   }
 }
 
 TEST(ValidateAddress, RefusesNonAscii) {
   expect_refused_because("jos\xC3\xA9@example.com", "internationalised addresses");
-  expect_refused_because("user@b\xC3\xBC" "cher.example", "internationalised addresses");
+  expect_refused_because("user@bücher.example", "internationalised addresses");
 }
 
 TEST(ValidateAddress, RefusesDisplayNamesAndAngleBrackets) {
-  for (const char *address : {"Alice <alice@example.com>", "<alice@example.com>", "alice @example.com", "alice@example.com ",
-                              "alice\t@example.com"}) {
+  for (const char *address : {"Alice <alice@example.com>", "<alice@example.com>", "alice @example.com",
+                              "alice@example.com ", "alice\t@example.com"}) {
     expect_refused_because(address, "without a display name, angle brackets or spaces");
   }
 }

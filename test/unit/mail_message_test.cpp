@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <ctime>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -56,8 +57,8 @@ testing::AssertionResult has_safe_line_structure(std::string_view text) {
 }
 
 struct ParsedMessage {
-  std::vector<std::string> header_lines;                      // as written, folded
-  std::vector<std::pair<std::string, std::string>> fields;    // name, unfolded value without leading space
+  std::vector<std::string> header_lines;                    // as written, folded
+  std::vector<std::pair<std::string, std::string>> fields;  // name, unfolded value without leading space
   std::string encoded_body;
 };
 
@@ -73,8 +74,10 @@ ParsedMessage parse_message(const std::string &rendered) {
   for (const std::string &line : parsed.header_lines) {
     if (line.front() == ' ' || line.front() == '\t') {
       // RFC 5322 2.2.3: unfolding removes the CRLF, nothing else.
-      if (parsed.fields.empty()) ADD_FAILURE() << "continuation line before any header";
-      else parsed.fields.back().second += line;
+      if (parsed.fields.empty())
+        ADD_FAILURE() << "continuation line before any header";
+      else
+        parsed.fields.back().second += line;
       continue;
     }
     const std::size_t colon = line.find(':');
@@ -210,7 +213,11 @@ std::string decode_quoted_printable(std::string_view encoded) {
 bool is_valid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto lead = static_cast<unsigned char>(text[i]);
-    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+    const std::size_t length = lead < 0x80           ? 1
+                               : (lead >> 5) == 0x6  ? 2
+                               : (lead >> 4) == 0xE  ? 3
+                               : (lead >> 3) == 0x1E ? 4
+                                                     : 0;
     if (length == 0 || i + length > text.size()) return false;
     for (std::size_t k = 1; k < length; ++k)
       if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
@@ -223,8 +230,11 @@ bool is_valid_utf8(std::string_view text) {
 // Fixtures
 
 const std::vector<std::string> kStandardHeaderNames = {
-    "Date", "From", "To", "Subject", "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
-    "Auto-Submitted"};
+    // in the order render() writes them
+    "Date",           "From",         "To",           "Subject",
+    "Message-ID",     "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+    "Auto-Submitted",
+};
 
 Message sample_message() {
   Message message;
@@ -248,7 +258,9 @@ std::string decoded_subject(const Message &message) {
   return decode_header_text(header_value(render_and_parse(message), "Subject"));
 }
 
-std::string decoded_body(const Message &message) { return decode_quoted_printable(render_and_parse(message).encoded_body); }
+std::string decoded_body(const Message &message) {
+  return decode_quoted_printable(render_and_parse(message).encoded_body);
+}
 
 void expect_header_lines_within(const ParsedMessage &parsed, std::size_t limit) {
   for (const std::string &line : parsed.header_lines) EXPECT_LE(line.size(), limit) << line;
@@ -303,9 +315,21 @@ TEST(Render, Dates) {
   EXPECT_EQ(date_header(951868800), "Wed, 01 Mar 2000 00:00:00 +0000");
   EXPECT_EQ(date_header(253402300799), "Fri, 31 Dec 9999 23:59:59 +0000");
 
+  // Against the C library's calendar, every 9973 days (a prime, so that all
+  // weekdays, months and leap rules come round) at a varying time of day.
+  for (std::int64_t date = 0; date <= 253402300799; date += 9973 * 86400 + 3599) {
+    const std::time_t as_time_t = static_cast<std::time_t>(date);
+    std::tm utc{};
+    ASSERT_NE(gmtime_r(&as_time_t, &utc), nullptr);
+    char expected[64];
+    std::strftime(expected, sizeof expected, "%a, %d %b %Y %H:%M:%S +0000", &utc);
+    EXPECT_EQ(date_header(date), expected) << date;
+  }
+
   Message message = sample_message();
-  for (std::int64_t out_of_range : {std::int64_t{-1}, std::int64_t{253402300800}, std::numeric_limits<std::int64_t>::min(),
-                                       std::numeric_limits<std::int64_t>::max()}) {
+  for (std::int64_t out_of_range :
+       {std::int64_t{-1}, std::int64_t{253402300800}, std::numeric_limits<std::int64_t>::min(),
+        std::numeric_limits<std::int64_t>::max()}) {
     message.date = out_of_range;
     EXPECT_NE(refusal(message).find("date is out of range"), std::string::npos) << out_of_range;
   }
@@ -346,7 +370,7 @@ TEST(RenderSubject, LongWordMayPass78ButNot998) {
 
 TEST(RenderSubject, MultiByteTextBecomesEncodedWordsThatNeverSplitACharacter) {
   const std::string cjk = "\xE6\x89\xBF\xE8\xAA\x8D\xE4\xBE\x9D\xE9\xA0\xBC";  // 承認依頼
-  const std::string emoji = "\xF0\x9F\x94\x90";                                   // 🔐
+  const std::string emoji = "\xF0\x9F\x94\x90";                                // 🔐
   Message message = sample_message();
   for (int i = 0; i < 30; ++i) message.subject += cjk + " " + emoji + "x\xC3\xA9";
   const ParsedMessage parsed = render_and_parse(message);
@@ -382,7 +406,9 @@ TEST(RenderSubject, InvalidUtf8IsCarriedAsIs) {
 
 TEST(RenderSubject, ControlCharactersBecomeOneSpaceAndEndsAreTrimmed) {
   Message message = sample_message();
-  message.subject = "  a\tb\r\n\r\nc\x01\x7F" "d  ";
+  message.subject =
+      "  a\tb\r\n\r\nc\x01\x7F"
+      "d  ";
   EXPECT_EQ(decoded_subject(message), "a b c d");
   message.subject = "\r\n";
   EXPECT_EQ(decoded_subject(message), "");
@@ -398,12 +424,8 @@ TEST(RenderSubject, InternalSpacesArePreserved) {
 // Header injection
 
 const std::vector<std::string> kInjections = {
-    "x\r\nBcc: evil@x",
-    "x\nBcc: evil@x",
-    "x\rBcc: evil@x",
-    "x\r\n Bcc: evil@x",
-    "x\r\n\r\nforged body",
-    "\xE6\x89\xBF\r\nBcc: evil@x",
+    "x\r\nBcc: evil@x",    "x\nBcc: evil@x",       "x\rBcc: evil@x",
+    "x\r\n Bcc: evil@x",   "x\r\n\r\nforged body", "\xE6\x89\xBF\r\nBcc: evil@x",
     "x\0\r\nBcc: evil@x"s,
 };
 
@@ -455,8 +477,8 @@ TEST(RenderFrom, DisplayNameOfAtomsIsPlain) {
 }
 
 TEST(RenderFrom, DisplayNameWithSpecialsOrNonAsciiIsEncoded) {
-  for (const std::string name : {"Dr. Smith, DBA", "\"quoted\" <x@y.z>", "\xC3\x9Cnal \xF0\x9F\x94\x90 (security)",
-                                 "=?UTF-8?B?eA==?="}) {
+  for (const std::string name :
+       {"Dr. Smith, DBA", "\"quoted\" <x@y.z>", "\xC3\x9Cnal \xF0\x9F\x94\x90 (security)", "=?UTF-8?B?eA==?="}) {
     Message message = sample_message();
     message.from_name = name;
     const std::string from = header_value(render_and_parse(message), "From");
@@ -474,8 +496,8 @@ TEST(RenderFrom, LongDisplayNameIsFolded) {
   for (int i = 0; i < 20; ++i) message.from_name += "Approver" + std::to_string(i) + " ";
   const ParsedMessage parsed = render_and_parse(message);
   expect_header_lines_within(parsed, 78);
-  EXPECT_EQ(header_value(parsed, "From"), message.from_name.substr(0, message.from_name.size() - 1) +
-                                              " <pg-mpa@db.example.com>");
+  EXPECT_EQ(header_value(parsed, "From"),
+            message.from_name.substr(0, message.from_name.size() - 1) + " <pg-mpa@db.example.com>");
 }
 
 TEST(RenderFrom, BlankDisplayNameMeansBareAddress) {
@@ -511,10 +533,12 @@ TEST(RenderBody, NoLineBreakIsAddedAtTheEnd) {
 
 TEST(RenderBody, MultiByteTextRoundTrips) {
   Message message = sample_message();
-  message.body = "\xE6\x89\xBF\xE8\xAA\x8D\xE4\xBE\x9D\xE9\xA0\xBC \xF0\x9F\x94\x90\n"
-                 "caf\xC3\xA9 = 1\n";
-  EXPECT_EQ(decoded_body(message), "\xE6\x89\xBF\xE8\xAA\x8D\xE4\xBE\x9D\xE9\xA0\xBC \xF0\x9F\x94\x90\r\n"
-                                   "caf\xC3\xA9 = 1\r\n");
+  message.body =
+      "\xE6\x89\xBF\xE8\xAA\x8D\xE4\xBE\x9D\xE9\xA0\xBC \xF0\x9F\x94\x90\n"
+      "caf\xC3\xA9 = 1\n";
+  EXPECT_EQ(decoded_body(message),
+            "\xE6\x89\xBF\xE8\xAA\x8D\xE4\xBE\x9D\xE9\xA0\xBC \xF0\x9F\x94\x90\r\n"
+            "caf\xC3\xA9 = 1\r\n");
 }
 
 TEST(RenderBody, LongLinesGetSoftBreaks) {

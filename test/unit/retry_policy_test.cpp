@@ -19,9 +19,7 @@ constexpr double kJustBelowOne = 0.9999999999;
 const milliseconds kBase{1000};
 const milliseconds kCap{3600 * 1000};
 
-TEST(ClassifySmtpReply, NoReplyAtAllIsTemporary) {
-  EXPECT_EQ(classify_smtp_reply(0), DeliveryOutcome::Temporary);
-}
+TEST(ClassifySmtpReply, NoReplyAtAllIsTemporary) { EXPECT_EQ(classify_smtp_reply(0), DeliveryOutcome::Temporary); }
 
 TEST(ClassifySmtpReply, ClassBoundaries) {
   EXPECT_EQ(classify_smtp_reply(200), DeliveryOutcome::Sent);
@@ -38,8 +36,8 @@ TEST(ClassifySmtpReply, ClassBoundaries) {
 }
 
 TEST(ClassifySmtpReply, UnexplainedCodesAreRetriedNotDropped) {
-  for (int code : {-1, 1, 199, 300, 354, 399, 600, 999, std::numeric_limits<int>::min(),
-                   std::numeric_limits<int>::max()}) {
+  for (int code :
+       {-1, 1, 199, 300, 354, 399, 600, 999, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()}) {
     EXPECT_EQ(classify_smtp_reply(code), DeliveryOutcome::Temporary) << code;
   }
 }
