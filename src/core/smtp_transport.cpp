@@ -48,13 +48,18 @@ struct SmtpSession::Impl {
   std::function<bool()> should_abort;
   CURL *curl = nullptr;
   std::string last_server_line;  // the server's last reply, for last_error
+  bool failure_seen = false;     // last_server_line holds a 4xx/5xx reply
   char curl_error[CURL_ERROR_SIZE] = {};
 
   static int on_debug(CURL *, curl_infotype type, char *data, size_t size, void *userdata) {
     if (type == CURLINFO_HEADER_IN) {
       auto *self = static_cast<Impl *>(userdata);
+      // The first 4xx/5xx reply of a transfer explains its failure; what
+      // follows (e.g. "221 Bye" to libcurl's QUIT) must not replace it.
+      if (self->failure_seen) return 0;
       std::string line(data, size);
       while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+      self->failure_seen = !line.empty() && (line[0] == '4' || line[0] == '5');
       self->last_server_line = std::move(line);
     }
     return 0;
@@ -131,6 +136,7 @@ SendResult SmtpSession::send(const std::string &from, const std::string &to,
                                static_cast<curl_off_t>(message.size())));
   s.curl_error[0] = '\0';
   s.last_server_line.clear();
+  s.failure_seen = false;
 
   CURLcode code = curl_easy_perform(s.curl);
   long reply_code = 0;
@@ -143,6 +149,7 @@ SendResult SmtpSession::send(const std::string &from, const std::string &to,
     result.outcome = DeliveryOutcome::Sent;
     return result;
   }
+  result.session_failed = !is_reply_failure(code);
   result.outcome = is_reply_failure(code) ? classify_smtp_reply(result.reply_code)
                                           : DeliveryOutcome::Temporary;
   // A failed transfer whose last reply was positive (the link broke after

@@ -24,6 +24,7 @@ struct SendResult {
   DeliveryOutcome outcome = DeliveryOutcome::Temporary;
   int reply_code = 0;        // last SMTP reply code, 0 if the server said nothing
   std::string error;         // empty when sent; else libcurl's reason and the server's reply
+  bool session_failed = false;  // connect/TLS/AUTH/timeout: the next message would fail alike
 };
 
 class SmtpSession {

@@ -103,6 +103,12 @@ void deliver_mail_batch(MailJob *jobs, int count) {
           break;
         case mail::DeliveryOutcome::Temporary: schedule_retry(job, result.error); break;
       }
+      if (result.outcome == mail::DeliveryOutcome::Temporary && result.session_failed) {
+        // The server cannot be reached or talked to: the rest of the batch
+        // would wait out the same timeout one by one. Retry them all later.
+        for (int j = i + 1; j < count; j++) schedule_retry(jobs[j], "not tried: " + result.error);
+        break;
+      }
     }
   });
 }

@@ -57,7 +57,7 @@ constexpr const char *kClaimSql =
     " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
     "           extract(epoch FROM o.expires_at)::float8, o.attempts";
 constexpr const char *kNextDueSql =
-    "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8"
+    "SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8"
     "  FROM mpa.outbox WHERE status = 'pending'";
 // Only rows still held by us are updated: a row superseded meanwhile stays so.
 constexpr const char *kRecordSql =
@@ -131,6 +131,7 @@ long milliseconds_until_next_due() {
   Datum due = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
   if (is_null) return kIdleWaitMs;
   double ms = DatumGetFloat8(due);
+  if (ms < 0) return 0;
   return ms < kIdleWaitMs ? static_cast<long>(ms) : kIdleWaitMs;
 }
 
