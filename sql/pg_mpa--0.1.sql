@@ -52,3 +52,634 @@ GRANT SELECT (id, kind, status, attempts, created_at, next_attempt_at, expires_a
 CREATE FUNCTION mpa_mail_test(email text) RETURNS bigint
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_mail_test';
 REVOKE ALL ON FUNCTION mpa_mail_test(text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Approval: teams, approvers, policies, requests, votes, challenges.
+-------------------------------------------------------------------------------
+
+CREATE TABLE mpa.teams (
+  name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_. -]{0,62}$'),
+  threshold   integer NOT NULL CHECK (threshold >= 1),
+  description text CHECK (length(description) <= 1000),
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE mpa.approvers (
+  team      text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  approver  regrole NOT NULL,
+  email     text NOT NULL,
+  added_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (team, approver)
+);
+
+-- operation: a PostgreSQL command tag ('DROP TABLE'); object: 'schema.name',
+-- 'schema.*', '*' or a bare name for objects outside schemas (roles,
+-- databases, settings). The most specific matching policy decides the team.
+CREATE TABLE mpa.policies (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  operation  text NOT NULL,
+  object     text NOT NULL,
+  team       text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (operation, object)
+);
+
+CREATE TABLE mpa.requests (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  statement      text NOT NULL,
+  justification  text NOT NULL,
+  operation      text NOT NULL,
+  object         text NOT NULL,          -- the first target, as policies name it
+  target_classes oid[] NOT NULL,         -- targets by OID: a renamed, dropped and
+  target_oids    oid[] NOT NULL,         -- recreated object voids the approval
+  fingerprint    text NOT NULL,          -- SHA-256 of the normalised statement
+  team           text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  threshold      integer NOT NULL,       -- the team's threshold when requested
+  requester      regrole NOT NULL,       -- the authenticated (session) role
+  state          text NOT NULL DEFAULT 'pending'
+                 CHECK (state IN ('pending', 'approved', 'executed', 'rejected', 'expired', 'cancelled')),
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  expires_at     timestamptz NOT NULL,
+  decided_at     timestamptz,
+  executed_at    timestamptz
+);
+CREATE INDEX requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
+CREATE INDEX requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
+
+CREATE TABLE mpa.votes (
+  request_id bigint NOT NULL REFERENCES mpa.requests,
+  approver   regrole NOT NULL,
+  decision   text NOT NULL CHECK (decision IN ('approve', 'reject')),
+  voted_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (request_id, approver)
+);
+
+-- A challenge is one mailed code for one (request, approver, decision). The
+-- code is derived from these columns and the server's code key; it is stored
+-- nowhere. Wrong tries are counted in shared memory, outside transactions.
+CREATE TABLE mpa.challenges (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request_id  bigint NOT NULL REFERENCES mpa.requests,
+  approver    regrole NOT NULL,
+  decision    text NOT NULL CHECK (decision IN ('approve', 'reject')),
+  nonce       bytea NOT NULL,
+  email       text NOT NULL,
+  state       text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'used', 'superseded', 'expired')),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at  timestamptz NOT NULL
+);
+CREATE INDEX challenges_open ON mpa.challenges (request_id, approver) WHERE state = 'open';
+
+ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
+
+-- Applications read the approval tables; only pg_mpa's functions write them.
+REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges FROM PUBLIC;
+GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes TO PUBLIC;
+GRANT SELECT (team, approver, added_at) ON mpa.approvers TO PUBLIC;
+GRANT SELECT (id, request_id, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
+
+-- Requests the current (session) role may vote on.
+CREATE VIEW mpa.pending WITH (security_barrier) AS
+  SELECT r.id, r.operation, r.object, r.statement, r.justification, r.requester, r.team,
+         r.threshold, r.created_at, r.expires_at,
+         (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
+    FROM mpa.requests r
+   WHERE r.state = 'pending' AND r.expires_at > now()
+     AND r.requester <> session_user::regrole
+     AND EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = session_user::regrole)
+     AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = session_user::regrole);
+GRANT SELECT ON mpa.pending TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Internal functions (schema mpa; not for PUBLIC). The C ones are the doors
+-- to pg_mpa's rules in C++; the SQL functions below are built on them.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION mpa.describe(statement text, search_path text, OUT operation text, OUT object text,
+                             OUT target_classes oid[], OUT target_oids oid[],
+                             OUT fingerprint text, OUT team text)
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_describe';
+CREATE FUNCTION mpa.tally(approvals int, rejections int, eligible int, threshold int) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_tally';
+CREATE FUNCTION mpa.check_threshold(threshold int, approvers int) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_threshold';
+CREATE FUNCTION mpa.check_email(email text) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_email';
+CREATE FUNCTION mpa.mask_email(email text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_mask_email';
+CREATE FUNCTION mpa.canonical_operation(operation text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_canonical_operation';
+CREATE FUNCTION mpa.canonical_object(object text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_canonical_object';
+CREATE FUNCTION mpa.queue_mail(kind text, recipient text, subject text, body text,
+                               ttl_seconds int, supersede_key text, challenge_id bigint) RETURNS bigint
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_queue_mail';
+CREATE FUNCTION mpa.new_nonce() RETURNS bytea
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_new_nonce';
+CREATE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int)
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_code';
+CREATE FUNCTION mpa.voter_locked_out(request_id bigint) RETURNS boolean
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_voter_locked_out';
+CREATE FUNCTION mpa.policies_changed() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_policies_changed';
+
+CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.policies
+  FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
+CREATE TRIGGER teams_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.teams
+  FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
+
+-- Errors of the SQL functions: pg_mpa's class MP for its own refusals.
+--   MP001 approval required (the gate)    MP002 not protected
+--   MP003 not allowed to vote / act        MP004 request not in a state for this
+--   MP005 code refused                     22023/22004 bad input
+
+-- Raises a clear error for NULL arguments (all SQL-facing functions).
+CREATE FUNCTION mpa.require(value anyelement, name text) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF value IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL', name USING ERRCODE = '22004';
+  END IF;
+  RETURN value;
+END $$;
+
+-- The text a request mail shows for a request.
+CREATE FUNCTION mpa.request_summary(r mpa.requests) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT format(E'Request:       #%s\nOperation:     %s on %s\nRequested by:  %s\n'
+                 'Team:          %s (%s approval%s needed)\nExpires:       %s\n\n'
+                 'Statement:\n\n%s\n\nJustification:\n\n%s\n',
+                r.id, r.operation, r.object, r.requester, r.team, r.threshold,
+                CASE WHEN r.threshold = 1 THEN '' ELSE 's' END,
+                to_char(r.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+                r.statement, r.justification)
+$$;
+
+-- Mails every approver of the request's team but `except_role`.
+CREATE FUNCTION mpa.mail_team(r mpa.requests, kind text, subject text, body text, except_role regrole)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE a record;
+BEGIN
+  FOR a IN SELECT approver, email FROM mpa.approvers
+            WHERE team = r.team AND approver IS DISTINCT FROM except_role
+            ORDER BY approver::text LOOP
+    PERFORM mpa.queue_mail(kind, a.email, subject, body,
+                           greatest(60, extract(epoch FROM r.expires_at - now())::int), NULL, NULL);
+  END LOOP;
+END $$;
+
+-- Mails the requester, if they are an approver somewhere (the only
+-- addresses pg_mpa knows).
+CREATE FUNCTION mpa.mail_requester(r mpa.requests, kind text, subject text, body text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE address text;
+BEGIN
+  SELECT email INTO address FROM mpa.approvers WHERE approver = r.requester
+   ORDER BY team = r.team DESC, added_at LIMIT 1;
+  IF address IS NOT NULL THEN
+    PERFORM mpa.queue_mail(kind, address, subject, body, 3 * 86400, NULL, NULL);
+  END IF;
+END $$;
+
+-- Moves a request to a final state and tells everyone concerned.
+CREATE FUNCTION mpa.finish(r mpa.requests, new_state text, reason text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  subject text := format('[pg_mpa] request #%s %s: %s on %s', r.id, new_state, r.operation, r.object);
+  body text := format(E'Request #%s is now %s: %s\n\n%s', r.id, new_state, reason, mpa.request_summary(r));
+BEGIN
+  UPDATE mpa.requests SET state = new_state, decided_at = now() WHERE id = r.id;
+  UPDATE mpa.challenges SET state = 'superseded' WHERE request_id = r.id AND state = 'open';
+  PERFORM mpa.mail_team(r, 'decision', subject, body, r.requester);
+  PERFORM mpa.mail_requester(r, 'decision', subject, body);
+END $$;
+
+-- The request, locked, or a clear error.
+CREATE FUNCTION mpa.lock_request(request_id bigint) RETURNS mpa.requests
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = mpa.require(request_id, 'request_id') FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
+  END IF;
+  RETURN r;
+END $$;
+
+-- Whether configuration is governed: a team protects 'MPA CONFIGURE'.
+CREATE FUNCTION mpa.configuration_governed() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT EXISTS (SELECT FROM mpa.policies WHERE operation = 'MPA CONFIGURE')
+$$;
+
+CREATE FUNCTION mpa.refuse_if_governed(call text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF mpa.configuration_governed() THEN
+    RAISE EXCEPTION 'pg_mpa''s configuration is governed by team "%"',
+                    (SELECT team FROM mpa.policies WHERE operation = 'MPA CONFIGURE' ORDER BY id LIMIT 1)
+      USING ERRCODE = 'MP001',
+            HINT = 'Configuration changes go through a request once a team governs pg_mpa.';
+  END IF;
+END $$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mpa FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mpa.require(anyelement, text) TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Configuration: teams, approvers, policies (superusers; see DESIGN.md).
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION mpa_team_create(team text, threshold int, description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM mpa.require(team, 'team');
+  PERFORM mpa.require(threshold, 'threshold');
+  PERFORM mpa.refuse_if_governed('mpa_team_create');
+  IF team !~ '^[A-Za-z0-9_][A-Za-z0-9_. -]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid team name %', quote_literal(left(team, 80)) USING ERRCODE = '22023',
+      HINT = 'A team name is 1 to 63 letters, digits, spaces, dots, dashes or underscores.';
+  END IF;
+  IF threshold < 1 THEN
+    RAISE EXCEPTION 'threshold must be at least 1, not %', threshold USING ERRCODE = '22023';
+  END IF;
+  IF length(description) > 1000 THEN
+    RAISE EXCEPTION 'description is too long (at most 1000 characters)' USING ERRCODE = '22001';
+  END IF;
+  IF EXISTS (SELECT FROM mpa.teams t WHERE t.name = team) THEN
+    RAISE EXCEPTION 'team "%" already exists', team USING ERRCODE = '42710';
+  END IF;
+  INSERT INTO mpa.teams (name, threshold, description) VALUES (team, threshold, description);
+END $$;
+
+CREATE FUNCTION mpa.existing_team(team text) RETURNS mpa.teams
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t mpa.teams;
+BEGIN
+  SELECT * INTO t FROM mpa.teams WHERE name = mpa.require(team, 'team') FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'team "%" does not exist', left(team, 80) USING ERRCODE = '22023';
+  END IF;
+  RETURN t;
+END $$;
+REVOKE ALL ON FUNCTION mpa.existing_team(text) FROM PUBLIC;
+
+CREATE FUNCTION mpa_approver_add(team text, approver regrole, email text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t mpa.teams := mpa.existing_team(team);
+BEGIN
+  PERFORM mpa.require(approver, 'approver');
+  PERFORM mpa.require(email, 'email');
+  PERFORM mpa.refuse_if_governed('mpa_approver_add');
+  PERFORM mpa.check_email(email);
+  IF EXISTS (SELECT FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_add.approver) THEN
+    RAISE EXCEPTION 'role % is already an approver of team "%"', approver, t.name USING ERRCODE = '42710';
+  END IF;
+  INSERT INTO mpa.approvers (team, approver, email) VALUES (t.name, approver, email);
+END $$;
+
+CREATE FUNCTION mpa_approver_remove(team text, approver regrole)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  remaining int;
+BEGIN
+  PERFORM mpa.require(approver, 'approver');
+  PERFORM mpa.refuse_if_governed('mpa_approver_remove');
+  DELETE FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_remove.approver;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', approver, t.name USING ERRCODE = '22023';
+  END IF;
+  SELECT count(*) INTO remaining FROM mpa.approvers a WHERE a.team = t.name;
+  IF remaining < t.threshold AND EXISTS (SELECT FROM mpa.policies p WHERE p.team = t.name) THEN
+    RAISE EXCEPTION 'team "%" would have % approvers, fewer than its threshold of %',
+                    t.name, remaining, t.threshold USING ERRCODE = 'MP004',
+      HINT = 'Lower the threshold with mpa_team_set_threshold() first, or add an approver.';
+  END IF;
+END $$;
+
+CREATE FUNCTION mpa_team_set_threshold(team text, threshold int)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t mpa.teams := mpa.existing_team(team);
+BEGIN
+  PERFORM mpa.require(threshold, 'threshold');
+  PERFORM mpa.refuse_if_governed('mpa_team_set_threshold');
+  PERFORM mpa.check_threshold(threshold, (SELECT count(*)::int FROM mpa.approvers a WHERE a.team = t.name));
+  UPDATE mpa.teams SET threshold = mpa_team_set_threshold.threshold WHERE name = t.name;
+END $$;
+
+CREATE FUNCTION mpa_protect(operation text, object text DEFAULT '*', team text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
+  obj text := mpa.canonical_object(mpa.require(object, 'object'));
+  t mpa.teams;
+BEGIN
+  PERFORM mpa.refuse_if_governed('mpa_protect');
+  IF team IS NULL THEN
+    IF (SELECT count(*) FROM mpa.teams) <> 1 THEN
+      RAISE EXCEPTION 'name the team that approves % on %', op, obj USING ERRCODE = '22023',
+        HINT = 'team may be left out only while there is exactly one team.';
+    END IF;
+    SELECT * INTO t FROM mpa.teams;
+  ELSE
+    t := mpa.existing_team(team);
+  END IF;
+  IF (SELECT count(*) FROM mpa.approvers a WHERE a.team = t.name) < t.threshold THEN
+    RAISE EXCEPTION 'team "%" has fewer approvers than its threshold of %', t.name, t.threshold
+      USING ERRCODE = 'MP004', HINT = 'Add approvers with mpa_approver_add() first.';
+  END IF;
+  INSERT INTO mpa.policies (operation, object, team) VALUES (op, obj, t.name)
+    ON CONFLICT ON CONSTRAINT policies_operation_object_key DO UPDATE SET team = excluded.team;
+END $$;
+
+CREATE FUNCTION mpa_unprotect(operation text, object text DEFAULT '*')
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
+  obj text := mpa.canonical_object(mpa.require(object, 'object'));
+BEGIN
+  PERFORM mpa.refuse_if_governed('mpa_unprotect');
+  DELETE FROM mpa.policies p WHERE p.operation = op AND p.object = obj;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no policy protects % on %', op, obj USING ERRCODE = '22023';
+  END IF;
+END $$;
+
+REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, regrole, text),
+  mpa_approver_remove(text, regrole), mpa_team_set_threshold(text, int),
+  mpa_protect(text, text, text), mpa_unprotect(text, text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Requests and votes. Identities are session roles (the authenticated
+-- role): SET ROLE changes nothing here, and a code only reaches the
+-- approver's registered mailbox.
+-------------------------------------------------------------------------------
+
+-- Names in the statement are resolved with the caller's search_path (the
+-- one the statement would run with); the request records them by OID.
+CREATE FUNCTION mpa_request(statement text, justification text) RETURNS bigint
+LANGUAGE sql AS $$
+  SELECT mpa.create_request(statement, justification, current_setting('search_path'))
+$$;
+
+CREATE FUNCTION mpa.create_request(statement text, justification text, caller_search_path text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  d record;
+  t mpa.teams;
+  r mpa.requests;
+  eligible int;
+  requester regrole := session_user::regrole;
+BEGIN
+  PERFORM mpa.require(statement, 'statement');
+  PERFORM mpa.require(justification, 'justification');
+  IF length(btrim(justification)) = 0 THEN
+    RAISE EXCEPTION 'justification must say why the statement is needed' USING ERRCODE = '22023';
+  ELSIF length(justification) > 4000 THEN
+    RAISE EXCEPTION 'justification is too long (at most 4000 characters)' USING ERRCODE = '22001';
+  END IF;
+  d := mpa.describe(statement, caller_search_path);
+  IF d.team IS NULL THEN
+    RAISE EXCEPTION '% on % is not protected: it needs no approval', d.operation, d.object
+      USING ERRCODE = 'MP002', HINT = 'Run the statement directly.';
+  END IF;
+  SELECT * INTO t FROM mpa.teams WHERE name = d.team;
+  SELECT count(*) INTO eligible FROM mpa.approvers a WHERE a.team = t.name AND a.approver <> requester;
+  IF eligible < t.threshold THEN
+    RAISE EXCEPTION 'team "%" cannot approve this request: % approvers besides you, threshold %',
+                    t.name, eligible, t.threshold USING ERRCODE = 'MP004',
+      HINT = 'A superuser must add approvers or lower the team''s threshold.';
+  END IF;
+  INSERT INTO mpa.requests (statement, justification, operation, object, target_classes, target_oids,
+                            fingerprint, team, threshold, requester, expires_at)
+  VALUES (statement, justification, d.operation, d.object, d.target_classes, d.target_oids,
+          d.fingerprint, t.name, t.threshold, requester,
+          now() + current_setting('mpa.request_ttl')::interval)
+  RETURNING * INTO r;
+
+  PERFORM mpa.mail_team(r, 'request',
+    format('[pg_mpa] approval requested: %s on %s (#%s)', r.operation, r.object, r.id),
+    format(E'%s asks your approval for a protected operation.\n\n%s%s\n'
+            'To vote, connect as yourself and run one of:\n\n'
+            '  SELECT mpa_vote(%s, ''approve'');\n  SELECT mpa_vote(%s, ''reject'');\n\n'
+            'A one-time code is then mailed to you; confirm with:\n\n'
+            '  SELECT mpa_verify(%s, ''<code>'');\n',
+           r.requester, mpa.request_summary(r), mpa.cascade_summary(r), r.id, r.id, r.id),
+    r.requester);
+  RETURN r.id;
+END $$;
+
+GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text) TO PUBLIC;
+
+-- For drops: what CASCADE would also remove, so approvers see it.
+CREATE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  WITH RECURSIVE dependents(classid, objid, depth) AS (
+    SELECT d.classid, d.objid, 1 FROM pg_depend d
+      JOIN unnest(r.target_classes, r.target_oids) AS t(classid, objid)
+        ON d.refclassid = t.classid AND d.refobjid = t.objid
+     WHERE d.deptype IN ('n', 'a') AND r.operation LIKE 'DROP %'
+    UNION
+    SELECT d.classid, d.objid, p.depth + 1 FROM pg_depend d
+      JOIN dependents p ON d.refclassid = p.classid AND d.refobjid = p.objid
+     WHERE d.deptype IN ('n', 'a') AND p.depth < 20
+  ), described AS (
+    SELECT DISTINCT pg_describe_object(classid, objid, 0) AS what FROM dependents
+     WHERE NOT (classid = ANY (r.target_classes) AND objid = ANY (r.target_oids))
+  )
+  SELECT CASE WHEN count(*) = 0 THEN ''
+              ELSE E'\nDropping it also removes (with CASCADE where needed):\n\n'
+                   || string_agg('  - ' || what, E'\n' ORDER BY what) || E'\n' END
+    FROM described WHERE what IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION mpa.cascade_summary(mpa.requests) FROM PUBLIC;
+
+-- Opens a challenge for (request, caller, decision) and mails its code.
+CREATE FUNCTION mpa.open_challenge(r mpa.requests, decision text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  voter regrole := session_user::regrole;
+  address text;
+  last_code timestamptz;
+  c mpa.challenges;
+BEGIN
+  IF r.state <> 'pending' OR r.expires_at <= now() THEN
+    RAISE EXCEPTION 'request % is %, not open for votes', r.id,
+                    CASE WHEN r.state = 'pending' THEN 'expired' ELSE r.state END USING ERRCODE = 'MP004';
+  END IF;
+  IF r.requester = voter THEN
+    RAISE EXCEPTION 'you cannot vote on your own request' USING ERRCODE = 'MP003';
+  END IF;
+  SELECT email INTO address FROM mpa.approvers a WHERE a.team = r.team AND a.approver = voter;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', voter, r.team USING ERRCODE = 'MP003';
+  END IF;
+  IF EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = voter) THEN
+    RAISE EXCEPTION 'you have already voted on request %', r.id USING ERRCODE = 'MP003';
+  END IF;
+  IF mpa.voter_locked_out(r.id) THEN
+    RAISE EXCEPTION 'too many wrong codes for request %: you can no longer vote on it', r.id
+      USING ERRCODE = 'MP005';
+  END IF;
+  SELECT max(created_at) INTO last_code FROM mpa.challenges ch
+   WHERE ch.request_id = r.id AND ch.approver = voter;
+  IF last_code > now() - current_setting('mpa.resend_cooldown')::interval THEN
+    RAISE EXCEPTION 'a code was sent less than % ago', current_setting('mpa.resend_cooldown')
+      USING ERRCODE = 'MP005', HINT = format('Wait until %s before asking for another.',
+        to_char((last_code + current_setting('mpa.resend_cooldown')::interval)
+                AT TIME ZONE 'UTC', 'HH24:MI:SS "UTC"'));
+  END IF;
+
+  UPDATE mpa.challenges ch SET state = 'superseded'
+   WHERE ch.request_id = r.id AND ch.approver = voter AND ch.state = 'open';
+  INSERT INTO mpa.challenges (request_id, approver, decision, nonce, email, expires_at)
+  VALUES (r.id, voter, decision, mpa.new_nonce(), address,
+          least(r.expires_at, now() + current_setting('mpa.otp_ttl')::interval))
+  RETURNING * INTO c;
+  -- The body holds a placeholder, never the code: the mail worker derives
+  -- the code from the challenge when it renders the message.
+  PERFORM mpa.queue_mail('code', address,
+    format('[pg_mpa] your code to %s request #%s', decision, r.id),
+    format(E'Someone connected as %s asked to %s request #%s.\n\n'
+            'Your one-time code: {{code}}\n\n'
+            'Confirm with:  SELECT mpa_verify(%s, ''<code>'');\n'
+            'The code is valid until %s, for this vote only. If you did not ask for it, '
+            'do not use it and tell your security team.\n\n%s',
+           voter, decision, r.id, r.id,
+           to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+           mpa.request_summary(r)),
+    greatest(1, extract(epoch FROM c.expires_at - now())::int),
+    format('code:%s:%s', r.id, voter::oid), c.id);
+  RETURN format('a code to %s request %s was sent to %s; it is valid until %s',
+                decision, r.id, mpa.mask_email(address),
+                to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));
+END $$;
+REVOKE ALL ON FUNCTION mpa.open_challenge(mpa.requests, text) FROM PUBLIC;
+
+CREATE FUNCTION mpa_vote(request_id bigint, decision text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM mpa.require(decision, 'decision');
+  IF decision NOT IN ('approve', 'reject') THEN
+    RAISE EXCEPTION 'decision must be ''approve'' or ''reject'', not %', quote_literal(left(decision, 40))
+      USING ERRCODE = '22023';
+  END IF;
+  RETURN mpa.open_challenge(mpa.lock_request(request_id), decision);
+END $$;
+
+CREATE FUNCTION mpa_resend(request_id bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r mpa.requests := mpa.lock_request(request_id);
+  last_decision text;
+BEGIN
+  SELECT decision INTO last_decision FROM mpa.challenges c
+   WHERE c.request_id = r.id AND c.approver = session_user::regrole ORDER BY c.id DESC LIMIT 1;
+  IF last_decision IS NULL THEN
+    RAISE EXCEPTION 'you have asked for no code on request %', r.id USING ERRCODE = 'MP004',
+      HINT = format('Vote first: SELECT mpa_vote(%s, ''approve'');', r.id);
+  END IF;
+  RETURN mpa.open_challenge(r, last_decision);
+END $$;
+
+CREATE FUNCTION mpa_verify(request_id bigint, code text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  voter regrole := session_user::regrole;
+  c mpa.challenges;
+  checked record;
+  r mpa.requests;
+  approvals int;
+  rejections int;
+  eligible int;
+  outcome text;
+BEGIN
+  PERFORM mpa.require(request_id, 'request_id');
+  PERFORM mpa.require(code, 'code');
+  SELECT * INTO c FROM mpa.challenges ch
+   WHERE ch.request_id = mpa_verify.request_id AND ch.approver = voter AND ch.state = 'open'
+   ORDER BY ch.id DESC LIMIT 1;
+  IF NOT FOUND OR c.expires_at <= now() THEN
+    RAISE EXCEPTION 'no code is waiting for you on request %', request_id USING ERRCODE = 'MP005',
+      HINT = format('Ask for one: SELECT mpa_vote(%s, ''approve'') or mpa_resend(%s).', request_id, request_id);
+  END IF;
+  -- The try is counted in shared memory before the comparison: neither an
+  -- error below nor a ROLLBACK gives it back.
+  checked := mpa.check_code(c.id, code);
+  IF checked.outcome = 'wrong' THEN
+    RAISE EXCEPTION 'wrong code; % tries left for this code', checked.tries_left USING ERRCODE = 'MP005';
+  ELSIF checked.outcome = 'locked' THEN
+    RAISE EXCEPTION 'too many wrong codes for request %: you can no longer vote on it', request_id
+      USING ERRCODE = 'MP005';
+  ELSIF checked.outcome <> 'accepted' THEN
+    RAISE EXCEPTION 'this code can no longer be used' USING ERRCODE = 'MP005',
+      HINT = format('Ask for a new one: SELECT mpa_resend(%s);', request_id);
+  END IF;
+
+  -- Tally under the request's row lock: of two racing final votes, the
+  -- second sees the first's result, so the state changes exactly once.
+  r := mpa.lock_request(request_id);
+  IF r.state <> 'pending' OR r.expires_at <= now() THEN
+    RAISE EXCEPTION 'request % was decided meanwhile (%)', r.id, r.state USING ERRCODE = 'MP004';
+  END IF;
+  UPDATE mpa.challenges SET state = 'used' WHERE id = c.id;
+  INSERT INTO mpa.votes (request_id, approver, decision) VALUES (r.id, voter, c.decision);
+  SELECT count(*) FILTER (WHERE v.decision = 'approve'), count(*) FILTER (WHERE v.decision = 'reject')
+    INTO approvals, rejections FROM mpa.votes v WHERE v.request_id = r.id;
+  SELECT count(*) INTO eligible FROM mpa.approvers a WHERE a.team = r.team AND a.approver <> r.requester;
+  eligible := greatest(eligible, approvals + rejections);
+  outcome := mpa.tally(approvals, rejections, eligible, r.threshold);
+
+  PERFORM mpa.mail_requester(r, 'vote',
+    format('[pg_mpa] %s voted to %s request #%s', voter, c.decision, r.id),
+    format(E'%s voted to %s request #%s (%s of %s approvals).\n\n%s',
+           voter, c.decision, r.id, approvals, r.threshold, mpa.request_summary(r)));
+  IF outcome = 'approved' THEN
+    PERFORM mpa.finish(r, 'approved', format(E'%s of %s approvals. The requester may run it once:\n'
+      '  SELECT mpa_execute(%s);\nor re-run the identical statement.', approvals, r.threshold, r.id));
+  ELSIF outcome = 'rejected' THEN
+    PERFORM mpa.finish(r, 'rejected', format('%s rejections: the threshold of %s can no longer be reached.',
+      rejections, r.threshold));
+  END IF;
+  RETURN format('vote recorded: %s request %s (%s of %s approvals); the request is %s',
+                c.decision, r.id, approvals, r.threshold, outcome);
+END $$;
+
+CREATE FUNCTION mpa_cancel(request_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests := mpa.lock_request(request_id);
+BEGIN
+  IF r.requester <> session_user::regrole THEN
+    RAISE EXCEPTION 'only the requester (%) may cancel request %', r.requester, r.id USING ERRCODE = 'MP003';
+  END IF;
+  IF r.state NOT IN ('pending', 'approved') THEN
+    RAISE EXCEPTION 'request % is already %', r.id, r.state USING ERRCODE = 'MP004';
+  END IF;
+  PERFORM mpa.finish(r, 'cancelled', format('%s withdrew it.', r.requester));
+END $$;
+
+-- Runs the approved statement, once, as the requester (not SECURITY
+-- DEFINER: the statement runs with the caller's own privileges). The gate
+-- recognises it and spends the approval in this transaction.
+CREATE FUNCTION mpa_execute(request_id bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = mpa.require(request_id, 'request_id');
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
+  ELSIF r.requester <> session_user::regrole THEN
+    RAISE EXCEPTION 'only the requester (%) may execute request %', r.requester, r.id USING ERRCODE = 'MP003';
+  ELSIF r.state <> 'approved' THEN
+    RAISE EXCEPTION 'request % is %, not approved', r.id, r.state USING ERRCODE = 'MP004';
+  ELSIF r.expires_at <= now() THEN
+    RAISE EXCEPTION 'request % expired at %', r.id, r.expires_at USING ERRCODE = 'MP004';
+  END IF;
+  EXECUTE r.statement;
+  IF (SELECT state FROM mpa.requests WHERE id = r.id) <> 'executed' THEN
+    RAISE EXCEPTION 'request % was not executed: its objects changed since it was approved', r.id
+      USING ERRCODE = 'MP004';
+  END IF;
+END $$;

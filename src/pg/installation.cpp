@@ -6,7 +6,7 @@
 
 #include "core/error.hpp"
 #include "pg/guard.hpp"
-#include "pg/outbox.hpp"
+#include "pg/at_commit.hpp"
 #include "pg/settings.hpp"
 
 extern "C" {
@@ -31,10 +31,12 @@ void require_mpa_database() {
 
 // Called by the extension script. Loading the library for this call already
 // fails with a hint when pg_mpa is not in shared_preload_libraries (_PG_init).
-// The mail worker waits for the extension; it is woken when this commits.
+// The mail worker and the gate wait for the extension; both learn of it
+// when this commits.
 MPA_FUNCTION(mpa_check_installation) {
   (void)fcinfo;
   mpa::pg::require_mpa_database();
   mpa::pg::wake_mail_worker_at_commit();
+  mpa::pg::announce_policy_change_at_commit();
   PG_RETURN_VOID();
 }

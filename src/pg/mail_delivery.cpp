@@ -5,6 +5,7 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 #include "core/mail_message.hpp"
 #include "core/retry_policy.hpp"
@@ -47,13 +48,24 @@ mail::SmtpConfig smtp_config() {
   return config;
 }
 
+// Where a code mail's body takes its code. The stored body never holds one.
+constexpr std::string_view kCodePlaceholder = "{{code}}";
+
+std::string body_of(const MailJob &job) {
+  std::string body = job.body;
+  if (!job.carries_code) return body;
+  std::size_t at = body.find(kCodePlaceholder);
+  if (at == std::string::npos) throw mpa::Error(sqlstate::kInternalError, "code mail without a place for the code");
+  return body.replace(at, kCodePlaceholder.size(), code_for(job.challenge));
+}
+
 std::string render(const MailJob &job, std::time_t now) {
   mail::Message message;
   message.from = settings::mail_from;
   message.from_name = "pg_mpa";
   message.to = job.recipient;
   message.subject = job.subject;
-  message.body = job.body;
+  message.body = body_of(job);
   message.message_id = job.message_id;
   message.date = now;
   message.headers.emplace_back("X-MPA-Outbox-Id", std::to_string(job.id));

@@ -3,6 +3,7 @@
 // worker records the verdicts in a new transaction.
 #pragma once
 
+#include "pg/challenge_code.hpp"
 #include "pg/postgres.hpp"
 
 namespace mpa::pg {
@@ -18,6 +19,8 @@ struct MailJob {
   const char *message_id;
   double expires_at;  // unix seconds
   int attempts;       // including this one
+  bool carries_code;  // a code mail: the body's {{code}} is the challenge's code
+  ChallengeBinding challenge;
   // Filled in by deliver_mail_batch.
   MailVerdict verdict;
   int64 retry_after_ms;

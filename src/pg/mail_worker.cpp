@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "pg/housekeeping.hpp"
 #include "pg/mail_delivery.hpp"
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
@@ -47,15 +48,26 @@ constexpr const char *kReclaimSql =
     " WHERE status = 'sending' AND ($1 OR lease_until < now())";
 constexpr const char *kExpireSql =
     "UPDATE mpa.outbox SET status = 'expired' WHERE status = 'pending' AND expires_at <= now()";
+// A code mail whose challenge is no longer open (used, replaced, expired)
+// would carry a dead code: it is superseded instead of sent.
+constexpr const char *kSupersedeDeadCodesSql =
+    "UPDATE mpa.outbox o SET status = 'superseded' FROM mpa.challenges c"
+    " WHERE o.challenge_id = c.id AND o.status = 'pending' AND c.state <> 'open'";
+// Claims due rows with, for code mails, what binds their code.
 constexpr const char *kClaimSql =
     "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
     "       lease_until = now() + $2::interval"
-    "  FROM (SELECT id FROM mpa.outbox"
-    "         WHERE status = 'pending' AND next_attempt_at <= now() AND expires_at > now()"
-    "         ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) due"
+    "  FROM (SELECT m.id, c.id AS challenge_id, c.request_id, r.fingerprint, c.approver::oid,"
+    "               c.decision, c.nonce"
+    "          FROM mpa.outbox m"
+    "          LEFT JOIN mpa.challenges c ON c.id = m.challenge_id"
+    "          LEFT JOIN mpa.requests r ON r.id = c.request_id"
+    "         WHERE m.status = 'pending' AND m.next_attempt_at <= now() AND m.expires_at > now()"
+    "         ORDER BY m.next_attempt_at, m.id LIMIT $1 FOR UPDATE OF m SKIP LOCKED) due"
     " WHERE o.id = due.id"
     " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
-    "           extract(epoch FROM o.expires_at)::float8, o.attempts";
+    "           extract(epoch FROM o.expires_at)::float8, o.attempts,"
+    "           due.challenge_id, due.request_id, due.fingerprint, due.approver, due.decision, due.nonce";
 constexpr const char *kNextDueSql =
     "SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8"
     "  FROM mpa.outbox WHERE status = 'pending'";
@@ -96,6 +108,7 @@ void reclaim_and_expire(bool reclaim_all) {
   Datum values[1] = {BoolGetDatum(reclaim_all)};
   execute(kReclaimSql, 1, types, values, SPI_OK_UPDATE);
   execute(kExpireSql, 0, nullptr, nullptr, SPI_OK_UPDATE);
+  execute(kSupersedeDeadCodesSql, 0, nullptr, nullptr, SPI_OK_UPDATE);
 }
 
 // Claims due rows; copies them into batch_context, which outlives the
@@ -120,6 +133,18 @@ int claim(MailJob **jobs) {
     job.message_id = SPI_getvalue(row, desc, 5);
     job.expires_at = DatumGetFloat8(SPI_getbinval(row, desc, 6, &is_null));
     job.attempts = DatumGetInt32(SPI_getbinval(row, desc, 7, &is_null));
+    Datum challenge_id = SPI_getbinval(row, desc, 8, &is_null);
+    job.carries_code = !is_null;
+    if (job.carries_code) {
+      bytea *nonce = DatumGetByteaPCopy(SPI_getbinval(row, desc, 13, &is_null));
+      job.challenge = ChallengeBinding{DatumGetInt64(challenge_id),
+                                       DatumGetInt64(SPI_getbinval(row, desc, 9, &is_null)),
+                                       SPI_getvalue(row, desc, 10),
+                                       DatumGetObjectId(SPI_getbinval(row, desc, 11, &is_null)),
+                                       SPI_getvalue(row, desc, 12),
+                                       VARDATA_ANY(nonce),
+                                       static_cast<int>(VARSIZE_ANY_EXHDR(nonce))};
+    }
   }
   MemoryContextSwitchTo(caller);
   return count;
@@ -171,10 +196,13 @@ long deliver_due_mail(bool first_round) {
     commit_transaction();
     return kNoExtensionWaitMs;
   }
+  run_housekeeping();
   reclaim_and_expire(first_round);
   MailJob *jobs = nullptr;
   int count = claim(&jobs);
   long sleep_ms = count == kBatchSize ? 0 : milliseconds_until_next_due();
+  long deadline_ms = milliseconds_until_next_deadline();
+  if (deadline_ms < sleep_ms) sleep_ms = deadline_ms;
   commit_transaction();
 
   if (count == 0) return sleep_ms;

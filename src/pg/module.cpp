@@ -1,7 +1,8 @@
 // Library entry point: pg_mpa works only when loaded by the postmaster, since
 // its hooks, shared memory and worker must exist before any session starts.
 #include "pg/mail_worker.hpp"
-#include "pg/outbox.hpp"
+#include "pg/at_commit.hpp"
+#include "pg/gate.hpp"
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
@@ -22,6 +23,7 @@ void _PG_init(void) {
   }
   mpa::pg::settings::define_all();
   mpa::pg::install_shared_state_hooks();
-  mpa::pg::install_outbox_commit_wakeup();
+  mpa::pg::install_commit_actions();
+  mpa::pg::install_gate();
   mpa::pg::register_mail_worker();
 }

@@ -3,11 +3,10 @@
 
 #include <cstring>
 
+#include "pg/at_commit.hpp"
 #include "pg/settings.hpp"
-#include "pg/shared_state.hpp"
 
 extern "C" {
-#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -15,35 +14,6 @@ extern "C" {
 
 namespace mpa::pg {
 namespace {
-
-// Set when this transaction queued mail; the worker is woken only if the
-// transaction commits, so a rolled-back event costs the worker nothing.
-bool wake_worker_at_commit = false;
-
-void wake_mail_worker() {
-  SharedState *state = shared_state();
-  if (state == nullptr) return;
-  SpinLockAcquire(&state->mutex);
-  Latch *latch = state->worker_latch;
-  SpinLockRelease(&state->mutex);
-  if (latch != nullptr) SetLatch(latch);
-}
-
-void on_transaction_end(XactEvent event, void *) {
-  switch (event) {
-    case XACT_EVENT_COMMIT:
-    case XACT_EVENT_PARALLEL_COMMIT:
-      if (wake_worker_at_commit) wake_mail_worker();
-      wake_worker_at_commit = false;
-      break;
-    case XACT_EVENT_ABORT:
-    case XACT_EVENT_PARALLEL_ABORT:
-      wake_worker_at_commit = false;
-      break;
-    default:
-      break;
-  }
-}
 
 // Message-IDs name the sender's domain, as RFC 5322 suggests.
 const char *message_id_domain() {
@@ -55,16 +25,17 @@ constexpr const char *kQueueSql =
     "WITH superseded AS ("
     "  UPDATE mpa.outbox SET status = 'superseded', lease_until = NULL"
     "   WHERE $5 IS NOT NULL AND supersede_key = $5 AND status IN ('pending', 'sending'))"
-    " INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, expires_at, supersede_key)"
+    " INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, expires_at,"
+    "                         supersede_key, challenge_id)"
     " VALUES ($1, $2, $3, $4, gen_random_uuid() || '@' || $6,"
-    "         now() + make_interval(secs => $7), $5)"
+    "         now() + make_interval(secs => $7), $5, $8)"
     " RETURNING id";
 
 }  // namespace
 
 int64 queue_mail(const OutgoingMail &mail) {
-  Oid types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
-  Datum values[7] = {
+  Oid types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID};
+  Datum values[8] = {
       CStringGetTextDatum(mail.kind),
       CStringGetTextDatum(mail.recipient),
       CStringGetTextDatum(mail.subject),
@@ -72,11 +43,13 @@ int64 queue_mail(const OutgoingMail &mail) {
       mail.supersede_key ? CStringGetTextDatum(mail.supersede_key) : Datum(0),
       CStringGetTextDatum(message_id_domain()),
       Float8GetDatum(static_cast<double>(mail.ttl_seconds)),
+      Int64GetDatum(mail.challenge_id),
   };
-  char nulls[7] = {' ', ' ', ' ', ' ', mail.supersede_key ? ' ' : 'n', ' ', ' '};
+  char nulls[8] = {' ', ' ', ' ', ' ', mail.supersede_key ? ' ' : 'n', ' ', ' ',
+                   mail.challenge_id ? ' ' : 'n'};
 
   SPI_connect();
-  if (SPI_execute_with_args(kQueueSql, 7, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
+  if (SPI_execute_with_args(kQueueSql, 8, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
       SPI_processed != 1)
     elog(ERROR, "pg_mpa could not queue mail");
   bool is_null = false;
@@ -86,9 +59,5 @@ int64 queue_mail(const OutgoingMail &mail) {
   wake_mail_worker_at_commit();
   return id;
 }
-
-void wake_mail_worker_at_commit() { wake_worker_at_commit = true; }
-
-void install_outbox_commit_wakeup() { RegisterXactCallback(on_transaction_end, nullptr); }
 
 }  // namespace mpa::pg

@@ -1,5 +1,5 @@
-// Writing to mpa.outbox, the transactional mail queue, and waking the mail
-// worker when a transaction that queued mail commits.
+// Writing to mpa.outbox, the transactional mail queue. The mail worker is
+// woken when the transaction commits (at_commit.hpp).
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -13,17 +13,11 @@ struct OutgoingMail {
   const char *body;
   int ttl_seconds;            // the mail is never delivered after this
   const char *supersede_key;  // nullptr, or the key whose older mail this replaces
+  int64 challenge_id;         // 0, or the challenge whose code the worker renders in
 };
 
 // Queues one message in the caller's transaction and returns its outbox id.
 // PostgreSQL-style: may ereport; call it through call_postgres from C++.
 int64 queue_mail(const OutgoingMail &mail);
-
-// Wakes the mail worker when the current transaction commits (nothing
-// happens if it aborts).
-void wake_mail_worker_at_commit();
-
-// Registers the commit callback that wakes the worker (from _PG_init).
-void install_outbox_commit_wakeup();
 
 }  // namespace mpa::pg

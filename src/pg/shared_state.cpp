@@ -19,6 +19,7 @@ shmem_startup_hook_type previous_startup_hook = nullptr;
 void request_shared_memory() {
   if (previous_request_hook) previous_request_hook();
   RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+  RequestNamedLWLockTranche("pg_mpa", 1);
 }
 
 // Runs in the postmaster when shared memory is (re)created, and is the only
@@ -37,6 +38,10 @@ void attach_shared_memory() {
     }
     SpinLockInit(&state->mutex);
     state->worker_latch = nullptr;
+    pg_atomic_init_u64(&state->policy_generation, 1);
+    state->attempts_lock = &(GetNamedLWLockTranche("pg_mpa"))->lock;
+    memset(state->challenges, 0, sizeof state->challenges);
+    memset(state->voters, 0, sizeof state->voters);
   }
   LWLockRelease(AddinShmemInitLock);
 }

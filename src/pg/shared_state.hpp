@@ -1,5 +1,7 @@
-// pg_mpa's shared memory: the code key, and the mail worker's latch so that a
-// committing backend can wake it. Later parts add the challenge table here.
+// pg_mpa's shared memory: the code key, the mail worker's latch (so that a
+// committing backend can wake it), the policy generation (so that backends
+// know when their policy cache is stale) and the wrong-try counters of
+// one-time codes, which must survive the caller's ROLLBACK.
 #pragma once
 
 #include <cstddef>
@@ -8,13 +10,36 @@
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
 #include "storage/spin.h"
 }
 
 namespace mpa::pg {
 
 inline constexpr std::size_t kCodeKeyBytes = 32;
+inline constexpr int kAttemptSlots = 4096;
+
+// Tries at one challenge (one mailed code).
+struct ChallengeAttempts {
+  int64 challenge_id;        // 0: free
+  int tries;                 // evaluated or refused, counted before comparing
+  bool spent;                // the right code was given: single use
+  bool dead_reported;        // the approver was told the code died
+  TimestampTz forget_after;  // the code's expiry: the slot is free after it
+};
+
+// Wrong tries of one approver at one request, across all its codes.
+struct VoterAttempts {
+  int64 request_id;  // 0: free
+  Oid approver;
+  int wrong;
+  int64 last_challenge_id;  // the code that took the last wrong try
+  bool lockout_reported;
+  TimestampTz forget_after;  // the request's expiry
+};
 
 struct SharedState {
   // Drawn from OpenSSL's CSPRNG when the postmaster creates shared memory
@@ -23,6 +48,12 @@ struct SharedState {
 
   slock_t mutex;          // protects worker_latch
   Latch *worker_latch;    // the running mail worker's latch, or nullptr
+
+  pg_atomic_uint64 policy_generation;  // bumped when committed policies change
+
+  LWLock *attempts_lock;  // protects both attempt tables
+  ChallengeAttempts challenges[kAttemptSlots];
+  VoterAttempts voters[kAttemptSlots];
 };
 
 // Chains pg_mpa into shmem_request_hook / shmem_startup_hook. Only valid while

@@ -1,0 +1,263 @@
+#include "core/policy.hpp"
+
+#include <cstdio>
+
+#include "core/error.hpp"
+
+namespace mpa::policy {
+namespace {
+
+[[noreturn]] void refuse_operation(const std::string &reason) {
+  throw Error(sqlstate::kInvalidParameterValue, "invalid operation: " + reason, "",
+              "Use a command tag such as \"DROP TABLE\" or \"ALTER SYSTEM\".");
+}
+
+[[noreturn]] void refuse_pattern(const std::string &reason) {
+  throw Error(sqlstate::kInvalidParameterValue, "invalid object pattern: " + reason, "",
+              "Write \"*\", \"schema.*\", \"schema.name\", or a bare \"name\" for objects outside schemas; "
+              "double-quote names that need it.");
+}
+
+// Names an offending character so the message stays printable whatever it is.
+std::string describe_character(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  if (byte > 0x20 && byte < 0x7f) return std::string("\"") + c + "\"";
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "byte 0x%02X", byte);
+  return hex;
+}
+
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+enum class Scope { Everything, WholeSchema, Exact };
+
+// A parsed pattern; schema and name are identifier values (unquoted,
+// unescaped). schema is empty for "*" and bare names, name for "*" and
+// "schema.*".
+struct Pattern {
+  Scope scope;
+  std::string schema;
+  std::string name;
+};
+
+// One part of a pattern: "*" or an identifier's value.
+struct Part {
+  bool wildcard;
+  std::string value;
+};
+
+class PatternParser {
+ public:
+  explicit PatternParser(std::string_view text) : text_(text) {}
+
+  Pattern parse() {
+    if (text_.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+      refuse_pattern("must not contain line breaks or NUL");
+    skip_blanks();
+    if (at_end()) refuse_pattern("must not be empty");
+    const Part first = part("the schema before the dot is missing");
+    skip_blanks();
+    if (at_end()) return first.wildcard ? Pattern{Scope::Everything, "", ""} : Pattern{Scope::Exact, "", first.value};
+    expect_dot();
+    if (first.wildcard)
+      refuse_pattern("\"*\" may only be the whole pattern or the name after the schema, as in \"schema.*\"");
+    skip_blanks();
+    const Part second = part("the name after the dot is missing");
+    skip_blanks();
+    if (!at_end()) {
+      if (text_[pos_] == '.') refuse_pattern("has more than two dot-separated parts");
+      refuse_unexpected();
+    }
+    if (second.wildcard) return {Scope::WholeSchema, first.value, ""};
+    return {Scope::Exact, first.value, second.value};
+  }
+
+ private:
+  bool at_end() const { return pos_ >= text_.size(); }
+
+  void skip_blanks() {
+    const std::size_t start = pos_;
+    while (!at_end() && is_blank(text_[pos_])) ++pos_;
+    blanks_skipped_ = pos_ != start;
+  }
+
+  void expect_dot() {
+    if (text_[pos_] != '.') refuse_unexpected();
+    ++pos_;
+  }
+
+  [[noreturn]] void refuse_unexpected() const {
+    if (blanks_skipped_)
+      refuse_pattern("a space separates two names; write schema.name, or double-quote a name that contains spaces");
+    refuse_character();
+  }
+
+  [[noreturn]] void refuse_character() const {
+    refuse_pattern(describe_character(text_[pos_]) + " is not allowed outside double quotes");
+  }
+
+  Part part(const char *missing) {
+    if (at_end() || text_[pos_] == '.') refuse_pattern(missing);
+    const char c = text_[pos_];
+    if (c == '*') {
+      ++pos_;
+      return {true, ""};
+    }
+    std::string value = c == '"' ? quoted_identifier() : unquoted_identifier();
+    if (value.size() > kMaxIdentifierBytes)
+      refuse_pattern("name is too long (" + std::to_string(value.size()) + " bytes, at most " +
+                     std::to_string(kMaxIdentifierBytes) + ")");
+    return {false, std::move(value)};
+  }
+
+  std::string unquoted_identifier() {
+    if (!is_ascii_letter(text_[pos_]) && text_[pos_] != '_') refuse_character();
+    std::string value;
+    while (!at_end() && (is_ascii_letter(text_[pos_]) || is_digit(text_[pos_]) || text_[pos_] == '_' ||
+                         text_[pos_] == '$'))
+      value += ascii_lower(text_[pos_++]);
+    return value;
+  }
+
+  std::string quoted_identifier() {
+    std::string value;
+    ++pos_;
+    while (true) {
+      if (at_end()) refuse_pattern("has an unterminated double-quoted name");
+      const char c = text_[pos_++];
+      if (c == '"') {
+        if (at_end() || text_[pos_] != '"') break;
+        ++pos_;
+      }
+      value += c;
+    }
+    if (value.empty()) refuse_pattern("has an empty double-quoted name (\"\")");
+    return value;
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  bool blanks_skipped_ = false;
+};
+
+// Bare when quote_identifier would leave it bare (keywords aside).
+std::string print_identifier(const std::string &value) {
+  bool bare = !value.empty() && ((value[0] >= 'a' && value[0] <= 'z') || value[0] == '_');
+  for (char c : value) bare = bare && ((c >= 'a' && c <= 'z') || is_digit(c) || c == '_');
+  if (bare) return value;
+  std::string quoted = "\"";
+  for (char c : value) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string print_pattern(const Pattern &pattern) {
+  switch (pattern.scope) {
+    case Scope::Everything:
+      return "*";
+    case Scope::WholeSchema:
+      return print_identifier(pattern.schema) + ".*";
+    case Scope::Exact:
+      break;
+  }
+  if (pattern.schema.empty()) return print_identifier(pattern.name);
+  return print_identifier(pattern.schema) + "." + print_identifier(pattern.name);
+}
+
+// The value of an identifier as quote_identifier printed it.
+std::string identifier_value(std::string_view printed) {
+  if (printed.size() < 2 || printed.front() != '"' || printed.back() != '"') return std::string(printed);
+  std::string value;
+  for (std::size_t i = 1; i + 1 < printed.size(); ++i) {
+    value += printed[i];
+    if (printed[i] == '"' && printed[i + 1] == '"') ++i;
+  }
+  return value;
+}
+
+[[noreturn]] void corrupt_policy(const Policy &policy, const char *what, const Error &error) {
+  throw Error(sqlstate::kInternalError, "policy " + std::to_string(policy.id) + " has an invalid " + what,
+              error.what());
+}
+
+std::string stored_operation(const Policy &policy) {
+  try {
+    return normalize_operation(policy.operation);
+  } catch (const Error &error) {
+    corrupt_policy(policy, "operation", error);
+  }
+}
+
+Pattern stored_pattern(const Policy &policy) {
+  try {
+    return PatternParser(policy.object).parse();
+  } catch (const Error &error) {
+    corrupt_policy(policy, "object pattern", error);
+  }
+}
+
+// 0 when `pattern` does not match, else higher for more specific patterns.
+int specificity(const Pattern &pattern, const ObjectName &object, const std::string &schema,
+                const std::string &name) {
+  const bool in_schema = !object.schema.empty();
+  switch (pattern.scope) {
+    case Scope::Everything:
+      return 1;
+    case Scope::WholeSchema:
+      return in_schema && pattern.schema == schema ? 2 : 0;
+    case Scope::Exact:
+      break;
+  }
+  const bool pattern_in_schema = !pattern.schema.empty();
+  return pattern_in_schema == in_schema && pattern.schema == schema && pattern.name == name ? 3 : 0;
+}
+
+}  // namespace
+
+std::string normalize_operation(std::string_view text) {
+  std::string operation;
+  std::size_t words = 0;
+  bool in_word = false;
+  for (char c : text) {
+    if (is_blank(c)) {
+      in_word = false;
+      continue;
+    }
+    if (!is_ascii_letter(c))
+      refuse_operation(describe_character(c) + " is not allowed (only letters A-Z and spaces are)");
+    if (!in_word) {
+      if (words > 0) operation += ' ';
+      ++words;
+      in_word = true;
+    }
+    operation += ascii_upper(c);
+  }
+  if (words == 0) refuse_operation("must not be empty");
+  if (words > kMaxOperationWords)
+    refuse_operation("has " + std::to_string(words) + " words (at most " + std::to_string(kMaxOperationWords) + ")");
+  return operation;
+}
+
+std::string normalize_pattern(std::string_view text) { return print_pattern(PatternParser(text).parse()); }
+
+const Policy *match(const std::vector<Policy> &policies, std::string_view operation, const ObjectName &object) {
+  const std::string wanted = normalize_operation(operation);
+  const std::string schema = identifier_value(object.schema);
+  const std::string name = identifier_value(object.name);
+  const Policy *best = nullptr;
+  int best_specificity = 0;
+  for (const Policy &policy : policies) {
+    if (stored_operation(policy) != wanted) continue;
+    const int rank = specificity(stored_pattern(policy), object, schema, name);
+    if (rank > best_specificity || (rank != 0 && rank == best_specificity && policy.id < best->id)) {
+      best = &policy;
+      best_specificity = rank;
+    }
+  }
+  return best;
+}
+
+}  // namespace mpa::policy

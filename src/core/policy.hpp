@@ -1,0 +1,73 @@
+// Which policy governs a statement: protected operations (PostgreSQL command
+// tags such as "DROP TABLE") on object patterns ("*", "schema.*",
+// "schema.name", or a bare "name" for objects outside schemas), and the
+// choice of the most specific one when several apply.
+//
+// Patterns are compared by identifier value, not by spelling: "Public"."T"
+// style quoting, PostgreSQL's folding of unquoted names, and the way
+// quote_identifier prints a name (it also quotes keywords, and everything
+// under quote_all_identifiers) cannot make a protected object slip past its
+// policy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mpa::policy {
+
+// The longest identifier PostgreSQL keeps (NAMEDATALEN - 1), in bytes.
+inline constexpr std::size_t kMaxIdentifierBytes = 63;
+inline constexpr std::size_t kMaxOperationWords = 5;
+
+// An object a statement touches, each part as PostgreSQL's quote_identifier
+// prints it; schema empty for objects outside schemas (roles, databases,
+// tablespaces, settings).
+struct ObjectName {
+  std::string schema;
+  std::string name;
+};
+
+// A row of mpa.policies: operation and object as normalize_operation and
+// normalize_pattern return them.
+struct Policy {
+  std::int64_t id;
+  std::string operation;
+  std::string object;
+  std::string team;
+};
+
+// "drop  table" -> "DROP TABLE": trims, collapses runs of spaces and tabs to
+// one space, upper-cases ASCII letters; the result must be 1 to 5 words of
+// letters A-Z. Throws mpa::Error (22023) naming the problem otherwise.
+std::string normalize_operation(std::string_view text);
+
+// Validates an object pattern and returns its canonical form.
+// Accepted: "*", "schema.*", "schema.name", and a bare "name" (which only
+// ever matches objects outside schemas). Each identifier is either unquoted,
+// [A-Za-z_][A-Za-z0-9_$]*, which is lower-cased as PostgreSQL folds it, or
+// double-quoted with "" standing for a quote, which is kept as written
+// (non-ASCII names must be quoted). Spaces and tabs around identifiers and
+// the dot are ignored; line breaks and NUL are refused anywhere. Identifiers
+// are 1 to 63 bytes.
+// The canonical form prints an identifier bare when it is [a-z_][a-z0-9_]*
+// (quote_identifier's rule) and double-quoted otherwise; unlike
+// quote_identifier it does not quote keywords ("select.*"), which is
+// harmless since matching compares values, not spellings.
+// Throws mpa::Error (22023) naming the problem otherwise.
+std::string normalize_pattern(std::string_view text);
+
+// The policy for `operation` on `object`, or nullptr if none applies.
+// Only policies whose operation equals `operation` (both normalised) count.
+// An exact "schema.name" (or, for objects outside schemas, an exact bare
+// "name") beats "schema.*", which beats "*"; among equally specific ones the
+// smallest id wins. "schema.*" and "schema.name" never match objects outside
+// schemas, and a bare "name" never matches an object inside one.
+// Throws mpa::Error (22023) for an invalid `operation`, and XX000 when a
+// stored policy's operation or object is invalid: failing closed rather
+// than letting a corrupt row unprotect anything.
+const Policy *match(const std::vector<Policy> &policies, std::string_view operation, const ObjectName &object);
+
+}  // namespace mpa::policy

@@ -1,0 +1,59 @@
+#include "pg/at_commit.hpp"
+
+#include "pg/policy_cache.hpp"
+#include "pg/postgres.hpp"
+#include "pg/shared_state.hpp"
+
+extern "C" {
+#include "access/xact.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+bool wake_worker_pending = false;
+bool policy_change_pending = false;
+
+void on_transaction_end(XactEvent event, void *) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+      if (policy_change_pending) {
+        pg_atomic_fetch_add_u64(&shared_state()->policy_generation, 1);
+        forget_cached_policies();
+      }
+      if (wake_worker_pending) wake_mail_worker();
+      break;
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+      // Our own uncommitted policies may be cached: drop them.
+      if (policy_change_pending) forget_cached_policies();
+      break;
+    default:
+      return;
+  }
+  wake_worker_pending = false;
+  policy_change_pending = false;
+}
+
+}  // namespace
+
+void wake_mail_worker_at_commit() { wake_worker_pending = true; }
+
+void announce_policy_change_at_commit() {
+  policy_change_pending = true;
+  forget_cached_policies();  // this backend sees its own change at once
+}
+
+void wake_mail_worker() {
+  SharedState *state = shared_state();
+  if (state == nullptr) return;
+  SpinLockAcquire(&state->mutex);
+  Latch *latch = state->worker_latch;
+  SpinLockRelease(&state->mutex);
+  if (latch != nullptr) SetLatch(latch);
+}
+
+void install_commit_actions() { RegisterXactCallback(on_transaction_end, nullptr); }
+
+}  // namespace mpa::pg

@@ -1,0 +1,155 @@
+// SQL-callable pieces of voting that need the code key or shared memory:
+// fresh nonces and the checking of a code. The SQL functions in
+// pg_mpa--*.sql (mpa_vote, mpa_verify, ...) call these; PUBLIC may not.
+#include <string>
+
+#include "core/otp.hpp"
+#include "pg/arguments.hpp"
+#include "pg/at_commit.hpp"
+#include "pg/challenge_attempts.hpp"
+#include "pg/challenge_code.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "port.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+}
+
+namespace {
+
+using namespace mpa::pg;
+
+constexpr int kNonceBytes = 16;
+
+struct LoadedChallenge {
+  ChallengeBinding binding;
+  ChallengeKey key;
+  bool open;  // not used, superseded or expired
+};
+
+constexpr const char *kLoadSql =
+    "SELECT c.request_id, c.approver::oid, c.decision, r.fingerprint, c.nonce,"
+    "       c.expires_at, r.expires_at, c.state = 'open' AND c.expires_at > now()"
+    "  FROM mpa.challenges c JOIN mpa.requests r ON r.id = c.request_id WHERE c.id = $1";
+
+// PostgreSQL-style: reads the challenge row; strings are copied into the
+// caller's memory context.
+bool load_challenge(int64 challenge_id, LoadedChallenge *out) {
+  Oid types[1] = {INT8OID};
+  Datum values[1] = {Int64GetDatum(challenge_id)};
+  MemoryContext caller = CurrentMemoryContext;
+  SPI_connect();
+  if (SPI_execute_with_args(kLoadSql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+    elog(ERROR, "pg_mpa: cannot read challenge %lld", static_cast<long long>(challenge_id));
+  bool found = SPI_processed == 1;
+  if (found) {
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool is_null;
+    MemoryContext spi = MemoryContextSwitchTo(caller);
+    bytea *nonce = DatumGetByteaPCopy(SPI_getbinval(row, desc, 5, &is_null));
+    out->binding = ChallengeBinding{
+        challenge_id,
+        DatumGetInt64(SPI_getbinval(row, desc, 1, &is_null)),
+        SPI_getvalue(row, desc, 4),
+        DatumGetObjectId(SPI_getbinval(row, desc, 2, &is_null)),
+        SPI_getvalue(row, desc, 3),
+        VARDATA_ANY(nonce),
+        static_cast<int>(VARSIZE_ANY_EXHDR(nonce)),
+    };
+    MemoryContextSwitchTo(spi);
+    out->key = ChallengeKey{challenge_id, out->binding.request_id, out->binding.approver,
+                            DatumGetTimestampTz(SPI_getbinval(row, desc, 6, &is_null)),
+                            DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &is_null))};
+    out->open = DatumGetBool(SPI_getbinval(row, desc, 8, &is_null));
+  }
+  SPI_finish();
+  return found;
+}
+
+struct Comparison {
+  const std::string *expected;
+  const std::string *given;
+};
+
+bool codes_match(void *context) {
+  auto *comparison = static_cast<Comparison *>(context);
+  return mpa::otp::codes_equal(*comparison->expected, *comparison->given);
+}
+
+const char *outcome_name(CodeOutcome outcome) {
+  switch (outcome) {
+    case CodeOutcome::Accepted: return "accepted";
+    case CodeOutcome::Wrong: return "wrong";
+    case CodeOutcome::Dead: return "dead";
+    case CodeOutcome::LockedOut: return "locked";
+  }
+  return "dead";
+}
+
+}  // namespace
+
+// mpa.new_nonce() -> 16 bytes from the strong random source.
+MPA_FUNCTION(mpa_new_nonce) {
+  (void)fcinfo;
+  bytea *nonce = mpa::pg::call_postgres([] {
+    auto *value = static_cast<bytea *>(palloc(VARHDRSZ + kNonceBytes));
+    SET_VARSIZE(value, VARHDRSZ + kNonceBytes);
+    if (!pg_strong_random(VARDATA(value), kNonceBytes))
+      ereport(ERROR, (errmsg("pg_mpa could not draw a random nonce")));
+    return value;
+  });
+  PG_RETURN_BYTEA_P(nonce);
+}
+
+// mpa.check_code(challenge_id, code, OUT outcome, OUT tries_left): counts
+// the try in shared memory, then compares in constant time.
+MPA_FUNCTION(mpa_check_code) {
+  if (PG_ARGISNULL(0)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "challenge must not be NULL");
+  int64 challenge_id = PG_GETARG_INT64(0);
+  std::string given = text_argument(fcinfo, 1, "code", 64);
+  if (!mpa::otp::is_well_formed_code(given))
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "a code is six digits (0-9)",
+                     "Copy the six digits from the mail.");
+
+  LoadedChallenge challenge;
+  bool found = call_postgres([&] { return load_challenge(challenge_id, &challenge); });
+  CodeCheck check{CodeOutcome::Dead, 0};
+  if (found && challenge.open) {
+    std::string expected = code_for(challenge.binding);
+    Comparison comparison{&expected, &given};
+    check = call_postgres([&] { return count_and_check(challenge.key, codes_match, &comparison); });
+    // A code that just died, or a lock-out, is told to the approver by the
+    // worker, even if this transaction rolls back.
+    if (check.outcome == CodeOutcome::LockedOut || (check.outcome == CodeOutcome::Wrong && check.tries_left == 0))
+      wake_mail_worker();
+  }
+
+  TupleDesc desc;
+  call_postgres([&] {
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "mpa.check_code must return a record");
+  });
+  const char *outcome = outcome_name(check.outcome);
+  int tries_left = check.tries_left;
+  HeapTuple tuple = call_postgres([&] {
+    Datum values[2] = {CStringGetTextDatum(outcome), Int32GetDatum(tries_left)};
+    bool nulls[2] = {false, false};
+    return heap_form_tuple(BlessTupleDesc(desc), values, nulls);
+  });
+  return HeapTupleGetDatum(tuple);
+}
+
+// mpa.voter_locked_out(request_id): whether the session role may still get
+// codes for this request.
+MPA_FUNCTION(mpa_voter_locked_out) {
+  if (PG_ARGISNULL(0)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "request_id must not be NULL");
+  int64 request_id = PG_GETARG_INT64(0);
+  PG_RETURN_BOOL(voter_locked_out(request_id, GetSessionUserId()));
+}

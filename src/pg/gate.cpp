@@ -1,0 +1,123 @@
+#include "pg/gate.hpp"
+
+#include "pg/internal_sql.hpp"
+#include "pg/policy_cache.hpp"
+#include "pg/settings.hpp"
+#include "pg/statement_description.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+ProcessUtility_hook_type previous_process_utility = nullptr;
+Oid mpa_database_oid = InvalidOid;  // resolved once per backend
+
+// ERRCODE for "this statement needs approval": pg_mpa's own class MP.
+constexpr int kApprovalRequired = MAKE_SQLSTATE('M', 'P', '0', '0', '1');
+
+bool in_mpa_database() {
+  if (!OidIsValid(mpa_database_oid)) mpa_database_oid = get_database_oid(settings::database, true);
+  return MyDatabaseId == mpa_database_oid;
+}
+
+// This statement's own text within a possibly multi-statement string.
+char *statement_text(const char *query, const PlannedStmt *statement) {
+  int location = statement->stmt_location > 0 ? statement->stmt_location : 0;
+  int length = statement->stmt_len > 0 ? statement->stmt_len : static_cast<int>(strlen(query + location));
+  return pnstrdup(query + location, length);
+}
+
+ArrayType *oid_array(const StatementDescription &description, bool classes) {
+  Datum *items = static_cast<Datum *>(palloc(sizeof(Datum) * (description.target_count + 1)));
+  for (int i = 0; i < description.target_count; i++)
+    items[i] = ObjectIdGetDatum(classes ? description.targets[i].class_id : description.targets[i].object_id);
+  return construct_array(items, description.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
+}
+
+// Spends the caller's approved request for exactly this statement (same
+// fingerprint, same target OIDs), if there is one. Concurrent executions of
+// one approval serialise on the row lock; only the first finds it approved.
+constexpr const char *kSpendApprovalSql =
+    "UPDATE mpa.requests SET state = 'executed', executed_at = now()"
+    " WHERE id = (SELECT id FROM mpa.requests"
+    "              WHERE state = 'approved' AND requester = $1 AND fingerprint = $2"
+    "                AND target_classes = $3 AND target_oids = $4 AND expires_at > now()"
+    "              ORDER BY id LIMIT 1 FOR UPDATE)"
+    "   AND state = 'approved'"
+    " RETURNING id";
+
+bool spend_approval(const StatementDescription &description) {
+  struct Spend {
+    const StatementDescription *description;
+    bool spent;
+  } spend{&description, false};
+  auto body = [&spend] {
+    Oid types[4] = {OIDOID, TEXTOID, OIDARRAYOID, OIDARRAYOID};
+    Datum values[4] = {ObjectIdGetDatum(GetSessionUserId()),
+                       CStringGetTextDatum(spend.description->fingerprint),
+                       PointerGetDatum(oid_array(*spend.description, true)),
+                       PointerGetDatum(oid_array(*spend.description, false))};
+    SPI_connect();
+    if (SPI_execute_with_args(kSpendApprovalSql, 4, types, values, nullptr, false, 1) !=
+        SPI_OK_UPDATE_RETURNING)
+      elog(ERROR, "pg_mpa: cannot check approvals");
+    spend.spent = SPI_processed == 1;
+    SPI_finish();
+  };
+  with_pg_mpa_privileges(body);
+  return spend.spent;
+}
+
+void check_statement(PlannedStmt *statement, const char *query) {
+  Node *parsetree = statement->utilityStmt;
+  // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
+  // in a failed transaction); no protected command runs there either.
+  if (!IsTransactionState() || IsA(parsetree, TransactionStmt)) return;
+  if (!in_mpa_database()) return;
+  if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree)))) return;
+
+  char *text = statement_text(query, statement);
+  StatementDescription description = describe_parsed_statement(parsetree, text);
+  int target = -1;
+  const char *team = governing_team(description, &target);
+  if (team == nullptr || spend_approval(description)) return;
+
+  const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
+  ereport(ERROR,
+          (errcode(kApprovalRequired),
+           errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
+           errdetail("pg_mpa protects this operation: it runs only after the team's approvers have "
+                     "voted for it with codes mailed to them."),
+           errhint("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');",
+                   quote_literal_cstr(text))));
+}
+
+void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                          ProcessUtilityContext context, ParamListInfo params,
+                          QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
+  check_statement(statement, query);
+  if (previous_process_utility)
+    previous_process_utility(statement, query, read_only_tree, context, params, query_env, dest,
+                             completion);
+  else
+    standard_ProcessUtility(statement, query, read_only_tree, context, params, query_env, dest,
+                            completion);
+}
+
+}  // namespace
+
+void install_gate() {
+  previous_process_utility = ProcessUtility_hook;
+  ProcessUtility_hook = gate_process_utility;
+}
+
+}  // namespace mpa::pg

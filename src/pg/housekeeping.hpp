@@ -1,0 +1,16 @@
+// The approval lifecycle's timers, run by the mail worker: requests and codes
+// that ran out of time are expired, and approvers are told when a code died
+// of wrong tries or they were locked out (that news must not be lost to the
+// ROLLBACK of the session that guessed, so it travels through shared memory).
+#pragma once
+
+namespace mpa::pg {
+
+// In the worker's transaction, with SPI connected. PostgreSQL-style.
+void run_housekeeping();
+
+// Milliseconds until the next request or code expires; a large value when
+// none is open. In the worker's transaction, with SPI connected.
+long milliseconds_until_next_deadline();
+
+}  // namespace mpa::pg

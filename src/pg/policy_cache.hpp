@@ -1,0 +1,24 @@
+// This backend's copy of mpa.policies. The gate consults it for every
+// utility statement, so a statement whose command no policy names costs one
+// atomic read and a short scan, never a query. The copy is reloaded when the
+// shared policy generation moves (a committed change anywhere).
+#pragma once
+
+#include "pg/statement_description.hpp"
+
+namespace mpa::pg {
+
+// Drops the copy; the next use reloads it.
+void forget_cached_policies();
+
+// Whether a committed policy names this command tag. Must run in a
+// transaction. False when pg_mpa is not installed in this database.
+bool operation_is_protected(const char *operation);
+
+// The team whose approval the statement needs, or nullptr. When several
+// targets are governed by different teams the statement is refused: each
+// team approves its own objects. *target_index is the first governed target
+// (-1 for a statement without targets). PostgreSQL-style: may ereport.
+const char *governing_team(const StatementDescription &description, int *target_index);
+
+}  // namespace mpa::pg

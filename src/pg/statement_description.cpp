@@ -1,0 +1,225 @@
+// Describes statements: command tag, targets by OID, fingerprint.
+#include "pg/statement_description.hpp"
+
+#include <string>
+
+#include "core/statement_text.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_authid_d.h"
+#include "catalog/pg_database_d.h"
+#include "commands/dbcommands.h"
+#include "parser/parser.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+// Collects targets into a growing palloc'd array.
+struct TargetList {
+  StatementTarget *items = nullptr;
+  int count = 0;
+  int capacity = 0;
+  bool require_existing = false;
+
+  void add(Oid class_id, Oid object_id, const char *schema, const char *name) {
+    if (count == capacity) {
+      capacity = capacity ? capacity * 2 : 4;
+      items = static_cast<StatementTarget *>(
+          items ? repalloc(items, sizeof(StatementTarget) * capacity)
+                : palloc(sizeof(StatementTarget) * capacity));
+    }
+    items[count++] = StatementTarget{class_id, object_id, schema, name};
+  }
+
+  void missing(const char *what) {
+    if (require_existing)
+      ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("%s does not exist", what)));
+  }
+};
+
+// Adds an object by address, named the way getObjectIdentityParts names it
+// (a list of C strings): the last part is the name, the one before it (if
+// any) the schema.
+void add_address(TargetList &targets, const ObjectAddress &address) {
+  List *parts = NIL;
+  List *args = NIL;
+  getObjectIdentityParts(&address, &parts, &args, false);
+  int n = list_length(parts);
+  const char *name = quote_identifier(static_cast<const char *>(llast(parts)));
+  const char *schema = n >= 2 ? quote_identifier(static_cast<const char *>(list_nth(parts, n - 2))) : "";
+  targets.add(address.classId, address.objectId, schema, name);
+}
+
+void add_relation(TargetList &targets, RangeVar *relation) {
+  Oid relid = RangeVarGetRelid(relation, NoLock, true);
+  if (!OidIsValid(relid)) {
+    targets.missing(relation->relname);
+    return;
+  }
+  add_address(targets, ObjectAddress{RelationRelationId, relid, 0});
+}
+
+void add_object(TargetList &targets, ObjectType type, Node *object) {
+  Relation relation = nullptr;
+  ObjectAddress address = get_object_address(type, object, &relation, AccessShareLock, true);
+  if (relation != nullptr) relation_close(relation, NoLock);
+  if (!OidIsValid(address.objectId)) {
+    targets.missing(IsA(object, String) ? strVal(object) : NameListToString(castNode(List, object)));
+    return;
+  }
+  add_address(targets, address);
+}
+
+void add_role_name(TargetList &targets, const char *name) {
+  Oid roleid = get_role_oid(name, true);
+  if (!OidIsValid(roleid)) {
+    targets.missing(name);
+    return;
+  }
+  targets.add(AuthIdRelationId, roleid, "", quote_identifier(name));
+}
+
+void add_role(TargetList &targets, RoleSpec *role) {
+  // ALL, CURRENT_USER, SESSION_USER name no object by name: only a '*'
+  // policy applies to them.
+  if (role != nullptr && role->roletype == ROLESPEC_CSTRING) add_role_name(targets, role->rolename);
+}
+
+void add_database(TargetList &targets, const char *name) {
+  Oid dbid = get_database_oid(name, true);
+  if (!OidIsValid(dbid)) {
+    targets.missing(name);
+    return;
+  }
+  targets.add(DatabaseRelationId, dbid, "", quote_identifier(name));
+}
+
+void collect_targets(TargetList &targets, Node *statement) {
+  ListCell *cell;
+  switch (nodeTag(statement)) {
+    case T_DropStmt: {
+      auto *drop = castNode(DropStmt, statement);
+      foreach (cell, drop->objects) add_object(targets, drop->removeType, lfirst_node(Node, cell));
+      break;
+    }
+    case T_TruncateStmt:
+      foreach (cell, castNode(TruncateStmt, statement)->relations)
+        add_relation(targets, lfirst_node(RangeVar, cell));
+      break;
+    case T_AlterTableStmt:
+      add_relation(targets, castNode(AlterTableStmt, statement)->relation);
+      break;
+    case T_RenameStmt: {
+      auto *rename = castNode(RenameStmt, statement);
+      if (rename->relation)
+        add_relation(targets, rename->relation);
+      else if (rename->renameType == OBJECT_ROLE)
+        add_role_name(targets, rename->subname);
+      else if (rename->renameType == OBJECT_DATABASE)
+        add_database(targets, rename->subname);
+      else
+        add_object(targets, rename->renameType, rename->object);
+      break;
+    }
+    case T_AlterObjectSchemaStmt: {
+      auto *move = castNode(AlterObjectSchemaStmt, statement);
+      if (move->relation)
+        add_relation(targets, move->relation);
+      else
+        add_object(targets, move->objectType, move->object);
+      break;
+    }
+    case T_AlterOwnerStmt: {
+      auto *owner = castNode(AlterOwnerStmt, statement);
+      if (owner->relation)
+        add_relation(targets, owner->relation);
+      else
+        add_object(targets, owner->objectType, owner->object);
+      break;
+    }
+    case T_AlterRoleStmt:
+      add_role(targets, castNode(AlterRoleStmt, statement)->role);
+      break;
+    case T_AlterRoleSetStmt:
+      add_role(targets, castNode(AlterRoleSetStmt, statement)->role);
+      break;
+    case T_DropRoleStmt:
+      foreach (cell, castNode(DropRoleStmt, statement)->roles)
+        add_role(targets, lfirst_node(RoleSpec, cell));
+      break;
+    case T_GrantRoleStmt:
+      foreach (cell, castNode(GrantRoleStmt, statement)->granted_roles)
+        add_role_name(targets, lfirst_node(AccessPriv, cell)->priv_name);
+      break;
+    case T_DropdbStmt:
+      add_database(targets, castNode(DropdbStmt, statement)->dbname);
+      break;
+    case T_AlterDatabaseStmt:
+      add_database(targets, castNode(AlterDatabaseStmt, statement)->dbname);
+      break;
+    case T_AlterDatabaseSetStmt:
+      add_database(targets, castNode(AlterDatabaseSetStmt, statement)->dbname);
+      break;
+    case T_AlterSystemStmt: {
+      VariableSetStmt *set = castNode(AlterSystemStmt, statement)->setstmt;
+      targets.add(InvalidOid, InvalidOid, "", set->name ? pstrdup(set->name) : "ALL");
+      break;
+    }
+    default:
+      break;  // no object to name: only an operation-wide '*' policy applies
+  }
+}
+
+// C++ core behind a PostgreSQL-style call: the normalised text's hash.
+const char *fingerprint_text(const char *text) {
+  return run_cpp([text] {
+    std::string fingerprint = sql::fingerprint(sql::normalize_statement(text));
+    return call_postgres([&fingerprint] { return pstrdup(fingerprint.c_str()); });
+  });
+}
+
+StatementDescription describe(Node *statement, const char *text, bool require_existing) {
+  // Fingerprints read '...' literals the standard way; with backslash
+  // escapes in plain strings the same text could mean another statement.
+  if (!standard_conforming_strings)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("pg_mpa needs standard_conforming_strings = on to judge a statement")));
+  TargetList targets;
+  targets.require_existing = require_existing;
+  collect_targets(targets, statement);
+  return StatementDescription{GetCommandTagName(CreateCommandTag(statement)), targets.count,
+                              targets.items, fingerprint_text(text)};
+}
+
+}  // namespace
+
+StatementDescription describe_statement_text(const char *text) {
+  List *statements = raw_parser(text, RAW_PARSE_DEFAULT);
+  if (list_length(statements) != 1)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("a request must hold exactly one statement, not %d",
+                           list_length(statements)),
+                    errhint("Make one request for each statement.")));
+  RawStmt *raw = linitial_node(RawStmt, statements);
+  return describe(raw->stmt, text, true);
+}
+
+StatementDescription describe_parsed_statement(Node *statement, const char *text) {
+  return describe(statement, text, false);
+}
+
+const char *target_display_name(const StatementTarget &target) {
+  return target.schema[0] ? psprintf("%s.%s", target.schema, target.name) : target.name;
+}
+
+}  // namespace mpa::pg

@@ -1,0 +1,42 @@
+// What a statement would do, as pg_mpa judges it: its command tag, the
+// objects it targets (by OID, with the names policies use) and the
+// fingerprint of its normalised text. mpa_request() and the gate describe
+// statements with the same code, so what was approved is what runs.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+extern "C" {
+#include "nodes/parsenodes.h"
+}
+
+namespace mpa::pg {
+
+struct StatementTarget {
+  Oid class_id;       // InvalidOid for things without a catalog row (settings)
+  Oid object_id;
+  const char *schema; // quoted as quote_identifier does; "" outside schemas
+  const char *name;   // quoted; for settings, the setting name
+};
+
+struct StatementDescription {
+  const char *operation;  // the command tag, e.g. "DROP TABLE"
+  int target_count;
+  StatementTarget *targets;
+  const char *fingerprint;  // hex SHA-256 of the normalised statement text
+};
+
+// Parses `text`, which must hold exactly one statement, and describes it.
+// Targets that do not exist are an error (a request names real objects).
+// PostgreSQL-style: may ereport.
+StatementDescription describe_statement_text(const char *text);
+
+// Describes an already parsed utility statement whose source text is
+// `text`; targets that do not exist are skipped (PostgreSQL will complain
+// about them itself). PostgreSQL-style: may ereport.
+StatementDescription describe_parsed_statement(Node *statement, const char *text);
+
+// "schema.name" or "name", as shown in messages and stored in requests.
+const char *target_display_name(const StatementTarget &target);
+
+}  // namespace mpa::pg
