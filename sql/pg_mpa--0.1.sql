@@ -266,25 +266,16 @@ BEGIN
   RETURN r;
 END $$;
 
--- Whether configuration is governed: a team protects 'MPA CONFIGURE'.
-CREATE FUNCTION mpa.configuration_governed() RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT EXISTS (SELECT FROM mpa.policies WHERE operation = 'MPA CONFIGURE')
-$$;
-
-CREATE FUNCTION mpa.refuse_if_governed(call text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  IF mpa.configuration_governed() THEN
-    RAISE EXCEPTION 'pg_mpa''s configuration is governed by team "%"',
-                    (SELECT team FROM mpa.policies WHERE operation = 'MPA CONFIGURE' ORDER BY id LIMIT 1)
-      USING ERRCODE = 'MP001',
-            HINT = 'Configuration changes go through a request once a team governs pg_mpa.';
-  END IF;
-END $$;
+-- Governed configuration (src/pg/configuration.hpp): a change is let
+-- through while no team protects MPA CONFIGURE for it, or while its approved
+-- request runs through mpa_execute.
+CREATE FUNCTION mpa.authorize_configuration(function_name text, call text) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_authorize_configuration';
+CREATE FUNCTION mpa.execute_configuration(request_id bigint) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_execute_configuration';
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mpa FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION mpa.require(anyelement, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mpa.require(anyelement, text), mpa.execute_configuration(bigint) TO PUBLIC;
 
 -------------------------------------------------------------------------------
 -- Configuration: teams, approvers, policies (superusers; see DESIGN.md).
@@ -295,7 +286,7 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_
 BEGIN
   PERFORM mpa.require(team, 'team');
   PERFORM mpa.require(threshold, 'threshold');
-  PERFORM mpa.refuse_if_governed('mpa_team_create');
+  PERFORM mpa.authorize_configuration('mpa_team_create', format('SELECT mpa_team_create(%L, %s, %L)', team, threshold, description));
   IF team !~ '^[A-Za-z0-9_][A-Za-z0-9_. -]{0,62}$' THEN
     RAISE EXCEPTION 'invalid team name %', quote_literal(left(team, 80)) USING ERRCODE = '22023',
       HINT = 'A team name is 1 to 63 letters, digits, spaces, dots, dashes or underscores.';
@@ -330,7 +321,7 @@ DECLARE t mpa.teams := mpa.existing_team(team);
 BEGIN
   PERFORM mpa.require(approver, 'approver');
   PERFORM mpa.require(email, 'email');
-  PERFORM mpa.refuse_if_governed('mpa_approver_add');
+  PERFORM mpa.authorize_configuration('mpa_approver_add', format('SELECT mpa_approver_add(%L, %L, %L)', t.name, approver, email));
   PERFORM mpa.check_email(email);
   IF EXISTS (SELECT FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_add.approver) THEN
     RAISE EXCEPTION 'role % is already an approver of team "%"', approver, t.name USING ERRCODE = '42710';
@@ -345,7 +336,7 @@ DECLARE
   remaining int;
 BEGIN
   PERFORM mpa.require(approver, 'approver');
-  PERFORM mpa.refuse_if_governed('mpa_approver_remove');
+  PERFORM mpa.authorize_configuration('mpa_approver_remove', format('SELECT mpa_approver_remove(%L, %L)', t.name, approver));
   DELETE FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_remove.approver;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'role % is not an approver of team "%"', approver, t.name USING ERRCODE = '22023';
@@ -363,7 +354,7 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_
 DECLARE t mpa.teams := mpa.existing_team(team);
 BEGIN
   PERFORM mpa.require(threshold, 'threshold');
-  PERFORM mpa.refuse_if_governed('mpa_team_set_threshold');
+  PERFORM mpa.authorize_configuration('mpa_team_set_threshold', format('SELECT mpa_team_set_threshold(%L, %s)', t.name, threshold));
   PERFORM mpa.check_threshold(threshold, (SELECT count(*)::int FROM mpa.approvers a WHERE a.team = t.name));
   UPDATE mpa.teams SET threshold = mpa_team_set_threshold.threshold WHERE name = t.name;
 END $$;
@@ -375,7 +366,7 @@ DECLARE
   obj text := mpa.canonical_object(mpa.require(object, 'object'));
   t mpa.teams;
 BEGIN
-  PERFORM mpa.refuse_if_governed('mpa_protect');
+  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L)', op, obj, team));
   IF team IS NULL THEN
     IF (SELECT count(*) FROM mpa.teams) <> 1 THEN
       RAISE EXCEPTION 'name the team that approves % on %', op, obj USING ERRCODE = '22023',
@@ -399,7 +390,7 @@ DECLARE
   op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
   obj text := mpa.canonical_object(mpa.require(object, 'object'));
 BEGIN
-  PERFORM mpa.refuse_if_governed('mpa_unprotect');
+  PERFORM mpa.authorize_configuration('mpa_unprotect', format('SELECT mpa_unprotect(%L, %L)', op, obj));
   DELETE FROM mpa.policies p WHERE p.operation = op AND p.object = obj;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no policy protects % on %', op, obj USING ERRCODE = '22023';
@@ -677,7 +668,11 @@ BEGIN
   ELSIF r.expires_at <= now() THEN
     RAISE EXCEPTION 'request % expired at %', r.id, r.expires_at USING ERRCODE = 'MP004';
   END IF;
-  EXECUTE r.statement;
+  IF r.operation = 'MPA CONFIGURE' THEN
+    PERFORM mpa.execute_configuration(r.id);
+  ELSE
+    EXECUTE r.statement;
+  END IF;
   IF (SELECT state FROM mpa.requests WHERE id = r.id) <> 'executed' THEN
     RAISE EXCEPTION 'request % was not executed: its objects changed since it was approved', r.id
       USING ERRCODE = 'MP004';

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/statement_text.hpp"
+#include "pg/configuration.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -201,6 +202,13 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
                               targets.items, fingerprint_text(text)};
 }
 
+// A request for a pg_mpa configuration change names the function it calls.
+StatementDescription describe_configuration_call(const char *function, const char *text) {
+  auto *target = static_cast<StatementTarget *>(palloc(sizeof(StatementTarget)));
+  *target = StatementTarget{InvalidOid, InvalidOid, "", function};
+  return StatementDescription{kConfigureOperation, 1, target, fingerprint_text(text)};
+}
+
 }  // namespace
 
 StatementDescription describe_statement_text(const char *text) {
@@ -211,6 +219,7 @@ StatementDescription describe_statement_text(const char *text) {
                            list_length(statements)),
                     errhint("Make one request for each statement.")));
   RawStmt *raw = linitial_node(RawStmt, statements);
+  if (const char *function = configuration_call(raw->stmt)) return describe_configuration_call(function, text);
   return describe(raw->stmt, text, true);
 }
 
