@@ -3,6 +3,7 @@
 #include "pg/mail_worker.hpp"
 #include "pg/at_commit.hpp"
 #include "pg/gate.hpp"
+#include "pg/log_redaction.hpp"
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
@@ -25,5 +26,6 @@ void _PG_init(void) {
   mpa::pg::install_shared_state_hooks();
   mpa::pg::install_commit_actions();
   mpa::pg::install_gate();
+  mpa::pg::install_log_redaction();
   mpa::pg::register_mail_worker();
 }

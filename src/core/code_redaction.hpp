@@ -1,0 +1,23 @@
+// Keeping one-time codes out of the server log. An approver types the code
+// into `SELECT mpa_verify(…, '123456')`; with log_statement, log_duration or
+// an error, PostgreSQL would write that text to the log. pg_mpa's log hook
+// blanks every six-digit run in log text that mentions mpa_verify.
+//
+// These run inside PostgreSQL's log hook, where nothing may allocate, throw
+// or fail: they work in place on C strings and are noexcept.
+#pragma once
+
+namespace mpa::otp {
+
+// Whether `text` (NUL-terminated, may be null) calls mpa_verify, in any case.
+bool mentions_code_entry(const char *text) noexcept;
+
+// Replaces, in place, every run of exactly six ASCII digits in `text` (may
+// be null) with "******". Runs of other lengths (request ids, timestamps)
+// are left alone. Returns whether anything was blanked.
+bool blank_six_digit_runs(char *text) noexcept;
+
+// blank_six_digit_runs(text), only when the text mentions mpa_verify.
+bool redact_codes_in_place(char *text) noexcept;
+
+}  // namespace mpa::otp

@@ -1,0 +1,41 @@
+# No code in a log line: with every statement and error logged, the codes an
+# approver types into mpa_verify (right or wrong) never reach the server log.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MpaTest;
+
+my $smtp = MpaTest::start_smtp();
+my $node = MpaTest::new_node('logging', $smtp,
+	"mpa.resend_cooldown = 0\nlog_statement = all\nlog_min_error_statement = error\n"
+	  . "log_min_duration_statement = 0\nlog_error_verbosity = verbose\n");
+$node->safe_psql('postgres', q{
+	CREATE ROLE alice; CREATE ROLE bob; CREATE TABLE ledger (id int);
+	SELECT mpa_team_create('ops', 1);
+	SELECT mpa_approver_add('ops', 'alice', 'alice@example.com');
+	SELECT mpa_approver_add('ops', 'bob', 'bob@example.com');
+	SELECT mpa_protect('DROP TABLE', 'public.ledger', 'ops');
+});
+my $request = $node->safe_psql('postgres', q{SELECT mpa_request('DROP TABLE ledger', 'cleanup')});
+
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_vote($request, 'approve')");
+my $code = MpaTest::mailbox($smtp, 'code', '--to', 'alice@example.com', '--timeout', '20',
+	'--subject-contains', 'your code');
+like($code, qr/^\d{6}$/, 'the code arrived by mail');
+my $wrong = sprintf('%06d', ($code + 1) % 1000000);
+
+my ($rc, $out, $err) = $node->psql('postgres',
+	"SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$wrong')");
+like($err, qr/wrong code/, 'a wrong code is refused');
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$code')");
+is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $request"),
+	'approved', 'the right code approved the request');
+
+my $log = slurp_file($node->logfile);
+like($log, qr/mpa_verify\($request, '\*{6}'\)/, 'the verify statements were logged, blanked');
+unlike($log, qr/\Q$code\E/, 'the right code is not in the log');
+unlike($log, qr/\Q$wrong\E/, 'the wrong code is not in the log');
+
+done_testing();
