@@ -1,7 +1,7 @@
 #include "core/mail_address.hpp"
+#include "core/character_names.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "core/error.hpp"
 
@@ -24,15 +24,6 @@ bool is_ascii_letter_or_digit(char c) {
 bool is_atext(char c) {
   constexpr std::string_view kAtextSymbols = "!#$%&'*+-/=?^_`{|}~";
   return is_ascii_letter_or_digit(c) || kAtextSymbols.find(c) != std::string_view::npos;
-}
-
-// Names an offending character so the message stays printable whatever it is.
-std::string describe_character(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  if (byte > 0x20 && byte < 0x7f) return std::string("\"") + c + "\"";
-  char hex[16];
-  std::snprintf(hex, sizeof hex, "byte 0x%02X", byte);
-  return hex;
 }
 
 // Refuses what cannot be a single bare address whatever its parts look like.

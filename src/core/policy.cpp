@@ -1,6 +1,6 @@
 #include "core/policy.hpp"
+#include "core/character_names.hpp"
 
-#include <cstdio>
 
 #include "core/error.hpp"
 
@@ -16,15 +16,6 @@ namespace {
   throw Error(sqlstate::kInvalidParameterValue, "invalid object pattern: " + reason, "",
               "Write \"*\", \"schema.*\", \"schema.name\", or a bare \"name\" for objects outside schemas; "
               "double-quote names that need it.");
-}
-
-// Names an offending character so the message stays printable whatever it is.
-std::string describe_character(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  if (byte > 0x20 && byte < 0x7f) return std::string("\"") + c + "\"";
-  char hex[16];
-  std::snprintf(hex, sizeof hex, "byte 0x%02X", byte);
-  return hex;
 }
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
