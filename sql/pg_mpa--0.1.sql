@@ -101,7 +101,11 @@ CREATE TABLE mpa.requests (
   created_at     timestamptz NOT NULL DEFAULT now(),
   expires_at     timestamptz NOT NULL,
   decided_at     timestamptz,
-  executed_at    timestamptz
+  executed_at    timestamptz,
+  -- Temporary grants: how long the approved GRANT holds once executed, and
+  -- the REVOKE the worker runs when it ends (both shown to approvers).
+  valid_for      interval CHECK (valid_for > interval '0'),
+  revoke_statement text
 );
 CREATE INDEX requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
@@ -113,6 +117,26 @@ CREATE TABLE mpa.votes (
   voted_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (request_id, approver)
 );
+
+-- Executed temporary grants, until the worker revoked them.
+CREATE TABLE mpa.temporary_grants (
+  request_id       bigint PRIMARY KEY REFERENCES mpa.requests,
+  grant_statement  text NOT NULL,
+  revoke_statement text NOT NULL,
+  requester        regrole NOT NULL,     -- the REVOKE runs as this role, as the GRANT did
+  granted_at       timestamptz NOT NULL DEFAULT now(),
+  ends_at          timestamptz NOT NULL,
+  warned_at        timestamptz,          -- the "ends soon" mail was queued
+  revoked_at       timestamptz,
+  revoke_outcome   text                  -- what the REVOKE said ('revoked', or why not)
+);
+CREATE INDEX temporary_grants_active ON mpa.temporary_grants (ends_at) WHERE revoked_at IS NULL;
+
+-- Temporary grants in force and when each ends.
+CREATE VIEW mpa.active_grants AS
+  SELECT g.request_id, g.grant_statement, g.requester, g.granted_at, g.ends_at,
+         g.ends_at - now() AS remaining
+    FROM mpa.temporary_grants g WHERE g.revoked_at IS NULL;
 
 -- A challenge is one mailed code for one (request, approver, decision). The
 -- code is derived from these columns and the server's code key; it is stored
@@ -133,8 +157,10 @@ CREATE INDEX challenges_open ON mpa.challenges (request_id, approver) WHERE stat
 ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
 
 -- Applications read the approval tables; only pg_mpa's functions write them.
-REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges FROM PUBLIC;
-GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes TO PUBLIC;
+REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges,
+  mpa.temporary_grants FROM PUBLIC;
+GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes, mpa.temporary_grants,
+  mpa.active_grants TO PUBLIC;
 GRANT SELECT (team, approver, added_at) ON mpa.approvers TO PUBLIC;
 GRANT SELECT (id, request_id, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
 
@@ -157,7 +183,7 @@ GRANT SELECT ON mpa.pending TO PUBLIC;
 
 CREATE FUNCTION mpa.describe(statement text, search_path text, OUT operation text, OUT object text,
                              OUT target_classes oid[], OUT target_oids oid[],
-                             OUT fingerprint text, OUT team text)
+                             OUT fingerprint text, OUT team text, OUT revoke_statement text)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_describe';
 CREATE FUNCTION mpa.tally(approvals int, rejections int, eligible int, threshold int) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_tally';
@@ -207,11 +233,14 @@ END $$;
 CREATE FUNCTION mpa.request_summary(r mpa.requests) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT format(E'Request:       #%s\nOperation:     %s on %s\nRequested by:  %s\n'
-                 'Team:          %s (%s approval%s needed)\nExpires:       %s\n\n'
+                 'Team:          %s (%s approval%s needed)\nExpires:       %s\n%s\n'
                  'Statement:\n\n%s\n\nJustification:\n\n%s\n',
                 r.id, r.operation, r.object, r.requester, r.team, r.threshold,
                 CASE WHEN r.threshold = 1 THEN '' ELSE 's' END,
                 to_char(r.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+                CASE WHEN r.valid_for IS NULL THEN ''
+                     ELSE format(E'Duration:      %s after it runs; then pg_mpa runs: %s\n',
+                                 r.valid_for, r.revoke_statement) END,
                 r.statement, r.justification)
 $$;
 
@@ -252,6 +281,41 @@ BEGIN
   UPDATE mpa.challenges SET state = 'superseded' WHERE request_id = r.id AND state = 'open';
   PERFORM mpa.mail_team(r, 'decision', subject, body, r.requester);
   PERFORM mpa.mail_requester(r, 'decision', subject, body);
+END $$;
+
+-- Temporary grants: the worker calls these before a grant ends and when it
+-- has run its REVOKE; they tell the requester and the approvers.
+CREATE FUNCTION mpa.grant_ends_soon(g mpa.temporary_grants) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = g.request_id;
+  UPDATE mpa.temporary_grants SET warned_at = now() WHERE request_id = g.request_id;
+  PERFORM mpa.mail_team(r, 'notice',
+    format('[pg_mpa] temporary grant #%s ends at %s', r.id, to_char(g.ends_at AT TIME ZONE 'UTC', 'HH24:MI:SS "UTC"')),
+    format(E'The temporary grant of request #%s ends at %s; pg_mpa will then run:\n\n  %s\n\n'
+            'Extending it needs a new request.\n\n%s',
+           r.id, to_char(g.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), g.revoke_statement,
+           mpa.request_summary(r)),
+    r.requester);
+  PERFORM mpa.mail_requester(r, 'notice',
+    format('[pg_mpa] your temporary grant #%s ends soon', r.id),
+    format(E'Your temporary grant (request #%s) ends at %s.\n\n%s',
+           r.id, to_char(g.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), mpa.request_summary(r)));
+END $$;
+
+CREATE FUNCTION mpa.grant_ended(g mpa.temporary_grants, outcome text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = g.request_id;
+  UPDATE mpa.temporary_grants SET revoked_at = now(), revoke_outcome = outcome
+   WHERE request_id = g.request_id;
+  PERFORM mpa.mail_team(r, 'notice', format('[pg_mpa] temporary grant #%s ended', r.id),
+    format(E'The temporary grant of request #%s ended: %s\n\n  %s\n\n%s', r.id, outcome,
+           g.revoke_statement, mpa.request_summary(r)), r.requester);
+  PERFORM mpa.mail_requester(r, 'notice', format('[pg_mpa] your temporary grant #%s ended', r.id),
+    format(E'Your temporary grant (request #%s) ended: %s\n\n%s', r.id, outcome, mpa.request_summary(r)));
 END $$;
 
 -- The request, locked, or a clear error.
@@ -411,10 +475,19 @@ REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, 
 -- one the statement would run with); the request records them by OID.
 CREATE FUNCTION mpa_request(statement text, justification text) RETURNS bigint
 LANGUAGE sql AS $$
-  SELECT mpa.create_request(statement, justification, current_setting('search_path'))
+  SELECT mpa.create_request(statement, justification, current_setting('search_path'), NULL)
 $$;
 
-CREATE FUNCTION mpa.create_request(statement text, justification text, caller_search_path text)
+-- A temporary grant: once approved and executed, the GRANT holds for
+-- valid_for and is then revoked by the worker.
+CREATE FUNCTION mpa_request(statement text, justification text, valid_for interval) RETURNS bigint
+LANGUAGE sql AS $$
+  SELECT mpa.create_request(statement, justification, current_setting('search_path'),
+                            mpa.require(valid_for, 'valid_for'))
+$$;
+
+CREATE FUNCTION mpa.create_request(statement text, justification text, caller_search_path text,
+                                   valid_for interval)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -432,6 +505,17 @@ BEGIN
     RAISE EXCEPTION 'justification is too long (at most 4000 characters)' USING ERRCODE = '22001';
   END IF;
   d := mpa.describe(statement, caller_search_path);
+  IF valid_for IS NOT NULL THEN
+    IF d.revoke_statement IS NULL THEN
+      RAISE EXCEPTION 'only a GRANT of roles or of table privileges can be temporary, not %', d.operation
+        USING ERRCODE = '22023';
+    ELSIF valid_for <= interval '0' THEN
+      RAISE EXCEPTION 'valid_for must be positive, not %', valid_for USING ERRCODE = '22023';
+    ELSIF valid_for > interval '30 days' THEN
+      RAISE EXCEPTION 'valid_for is at most 30 days, not %', valid_for USING ERRCODE = '22023',
+        HINT = 'Longer access is not temporary: request a plain GRANT.';
+    END IF;
+  END IF;
   IF d.team IS NULL THEN
     RAISE EXCEPTION '% on % is not protected: it needs no approval', d.operation, d.object
       USING ERRCODE = 'MP002', HINT = 'Run the statement directly.';
@@ -444,10 +528,12 @@ BEGIN
       HINT = 'A superuser must add approvers or lower the team''s threshold.';
   END IF;
   INSERT INTO mpa.requests (statement, justification, operation, object, target_classes, target_oids,
-                            fingerprint, team, threshold, requester, expires_at)
+                            fingerprint, team, threshold, requester, expires_at, valid_for,
+                            revoke_statement)
   VALUES (statement, justification, d.operation, d.object, d.target_classes, d.target_oids,
           d.fingerprint, t.name, t.threshold, requester,
-          now() + current_setting('mpa.request_ttl')::interval)
+          now() + current_setting('mpa.request_ttl')::interval, valid_for,
+          CASE WHEN valid_for IS NOT NULL THEN d.revoke_statement END)
   RETURNING * INTO r;
 
   PERFORM mpa.mail_team(r, 'request',
@@ -462,7 +548,7 @@ BEGIN
   RETURN r.id;
 END $$;
 
-GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text, interval) TO PUBLIC;
 
 -- For drops: what CASCADE would also remove, so approvers see it.
 CREATE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text

@@ -1,5 +1,6 @@
 #include "pg/gate.hpp"
 
+#include "pg/at_commit.hpp"
 #include "pg/internal_sql.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/settings.hpp"
@@ -46,14 +47,21 @@ ArrayType *oid_array(const StatementDescription &description, bool classes) {
 // Spends the caller's approved request for exactly this statement (same
 // fingerprint, same target OIDs), if there is one. Concurrent executions of
 // one approval serialise on the row lock; only the first finds it approved.
+// A temporary grant starts its clock here.
 constexpr const char *kSpendApprovalSql =
-    "UPDATE mpa.requests SET state = 'executed', executed_at = now()"
-    " WHERE id = (SELECT id FROM mpa.requests"
-    "              WHERE state = 'approved' AND requester = $1 AND fingerprint = $2"
-    "                AND target_classes = $3 AND target_oids = $4 AND expires_at > now()"
-    "              ORDER BY id LIMIT 1 FOR UPDATE)"
-    "   AND state = 'approved'"
-    " RETURNING id";
+    "WITH spent AS ("
+    "  UPDATE mpa.requests SET state = 'executed', executed_at = now()"
+    "   WHERE id = (SELECT id FROM mpa.requests"
+    "                WHERE state = 'approved' AND requester = $1 AND fingerprint = $2"
+    "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > now()"
+    "                ORDER BY id LIMIT 1 FOR UPDATE)"
+    "     AND state = 'approved'"
+    "  RETURNING id, statement, valid_for, revoke_statement, requester),"
+    " granted AS ("
+    "  INSERT INTO mpa.temporary_grants (request_id, grant_statement, revoke_statement, requester, ends_at)"
+    "  SELECT id, statement, revoke_statement, requester, now() + valid_for FROM spent"
+    "   WHERE valid_for IS NOT NULL)"
+    " SELECT id FROM spent";
 
 bool spend_approval(const StatementDescription &description) {
   struct Spend {
@@ -67,21 +75,29 @@ bool spend_approval(const StatementDescription &description) {
                        PointerGetDatum(oid_array(*spend.description, true)),
                        PointerGetDatum(oid_array(*spend.description, false))};
     SPI_connect();
-    if (SPI_execute_with_args(kSpendApprovalSql, 4, types, values, nullptr, false, 1) !=
-        SPI_OK_UPDATE_RETURNING)
+    if (SPI_execute_with_args(kSpendApprovalSql, 4, types, values, nullptr, false, 1) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: cannot check approvals");
     spend.spent = SPI_processed == 1;
     SPI_finish();
   };
   with_pg_mpa_privileges(body);
+  // A temporary grant's end is a new deadline for the worker.
+  if (spend.spent) wake_mail_worker_at_commit();
   return spend.spent;
+}
+
+// REVOKE only takes access away: it is never gated, so that a temporary
+// grant can always be ended early, by hand or by the worker.
+bool is_revoke(Node *parsetree) {
+  return (IsA(parsetree, GrantStmt) && !castNode(GrantStmt, parsetree)->is_grant) ||
+         (IsA(parsetree, GrantRoleStmt) && !castNode(GrantRoleStmt, parsetree)->is_grant);
 }
 
 void check_statement(PlannedStmt *statement, const char *query) {
   Node *parsetree = statement->utilityStmt;
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
-  if (!IsTransactionState() || IsA(parsetree, TransactionStmt)) return;
+  if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return;
   if (!in_mpa_database()) return;
   if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree)))) return;
 

@@ -6,9 +6,12 @@
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
 }
 
 namespace mpa::pg {
@@ -45,10 +48,26 @@ constexpr const char *kDeadCodeNoticeSql =
     "         86400, NULL, NULL)"
     "  FROM mpa.challenges c WHERE c.id = $1";
 
+constexpr const char *kWarnGrantsSql =
+    "SELECT mpa.grant_ends_soon(g) FROM mpa.temporary_grants g"
+    " WHERE g.revoked_at IS NULL AND g.warned_at IS NULL"
+    "   AND g.ends_at - current_setting('mpa.grant_warning')::interval <= now()";
+
+constexpr const char *kDueGrantsSql =
+    "SELECT request_id, revoke_statement, requester::oid FROM mpa.temporary_grants"
+    " WHERE revoked_at IS NULL AND ends_at <= now() ORDER BY ends_at LIMIT 100";
+
+constexpr const char *kRecordRevocationSql =
+    "SELECT mpa.grant_ended(g, $2) FROM mpa.temporary_grants g WHERE g.request_id = $1";
+
 constexpr const char *kNextDeadlineSql =
     "SELECT (extract(epoch FROM least("
     "          (SELECT min(expires_at) FROM mpa.requests WHERE state IN ('pending', 'approved')),"
-    "          (SELECT min(expires_at) FROM mpa.challenges WHERE state = 'open')) - now()) * 1000)::float8";
+    "          (SELECT min(expires_at) FROM mpa.challenges WHERE state = 'open'),"
+    "          (SELECT min(ends_at) FROM mpa.temporary_grants WHERE revoked_at IS NULL),"
+    "          (SELECT min(ends_at - current_setting('mpa.grant_warning')::interval)"
+    "             FROM mpa.temporary_grants WHERE revoked_at IS NULL AND warned_at IS NULL))"
+    "        - now()) * 1000)::float8";
 
 constexpr int kDeadCodesPerRound = 64;
 
@@ -67,12 +86,66 @@ void tell_dead_codes() {
   }
 }
 
+// Runs one REVOKE as the role that made the grant (PostgreSQL records the
+// grantor; a superuser's REVOKE would act as the object's owner instead), in
+// a subtransaction: a grant revoked by hand meanwhile, or a role dropped,
+// must not stop the others. Returns what happened, for the record.
+const char *revoke_grant(const char *revoke_statement, Oid requester) {
+  MemoryContext caller_context = CurrentMemoryContext;
+  ResourceOwner caller_owner = CurrentResourceOwner;
+  const char *outcome = "revoked";
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(caller_context);
+  PG_TRY();
+  {
+    Oid saved_user;
+    int saved_security;
+    GetUserIdAndSecContext(&saved_user, &saved_security);
+    Oid acting = SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(requester)) ? requester : saved_user;
+    SetUserIdAndSecContext(acting, saved_security | SECURITY_LOCAL_USERID_CHANGE);
+    if (SPI_execute(revoke_statement, false, 0) < 0) elog(ERROR, "REVOKE did not run");
+    SetUserIdAndSecContext(saved_user, saved_security);
+    ReleaseCurrentSubTransaction();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(caller_context);
+    ErrorData *error = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    outcome = psprintf("not revoked: %s", error->message);
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(caller_context);
+  CurrentResourceOwner = caller_owner;
+  return outcome;
+}
+
+void end_due_grants() {
+  if (SPI_execute(kDueGrantsSql, true, 0) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read temporary grants");
+  int count = static_cast<int>(SPI_processed);
+  SPITupleTable *due = SPI_tuptable;
+  for (int i = 0; i < count; i++) {
+    bool is_null;
+    int64 request_id = DatumGetInt64(SPI_getbinval(due->vals[i], due->tupdesc, 1, &is_null));
+    char *revoke_statement = SPI_getvalue(due->vals[i], due->tupdesc, 2);
+    Oid requester = DatumGetObjectId(SPI_getbinval(due->vals[i], due->tupdesc, 3, &is_null));
+    const char *outcome = revoke_grant(revoke_statement, requester);
+    Oid types[2] = {INT8OID, TEXTOID};
+    Datum values[2] = {Int64GetDatum(request_id), CStringGetTextDatum(outcome)};
+    if (SPI_execute_with_args(kRecordRevocationSql, 2, types, values, nullptr, false, 0) != SPI_OK_SELECT)
+      elog(ERROR, "pg_mpa: cannot record the end of temporary grant %lld", static_cast<long long>(request_id));
+  }
+}
+
 }  // namespace
 
 void run_housekeeping() {
   run(kExpireRequestsSql);
   run(kExpireCodesSql);
   tell_dead_codes();
+  run(kWarnGrantsSql);
+  end_due_grants();
 }
 
 long milliseconds_until_next_deadline() {

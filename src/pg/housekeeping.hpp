@@ -1,7 +1,8 @@
 // The approval lifecycle's timers, run by the mail worker: requests and codes
-// that ran out of time are expired, and approvers are told when a code died
-// of wrong tries or they were locked out (that news must not be lost to the
-// ROLLBACK of the session that guessed, so it travels through shared memory).
+// that ran out of time are expired; approvers are told when a code died of
+// wrong tries or they were locked out (that news must not be lost to the
+// ROLLBACK of the session that guessed, so it travels through shared
+// memory); temporary grants are announced before they end, then revoked.
 #pragma once
 
 namespace mpa::pg {
@@ -9,8 +10,8 @@ namespace mpa::pg {
 // In the worker's transaction, with SPI connected. PostgreSQL-style.
 void run_housekeeping();
 
-// Milliseconds until the next request or code expires; a large value when
-// none is open. In the worker's transaction, with SPI connected.
+// Milliseconds until the next request, code or temporary grant needs the
+// worker; a large value when nothing is open. In the worker's transaction, with SPI connected.
 long milliseconds_until_next_deadline();
 
 }  // namespace mpa::pg

@@ -58,21 +58,23 @@ Datum description_record(FunctionCallInfo fcinfo, const char *statement) {
   TupleDesc desc;
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
     elog(ERROR, "mpa.describe must return a record");
-  Datum values[6] = {
+  Datum values[7] = {
       CStringGetTextDatum(d.operation),
       CStringGetTextDatum(shown >= 0 ? mpa::pg::target_display_name(d.targets[shown]) : "*"),
       PointerGetDatum(construct_array(classes, d.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
       PointerGetDatum(construct_array(oids, d.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
       CStringGetTextDatum(d.fingerprint),
-      team ? CStringGetTextDatum(team) : Datum(0)};
-  bool nulls[6] = {false, false, false, false, false, team == nullptr};
+      team ? CStringGetTextDatum(team) : Datum(0),
+      d.revoke_statement ? CStringGetTextDatum(d.revoke_statement) : Datum(0)};
+  bool nulls[7] = {false, false, false, false, false, team == nullptr, d.revoke_statement == nullptr};
   return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
 }
 
 }  // namespace
 
 // mpa.describe(statement, search_path, OUT operation, OUT object,
-//              OUT target_classes, OUT target_oids, OUT fingerprint, OUT team)
+//              OUT target_classes, OUT target_oids, OUT fingerprint, OUT team,
+//              OUT revoke_statement)
 // Names are resolved with `search_path`: the caller's, passed in by
 // mpa_request (whose own search_path is pinned).
 MPA_FUNCTION(mpa_describe) {

@@ -26,6 +26,7 @@ int otp_ttl_s = 600;
 int otp_max_attempts = 3;
 int resend_cooldown_s = 60;
 int request_ttl_s = 24 * 60 * 60;
+int grant_warning_s = 15 * 60;
 
 namespace {
 
@@ -104,6 +105,8 @@ void define_all() {
                  &resend_cooldown_s, 60, 0, kOneHour);
   define_seconds("mpa.request_ttl", "How long a request may wait for its approvals.",
                  &request_ttl_s, 24 * kOneHour, 1, kThirtyDays);
+  define_seconds("mpa.grant_warning", "How long before a temporary grant ends its people are told.",
+                 &grant_warning_s, 15 * 60, 0, 24 * kOneHour);
   MarkGUCPrefixReserved("mpa");
 }
 

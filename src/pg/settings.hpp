@@ -21,5 +21,6 @@ extern int otp_ttl_s;         // mpa.otp_ttl
 extern int otp_max_attempts;  // mpa.otp_max_attempts
 extern int resend_cooldown_s; // mpa.resend_cooldown
 extern int request_ttl_s;     // mpa.request_ttl
+extern int grant_warning_s;   // mpa.grant_warning
 
 }  // namespace mpa::pg::settings

@@ -14,6 +14,7 @@ extern "C" {
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_database_d.h"
 #include "commands/dbcommands.h"
+#include "lib/stringinfo.h"
 #include "parser/parser.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -162,6 +163,12 @@ void collect_targets(TargetList &targets, Node *statement) {
       foreach (cell, castNode(GrantRoleStmt, statement)->granted_roles)
         add_role_name(targets, lfirst_node(AccessPriv, cell)->priv_name);
       break;
+    case T_GrantStmt: {
+      auto *grant = castNode(GrantStmt, statement);
+      if (grant->targtype == ACL_TARGET_OBJECT && grant->objtype == OBJECT_TABLE)
+        foreach (cell, grant->objects) add_relation(targets, lfirst_node(RangeVar, cell));
+      break;
+    }
     case T_DropdbStmt:
       add_database(targets, castNode(DropdbStmt, statement)->dbname);
       break;
@@ -179,6 +186,52 @@ void collect_targets(TargetList &targets, Node *statement) {
     default:
       break;  // no object to name: only an operation-wide '*' policy applies
   }
+}
+
+// "a, b" from a list of role specs or privilege names, quoted.
+char *role_list(List *roles) {
+  StringInfoData out;
+  initStringInfo(&out);
+  ListCell *cell;
+  foreach (cell, roles) {
+    Node *item = lfirst_node(Node, cell);
+    const char *name = IsA(item, AccessPriv) ? castNode(AccessPriv, item)->priv_name
+                                              : get_rolespec_name(castNode(RoleSpec, item));
+    appendStringInfo(&out, "%s%s", out.len ? ", " : "", quote_identifier(name));
+  }
+  return out.data;
+}
+
+// The REVOKE undoing a GRANT of roles, or of privileges on tables; nullptr
+// for statements a temporary grant cannot be made of.
+const char *revocation_of(Node *statement) {
+  if (IsA(statement, GrantRoleStmt)) {
+    auto *grant = castNode(GrantRoleStmt, statement);
+    if (!grant->is_grant) return nullptr;
+    return psprintf("REVOKE %s FROM %s", role_list(grant->granted_roles), role_list(grant->grantee_roles));
+  }
+  if (!IsA(statement, GrantStmt)) return nullptr;
+  auto *grant = castNode(GrantStmt, statement);
+  if (!grant->is_grant || grant->targtype != ACL_TARGET_OBJECT || grant->objtype != OBJECT_TABLE)
+    return nullptr;
+  StringInfoData privileges, tables;
+  initStringInfo(&privileges);
+  initStringInfo(&tables);
+  ListCell *cell;
+  foreach (cell, grant->privileges) {
+    auto *privilege = lfirst_node(AccessPriv, cell);
+    if (privilege->cols != NIL) return nullptr;  // column privileges: not supported
+    appendStringInfo(&privileges, "%s%s", privileges.len ? ", " : "", privilege->priv_name);
+  }
+  foreach (cell, grant->objects) {
+    auto *table = lfirst_node(RangeVar, cell);
+    Oid relid = RangeVarGetRelid(table, NoLock, true);
+    if (!OidIsValid(relid)) return nullptr;
+    appendStringInfo(&tables, "%s%s", tables.len ? ", " : "",
+                     quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
+  }
+  return psprintf("REVOKE %s ON TABLE %s FROM %s", privileges.len ? privileges.data : "ALL PRIVILEGES",
+                  tables.data, role_list(grant->grantees));
 }
 
 // C++ core behind a PostgreSQL-style call: the normalised text's hash.
@@ -199,14 +252,14 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
   targets.require_existing = require_existing;
   collect_targets(targets, statement);
   return StatementDescription{GetCommandTagName(CreateCommandTag(statement)), targets.count,
-                              targets.items, fingerprint_text(text)};
+                              targets.items, fingerprint_text(text), revocation_of(statement)};
 }
 
 // A request for a pg_mpa configuration change names the function it calls.
 StatementDescription describe_configuration_call(const char *function, const char *text) {
   auto *target = static_cast<StatementTarget *>(palloc(sizeof(StatementTarget)));
   *target = StatementTarget{InvalidOid, InvalidOid, "", function};
-  return StatementDescription{kConfigureOperation, 1, target, fingerprint_text(text)};
+  return StatementDescription{kConfigureOperation, 1, target, fingerprint_text(text), nullptr};
 }
 
 }  // namespace

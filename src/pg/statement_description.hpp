@@ -24,6 +24,9 @@ struct StatementDescription {
   int target_count;
   StatementTarget *targets;
   const char *fingerprint;  // hex SHA-256 of the normalised statement text
+  // For GRANT of roles or of table privileges: the REVOKE that undoes it
+  // (what a temporary grant runs when it ends); nullptr for anything else.
+  const char *revoke_statement;
 };
 
 // Parses `text`, which must hold exactly one statement, and describes it.
