@@ -204,7 +204,7 @@ CREATE FUNCTION mpa.new_nonce() RETURNS bytea
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_new_nonce';
 CREATE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_code';
-CREATE FUNCTION mpa.voter_locked_out(request_id bigint) RETURNS boolean
+CREATE FUNCTION mpa.voter_locked_out(request_id bigint, requested_at timestamptz) RETURNS boolean
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_voter_locked_out';
 CREATE FUNCTION mpa.policies_changed() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_policies_changed';
@@ -387,6 +387,9 @@ BEGIN
   PERFORM mpa.require(email, 'email');
   PERFORM mpa.authorize_configuration('mpa_approver_add', format('SELECT mpa_approver_add(%L, %L, %L)', t.name, approver, email));
   PERFORM mpa.check_email(email);
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = approver) THEN
+    RAISE EXCEPTION 'role with OID % does not exist', approver::oid USING ERRCODE = '42704';
+  END IF;
   IF EXISTS (SELECT FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_add.approver) THEN
     RAISE EXCEPTION 'role % is already an approver of team "%"', approver, t.name USING ERRCODE = '42710';
   END IF;
@@ -499,7 +502,7 @@ DECLARE
 BEGIN
   PERFORM mpa.require(statement, 'statement');
   PERFORM mpa.require(justification, 'justification');
-  IF length(btrim(justification)) = 0 THEN
+  IF justification !~ '[^[:space:]]' THEN
     RAISE EXCEPTION 'justification must say why the statement is needed' USING ERRCODE = '22023';
   ELSIF length(justification) > 4000 THEN
     RAISE EXCEPTION 'justification is too long (at most 4000 characters)' USING ERRCODE = '22001';
@@ -596,7 +599,7 @@ BEGIN
   IF EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = voter) THEN
     RAISE EXCEPTION 'you have already voted on request %', r.id USING ERRCODE = 'MP003';
   END IF;
-  IF mpa.voter_locked_out(r.id) THEN
+  IF mpa.voter_locked_out(r.id, r.created_at) THEN
     RAISE EXCEPTION 'too many wrong codes for request %: you can no longer vote on it', r.id
       USING ERRCODE = 'MP005';
   END IF;
@@ -686,7 +689,7 @@ BEGIN
   -- error below nor a ROLLBACK gives it back.
   checked := mpa.check_code(c.id, code);
   IF checked.outcome = 'wrong' THEN
-    RAISE EXCEPTION 'wrong code; % tries left for this code', checked.tries_left USING ERRCODE = 'MP005';
+    RAISE EXCEPTION 'wrong code; % left for this code', CASE checked.tries_left WHEN 1 THEN '1 try' ELSE checked.tries_left || ' tries' END USING ERRCODE = 'MP005';
   ELSIF checked.outcome = 'locked' THEN
     RAISE EXCEPTION 'too many wrong codes for request %: you can no longer vote on it', request_id
       USING ERRCODE = 'MP005';

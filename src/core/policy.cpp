@@ -1,7 +1,8 @@
 #include "core/policy.hpp"
+
+#include <utility>
+
 #include "core/character_names.hpp"
-
-
 #include "core/error.hpp"
 
 namespace mpa::policy {
@@ -206,6 +207,20 @@ int specificity(const Pattern &pattern, const ObjectName &object, const std::str
   return pattern_in_schema == in_schema && pattern.schema == schema && pattern.name == name ? 3 : 0;
 }
 
+// The spelling PostgreSQL's command tags use for commands people also write
+// otherwise: TRUNCATE's tag is TRUNCATE TABLE, and USER and GROUP are
+// other words for ROLE.
+std::string command_tag_spelling(const std::string &operation) {
+  static const std::pair<const char *, const char *> kAliases[] = {
+      {"TRUNCATE", "TRUNCATE TABLE"}, {"ALTER USER", "ALTER ROLE"},  {"DROP USER", "DROP ROLE"},
+      {"CREATE USER", "CREATE ROLE"}, {"ALTER GROUP", "ALTER ROLE"}, {"DROP GROUP", "DROP ROLE"},
+      {"CREATE GROUP", "CREATE ROLE"},
+  };
+  for (const auto &[alias, tag] : kAliases)
+    if (operation == alias) return tag;
+  return operation;
+}
+
 }  // namespace
 
 std::string normalize_operation(std::string_view text) {
@@ -229,7 +244,7 @@ std::string normalize_operation(std::string_view text) {
   if (words == 0) refuse_operation("must not be empty");
   if (words > kMaxOperationWords)
     refuse_operation("has " + std::to_string(words) + " words (at most " + std::to_string(kMaxOperationWords) + ")");
-  return operation;
+  return command_tag_spelling(operation);
 }
 
 std::string normalize_pattern(std::string_view text) { return print_pattern(PatternParser(text).parse()); }

@@ -41,7 +41,9 @@ struct Policy {
 
 // "drop  table" -> "DROP TABLE": trims, collapses runs of spaces and tabs to
 // one space, upper-cases ASCII letters; the result must be 1 to 5 words of
-// letters A-Z. Throws mpa::Error (22023) naming the problem otherwise.
+// letters A-Z. Spellings PostgreSQL tags differently become the tag:
+// TRUNCATE -> TRUNCATE TABLE, ALTER/DROP/CREATE USER or GROUP -> … ROLE.
+// Throws mpa::Error (22023) naming the problem otherwise.
 std::string normalize_operation(std::string_view text);
 
 // Validates an object pattern and returns its canonical form.

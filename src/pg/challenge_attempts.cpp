@@ -26,25 +26,31 @@ Slot *find_or_take(Slot *slots, Matches matches, IsFree is_free) {
 
 ChallengeAttempts *challenge_slot(SharedState *state, const ChallengeKey &key, TimestampTz now) {
   ChallengeAttempts *slot = find_or_take(
-      state->challenges, [&](const ChallengeAttempts &s) { return s.challenge_id == key.challenge_id; },
+      state->challenges,
+      [&](const ChallengeAttempts &s) { return s.challenge_id == key.challenge_id && s.nonce_tag == key.nonce_tag; },
       [&](const ChallengeAttempts &s) { return s.challenge_id == 0 || s.forget_after < now; });
   if (slot != nullptr && slot->challenge_id == 0) {
     slot->challenge_id = key.challenge_id;
+    slot->nonce_tag = key.nonce_tag;
     slot->forget_after = key.code_expires_at;
   }
   return slot;
 }
 
-VoterAttempts *voter_slot(SharedState *state, int64 request_id, Oid approver, TimestampTz forget_after,
-                          TimestampTz now) {
+bool same_voter(const VoterAttempts &slot, int64 request_id, TimestampTz created_at, Oid approver) {
+  return slot.request_id == request_id && slot.request_created_at == created_at && slot.approver == approver;
+}
+
+VoterAttempts *voter_slot(SharedState *state, const ChallengeKey &key, TimestampTz now) {
   VoterAttempts *slot = find_or_take(
       state->voters,
-      [&](const VoterAttempts &s) { return s.request_id == request_id && s.approver == approver; },
+      [&](const VoterAttempts &s) { return same_voter(s, key.request_id, key.request_created_at, key.approver); },
       [&](const VoterAttempts &s) { return s.request_id == 0 || s.forget_after < now; });
   if (slot != nullptr && slot->request_id == 0) {
-    slot->request_id = request_id;
-    slot->approver = approver;
-    slot->forget_after = forget_after;
+    slot->request_id = key.request_id;
+    slot->request_created_at = key.request_created_at;
+    slot->approver = key.approver;
+    slot->forget_after = key.request_expires_at;
   }
   return slot;
 }
@@ -56,7 +62,7 @@ CodeCheck count_and_check(const ChallengeKey &key, bool (*is_right)(void *), voi
   TimestampTz now = GetCurrentTimestamp();
   LWLockAcquire(state->attempts_lock, LW_EXCLUSIVE);
   ChallengeAttempts *code = challenge_slot(state, key, now);
-  VoterAttempts *voter = voter_slot(state, key.request_id, key.approver, key.request_expires_at, now);
+  VoterAttempts *voter = voter_slot(state, key, now);
   if (code == nullptr || voter == nullptr) {
     LWLockRelease(state->attempts_lock);
     ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -84,12 +90,12 @@ CodeCheck count_and_check(const ChallengeKey &key, bool (*is_right)(void *), voi
   return result;
 }
 
-bool voter_locked_out(int64 request_id, Oid approver) {
+bool voter_locked_out(int64 request_id, TimestampTz request_created_at, Oid approver) {
   SharedState *state = shared_state();
   bool locked = false;
   LWLockAcquire(state->attempts_lock, LW_SHARED);
   for (const VoterAttempts &slot : state->voters)
-    if (slot.request_id == request_id && slot.approver == approver)
+    if (same_voter(slot, request_id, request_created_at, approver))
       locked = slot.wrong >= max_wrong_per_voter();
   LWLockRelease(state->attempts_lock);
   return locked;

@@ -21,7 +21,9 @@ struct CodeCheck {
 
 struct ChallengeKey {
   int64 challenge_id;
+  uint64 nonce_tag;
   int64 request_id;
+  TimestampTz request_created_at;
   Oid approver;
   TimestampTz code_expires_at;
   TimestampTz request_expires_at;
@@ -37,7 +39,7 @@ inline constexpr int kCodesPerVoter = 3;
 CodeCheck count_and_check(const ChallengeKey &key, bool (*is_right)(void *), void *context);
 
 // Whether the approver may still get codes for this request.
-bool voter_locked_out(int64 request_id, Oid approver);
+bool voter_locked_out(int64 request_id, TimestampTz request_created_at, Oid approver);
 
 // A code that died of wrong tries or a lock-out not yet told to the approver.
 struct DeadCode {

@@ -35,7 +35,7 @@ struct LoadedChallenge {
 
 constexpr const char *kLoadSql =
     "SELECT c.request_id, c.approver::oid, c.decision, r.fingerprint, c.nonce,"
-    "       c.expires_at, r.expires_at, c.state = 'open' AND c.expires_at > now()"
+    "       c.expires_at, r.expires_at, c.state = 'open' AND c.expires_at > now(), r.created_at"
     "  FROM mpa.challenges c JOIN mpa.requests r ON r.id = c.request_id WHERE c.id = $1";
 
 // PostgreSQL-style: reads the challenge row; strings are copied into the
@@ -64,7 +64,13 @@ bool load_challenge(int64 challenge_id, LoadedChallenge *out) {
         static_cast<int>(VARSIZE_ANY_EXHDR(nonce)),
     };
     MemoryContextSwitchTo(spi);
-    out->key = ChallengeKey{challenge_id, out->binding.request_id, out->binding.approver,
+    uint64 nonce_tag = 0;
+    memcpy(&nonce_tag, out->binding.nonce, Min(sizeof nonce_tag, static_cast<size_t>(out->binding.nonce_length)));
+    out->key = ChallengeKey{challenge_id,
+                            nonce_tag,
+                            out->binding.request_id,
+                            DatumGetTimestampTz(SPI_getbinval(row, desc, 9, &is_null)),
+                            out->binding.approver,
                             DatumGetTimestampTz(SPI_getbinval(row, desc, 6, &is_null)),
                             DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &is_null))};
     out->open = DatumGetBool(SPI_getbinval(row, desc, 8, &is_null));
@@ -146,10 +152,12 @@ MPA_FUNCTION(mpa_check_code) {
   return HeapTupleGetDatum(tuple);
 }
 
-// mpa.voter_locked_out(request_id): whether the session role may still get
-// codes for this request.
+// mpa.voter_locked_out(request_id, requested_at): whether the session role
+// may still get codes for this request.
 MPA_FUNCTION(mpa_voter_locked_out) {
-  if (PG_ARGISNULL(0)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "request_id must not be NULL");
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+    throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "request_id and requested_at must not be NULL");
   int64 request_id = PG_GETARG_INT64(0);
-  PG_RETURN_BOOL(voter_locked_out(request_id, GetSessionUserId()));
+  TimestampTz requested_at = PG_GETARG_TIMESTAMPTZ(1);
+  PG_RETURN_BOOL(voter_locked_out(request_id, requested_at, GetSessionUserId()));
 }

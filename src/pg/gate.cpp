@@ -11,6 +11,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
+#include "parser/scansup.h"
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -30,11 +31,15 @@ bool in_mpa_database() {
   return MyDatabaseId == mpa_database_oid;
 }
 
-// This statement's own text within a possibly multi-statement string.
+// This statement's own text within a possibly multi-statement string,
+// without surrounding blanks and semicolons (it is shown in the hint).
 char *statement_text(const char *query, const PlannedStmt *statement) {
   int location = statement->stmt_location > 0 ? statement->stmt_location : 0;
   int length = statement->stmt_len > 0 ? statement->stmt_len : static_cast<int>(strlen(query + location));
-  return pnstrdup(query + location, length);
+  const char *start = query + location;
+  while (length > 0 && scanner_isspace(*start)) start++, length--;
+  while (length > 0 && (scanner_isspace(start[length - 1]) || start[length - 1] == ';')) length--;
+  return pnstrdup(start, length);
 }
 
 ArrayType *oid_array(const StatementDescription &description, bool classes) {

@@ -8,6 +8,7 @@
 #include "core/tally.hpp"
 #include "pg/arguments.hpp"
 #include "pg/at_commit.hpp"
+#include "pg/configuration.hpp"
 #include "pg/guard.hpp"
 #include "pg/outbox.hpp"
 #include "pg/policy_cache.hpp"
@@ -18,6 +19,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
+#include "tcop/cmdtag.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -117,9 +119,20 @@ MPA_FUNCTION(mpa_mask_email) {
   return text_datum(mpa::mail::mask_address(text_argument(fcinfo, 0, "email", kMaxNameBytes)));
 }
 
-// mpa.canonical_operation(text) -> "DROP TABLE"
+// mpa.canonical_operation(text) -> "DROP TABLE": a command tag the gate
+// sees (utility statements; queries never reach it), or MPA CONFIGURE.
 MPA_FUNCTION(mpa_canonical_operation) {
-  return text_datum(mpa::policy::normalize_operation(text_argument(fcinfo, 0, "operation", kMaxNameBytes)));
+  std::string operation =
+      mpa::policy::normalize_operation(text_argument(fcinfo, 0, "operation", kMaxNameBytes));
+  if (operation == mpa::pg::kConfigureOperation) return text_datum(operation);
+  CommandTag tag = call_postgres([&operation] { return GetCommandTagEnum(operation.c_str()); });
+  if (tag == CMDTAG_UNKNOWN || tag == CMDTAG_SELECT || tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
+      tag == CMDTAG_DELETE || tag == CMDTAG_MERGE)
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue,
+                     "invalid operation: \"" + operation + "\" is not a command pg_mpa can gate",
+                     "", "Name a PostgreSQL command tag such as DROP TABLE, TRUNCATE TABLE, ALTER ROLE or "
+                         "ALTER SYSTEM, or MPA CONFIGURE.");
+  return text_datum(operation);
 }
 
 // mpa.canonical_object(text) -> the object pattern in canonical form

@@ -23,8 +23,12 @@ inline constexpr std::size_t kCodeKeyBytes = 32;
 inline constexpr int kAttemptSlots = 4096;
 
 // Tries at one challenge (one mailed code).
+// Slots are keyed by ids and by something drawn when the row was made (the
+// code's nonce, the request's creation time): ids start again from 1 after
+// the extension is re-created, and old counters must not carry over.
 struct ChallengeAttempts {
   int64 challenge_id;        // 0: free
+  uint64 nonce_tag;          // the first bytes of the challenge's nonce
   int tries;                 // evaluated or refused, counted before comparing
   bool spent;                // the right code was given: single use
   bool dead_reported;        // the approver was told the code died
@@ -34,6 +38,7 @@ struct ChallengeAttempts {
 // Wrong tries of one approver at one request, across all its codes.
 struct VoterAttempts {
   int64 request_id;  // 0: free
+  TimestampTz request_created_at;
   Oid approver;
   int wrong;
   int64 last_challenge_id;  // the code that took the last wrong try

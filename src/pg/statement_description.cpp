@@ -91,10 +91,17 @@ void add_role_name(TargetList &targets, const char *name) {
   targets.add(AuthIdRelationId, roleid, "", quote_identifier(name));
 }
 
+// CURRENT_USER, CURRENT_ROLE and SESSION_USER are the roles they stand for
+// (a policy on a role must not be dodged by naming it so); ALL and PUBLIC
+// name no role: only a '*' policy applies to them.
 void add_role(TargetList &targets, RoleSpec *role) {
-  // ALL, CURRENT_USER, SESSION_USER name no object by name: only a '*'
-  // policy applies to them.
-  if (role != nullptr && role->roletype == ROLESPEC_CSTRING) add_role_name(targets, role->rolename);
+  if (role == nullptr || role->roletype == ROLESPEC_PUBLIC) return;
+  if (role->roletype == ROLESPEC_CSTRING) {
+    add_role_name(targets, role->rolename);
+    return;
+  }
+  Oid roleid = get_rolespec_oid(role, true);
+  if (OidIsValid(roleid)) add_role_name(targets, GetUserNameFromId(roleid, false));
 }
 
 void add_database(TargetList &targets, const char *name) {

@@ -231,3 +231,14 @@ TEST(Match, CorruptStoredPoliciesFailClosed) {
 
 }  // namespace
 }  // namespace mpa::policy
+
+namespace {
+
+TEST(NormalizeOperationAliases, BecomeTheCommandTag) {
+  EXPECT_EQ(mpa::policy::normalize_operation("truncate"), "TRUNCATE TABLE");
+  EXPECT_EQ(mpa::policy::normalize_operation("alter user"), "ALTER ROLE");
+  EXPECT_EQ(mpa::policy::normalize_operation("DROP  GROUP"), "DROP ROLE");
+  EXPECT_EQ(mpa::policy::normalize_operation("TRUNCATE TABLE"), "TRUNCATE TABLE");
+}
+
+}  // namespace
