@@ -39,7 +39,7 @@ void expect_pattern_refused_because(std::string_view pattern, const std::string 
 TEST(NormalizeOperation, TrimsCollapsesAndUpperCases) {
   EXPECT_EQ(normalize_operation("drop  table"), "DROP TABLE");
   EXPECT_EQ(normalize_operation("  Alter\tSystem "), "ALTER SYSTEM");
-  EXPECT_EQ(normalize_operation("TRUNCATE"), "TRUNCATE");
+  EXPECT_EQ(normalize_operation("GRANT"), "GRANT");
   EXPECT_EQ(normalize_operation("alter text search configuration"), "ALTER TEXT SEARCH CONFIGURATION");
   EXPECT_EQ(normalize_operation("a b c d e"), "A B C D E");
 }
