@@ -524,7 +524,9 @@ BEGIN
       USING ERRCODE = 'MP002', HINT = 'Run the statement directly.';
   END IF;
   SELECT * INTO t FROM mpa.teams WHERE name = d.team;
-  SELECT count(*) INTO eligible FROM mpa.approvers a WHERE a.team = t.name AND a.approver <> requester;
+  -- Approvers whose role was dropped can no longer vote: they do not count.
+  SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
+   WHERE a.team = t.name AND a.approver <> requester;
   IF eligible < t.threshold THEN
     RAISE EXCEPTION 'team "%" cannot approve this request: % approvers besides you, threshold %',
                     t.name, eligible, t.threshold USING ERRCODE = 'MP004',
@@ -708,7 +710,8 @@ BEGIN
   INSERT INTO mpa.votes (request_id, approver, decision) VALUES (r.id, voter, c.decision);
   SELECT count(*) FILTER (WHERE v.decision = 'approve'), count(*) FILTER (WHERE v.decision = 'reject')
     INTO approvals, rejections FROM mpa.votes v WHERE v.request_id = r.id;
-  SELECT count(*) INTO eligible FROM mpa.approvers a WHERE a.team = r.team AND a.approver <> r.requester;
+  SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
+   WHERE a.team = r.team AND a.approver <> r.requester;
   eligible := greatest(eligible, approvals + rejections);
   outcome := mpa.tally(approvals, rejections, eligible, r.threshold);
 

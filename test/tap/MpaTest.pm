@@ -283,4 +283,116 @@ sub make_tls_certs
 	return { ca => "$dir/ca.pem", cert => "$dir/server.pem", key => "$dir/server.key", dir => $dir };
 }
 
+
+# ---------------------------------------------------------------------------
+# Helpers for the approval tests (005-): sessions as a given role, and the
+# mail the SMTP server stored, read directly from its maildir.
+
+# psql as $role (a LOGIN role; identity in pg_mpa is the session role).
+# Returns ($rc, $stdout, $stderr); never dies on an SQL error.
+sub psql_as
+{
+	my ($node, $role, $sql, %opt) = @_;
+	my ($out, $err) = ('', '');
+	my $rc = $node->psql($opt{dbname} // 'postgres', $sql,
+		stdout => \$out, stderr => \$err, on_error_stop => $opt{on_error_stop} // 1,
+		extra_params => [ '-U', $role, @{ $opt{extra_params} // [] } ]);
+	return ($rc, $out, $err);
+}
+
+# psql as $role; dies on any error; returns stdout.
+sub safe_psql_as
+{
+	my ($node, $role, $sql, %opt) = @_;
+	my ($rc, $out, $err) = psql_as($node, $role, $sql, %opt);
+	die "psql as $role failed ($rc): $sql\n$err" if $rc != 0;
+	return $out;
+}
+
+# Every stored message, oldest first, each a hash: file, path, to (envelope
+# recipients, lower-cased), subject (unfolded), raw (the whole message),
+# body (decoded from quoted-printable, LF line ends).
+sub stored_mail
+{
+	my ($smtp) = @_;
+	require JSON::PP;
+	require MIME::QuotedPrint;
+	my $new = "$smtp->{maildir}/new";
+	opendir(my $dh, $new) or return ();
+	my @names = sort grep { /^\d+-.*\.eml$/ } readdir $dh;
+	closedir $dh;
+	my @list;
+	for my $name (@names)
+	{
+		(my $json = $name) =~ s/\.eml$/.json/;
+		my ($raw, $meta);
+		eval {
+			$raw = slurp_file("$new/$name");
+			$meta = JSON::PP::decode_json(slurp_file("$new/$json"));
+			1;
+		} or next;
+		my ($head, $body) = split /\r?\n\r?\n/, $raw, 2;
+		$head =~ s/\r?\n[ \t]+/ /g;    # unfold
+		my ($subject) = $head =~ /^Subject:[ \t]*(.*?)\r?$/mi;
+		$body //= '';
+		$body = MIME::QuotedPrint::decode_qp($body)
+		  if $head =~ /^Content-Transfer-Encoding:\s*quoted-printable/mi;
+		$body =~ s/\r\n/\n/g;
+		push @list, { file => $name, path => "$new/$name", raw => $raw, body => $body,
+			subject => $subject // '', to => [ map { lc } @{ $meta->{rcpt_tos} || [] } ] };
+	}
+	return @list;
+}
+
+# Stored messages to $address whose subject matches $subject_re, oldest first.
+sub mail_matching
+{
+	my ($smtp, $address, $subject_re) = @_;
+	return grep {
+		my $m = $_;
+		(grep { $_ eq lc($address) } @{ $m->{to} }) && $m->{subject} =~ $subject_re
+	} stored_mail($smtp);
+}
+
+# Waits (default 20 s) until a message to $address with a subject matching
+# $subject_re is stored, ignoring the files named in $opt{except} (array
+# ref); returns the newest such message (hash as stored_mail) or undef.
+sub wait_for_mail_matching
+{
+	my ($smtp, $address, $subject_re, %opt) = @_;
+	my %except = map { $_ => 1 } @{ $opt{except} // [] };
+	my $deadline = time() + ($opt{timeout} // 20);
+	while (1)
+	{
+		my @found = grep { !$except{ $_->{file} } } mail_matching($smtp, $address, $subject_re);
+		return $found[-1] if @found;
+		return undef if time() >= $deadline;
+		select(undef, undef, undef, 0.1);
+	}
+}
+
+# The one-time code of the newest code mail to $address for request
+# $request ("[pg_mpa] your code to ... request #N"), waiting for it (default
+# 20 s); files in $opt{except} are ignored (an older code). In list context
+# also returns the message's file name. Dies if none comes.
+sub code_from_mail
+{
+	my ($smtp, $address, $request, %opt) = @_;
+	my $m = wait_for_mail_matching($smtp, $address, qr/your code .*request #\Q$request\E$/, %opt)
+	  or die "no code mail to $address for request $request arrived";
+	my ($code) = $m->{body} =~ /Your one-time code: ([0-9]{6})\b/
+	  or die "no code in $m->{path}";
+	return wantarray ? ($code, $m->{file}) : $code;
+}
+
+# CPU time (user + system, in clock ticks) a process has used so far.
+sub cpu_ticks
+{
+	my ($pid) = @_;
+	my $stat = slurp_file("/proc/$pid/stat");
+	$stat =~ s/^.*\)\s+//s;    # fields after the command name
+	my @f = split /\s+/, $stat;
+	return $f[11] + $f[12];    # utime, stime (fields 14 and 15)
+}
+
 1;
