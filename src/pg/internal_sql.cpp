@@ -1,5 +1,7 @@
 #include "pg/internal_sql.hpp"
 
+#include "pg/self_protection.hpp"
+
 extern "C" {
 #include "catalog/pg_authid_d.h"
 #include "utils/guc.h"
@@ -16,7 +18,16 @@ void with_pg_mpa_privileges(void (*body)(void *), void *context) {
   int nest_level = NewGUCNestLevel();
   set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                     true, 0, false);
-  body(context);
+  enter_trusted_code();
+  PG_TRY();
+  {
+    body(context);
+  }
+  PG_FINALLY();
+  {
+    leave_trusted_code();
+  }
+  PG_END_TRY();
   AtEOXact_GUC(true, nest_level);
   SetUserIdAndSecContext(saved_user, saved_security);
 }

@@ -13,6 +13,7 @@
 #include "pg/housekeeping.hpp"
 #include "pg/mail_delivery.hpp"
 #include "pg/postgres.hpp"
+#include "pg/self_protection.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
 
@@ -246,6 +247,7 @@ void mpa_mail_worker_main(Datum) {
   pqsignal(SIGTERM, die);  // handled at CHECK_FOR_INTERRUPTS, not inside libcurl
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(settings::database, nullptr, 0);
+  trust_this_process();  // it writes the outbox and the approval tables
 
   batch_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa mail batch", ALLOCSET_DEFAULT_SIZES);
   before_shmem_exit(unpublish_latch, 0);

@@ -4,6 +4,7 @@
 #include "pg/at_commit.hpp"
 #include "pg/gate.hpp"
 #include "pg/log_redaction.hpp"
+#include "pg/self_protection.hpp"
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
@@ -27,5 +28,6 @@ void _PG_init(void) {
   mpa::pg::install_commit_actions();
   mpa::pg::install_gate();
   mpa::pg::install_log_redaction();
+  mpa::pg::install_self_protection();
   mpa::pg::register_mail_worker();
 }

@@ -1,0 +1,127 @@
+#include "pg/self_protection.hpp"
+
+#include <cstring>
+
+#include "pg/postgres.hpp"
+
+extern "C" {
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class_d.h"
+#include "catalog/pg_proc.h"
+#include "commands/extension.h"
+#include "executor/executor.h"
+#include "parser/parsetree.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+ExecutorCheckPerms_hook_type previous_check_perms = nullptr;
+needs_fmgr_hook_type previous_needs_fmgr = nullptr;
+fmgr_hook_type previous_fmgr = nullptr;
+object_access_hook_type previous_object_access = nullptr;
+
+int trusted_depth = 0;         // pg_mpa's functions and internal SQL running now
+bool trusted_process = false;  // the mail worker
+
+bool running_trusted_code() { return trusted_process || trusted_depth > 0; }
+
+bool in_pg_mpa_schema(Oid relid) {
+  Oid schema = get_rel_namespace(relid);
+  if (!OidIsValid(schema)) return false;
+  const char *name = get_namespace_name(schema);
+  return name != nullptr && std::strcmp(name, "mpa") == 0 && OidIsValid(get_extension_oid("pg_mpa", true));
+}
+
+[[noreturn]] void refuse_direct_write(Oid relid, const char *what) {
+  ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+                  errmsg("%s on pg_mpa's table mpa.%s is refused", what, get_rel_name(relid)),
+                  errdetail("pg_mpa's tables are written only by pg_mpa's own functions, "
+                            "for every role including superusers."),
+                  errhint("Use pg_mpa's functions (mpa_request, mpa_vote, mpa_protect, ...).")));
+}
+
+// pg_mpa's own functions: members of the extension, except mpa_execute,
+// which runs an approved statement with the caller's privileges and so
+// must not lend it pg_mpa's trust.
+bool is_trusted_function(Oid function) {
+  HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
+  if (!HeapTupleIsValid(tuple)) return false;
+  auto *proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
+  const char *name = NameStr(proc->proname);
+  const char *schema = get_namespace_name(proc->pronamespace);
+  bool candidate = std::strncmp(name, "mpa_", 4) == 0 || (schema != nullptr && std::strcmp(schema, "mpa") == 0);
+  bool excluded = std::strcmp(name, "mpa_execute") == 0;
+  ReleaseSysCache(tuple);
+  if (!candidate || excluded) return false;
+  Oid extension = get_extension_oid("pg_mpa", true);
+  return OidIsValid(extension) && getExtensionOfObject(ProcedureRelationId, function) == extension;
+}
+
+bool check_permissions(List *range_table, bool ereport_on_violation) {
+  if (previous_check_perms && !previous_check_perms(range_table, ereport_on_violation)) return false;
+  if (running_trusted_code()) return true;
+  ListCell *cell;
+  foreach (cell, range_table) {
+    auto *entry = lfirst_node(RangeTblEntry, cell);
+    if (entry->rtekind != RTE_RELATION || !(entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)))
+      continue;
+    if (!in_pg_mpa_schema(entry->relid)) continue;
+    if (!ereport_on_violation) return false;
+    refuse_direct_write(entry->relid, (entry->requiredPerms & ACL_INSERT)   ? "INSERT"
+                                      : (entry->requiredPerms & ACL_UPDATE) ? "UPDATE"
+                                                                             : "DELETE");
+  }
+  return true;
+}
+
+bool needs_function_hook(Oid function) {
+  if (previous_needs_fmgr && previous_needs_fmgr(function)) return true;
+  return is_trusted_function(function);
+}
+
+// *private_state remembers, per call, whether this call raised the depth.
+void on_function_event(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private_state) {
+  if (previous_fmgr) previous_fmgr(event, flinfo, private_state);
+  switch (event) {
+    case FHET_START:
+      *private_state = BoolGetDatum(is_trusted_function(flinfo->fn_oid));
+      if (DatumGetBool(*private_state)) trusted_depth++;
+      break;
+    case FHET_END:
+    case FHET_ABORT:
+      if (DatumGetBool(*private_state)) trusted_depth--;
+      break;
+  }
+}
+
+void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
+  if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
+  if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
+      in_pg_mpa_schema(object_id))
+    refuse_direct_write(object_id, "TRUNCATE");
+}
+
+}  // namespace
+
+void enter_trusted_code() { trusted_depth++; }
+void leave_trusted_code() { trusted_depth--; }
+void trust_this_process() { trusted_process = true; }
+
+void install_self_protection() {
+  previous_check_perms = ExecutorCheckPerms_hook;
+  ExecutorCheckPerms_hook = check_permissions;
+  previous_needs_fmgr = needs_fmgr_hook;
+  needs_fmgr_hook = needs_function_hook;
+  previous_fmgr = fmgr_hook;
+  fmgr_hook = on_function_event;
+  previous_object_access = object_access_hook;
+  object_access_hook = on_object_access;
+}
+
+}  // namespace mpa::pg
