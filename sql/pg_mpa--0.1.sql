@@ -170,7 +170,7 @@ CREATE VIEW mpa.pending WITH (security_barrier) AS
          r.threshold, r.created_at, r.expires_at,
          (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
     FROM mpa.requests r
-   WHERE r.state = 'pending' AND r.expires_at > now()
+   WHERE r.state = 'pending' AND r.expires_at > statement_timestamp()
      AND r.requester <> session_user::regrole
      AND EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = session_user::regrole)
      AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = session_user::regrole);
@@ -587,7 +587,7 @@ DECLARE
   last_code timestamptz;
   c mpa.challenges;
 BEGIN
-  IF r.state <> 'pending' OR r.expires_at <= now() THEN
+  IF r.state <> 'pending' OR r.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'request % is %, not open for votes', r.id,
                     CASE WHEN r.state = 'pending' THEN 'expired' ELSE r.state END USING ERRCODE = 'MP004';
   END IF;
@@ -683,7 +683,7 @@ BEGIN
   SELECT * INTO c FROM mpa.challenges ch
    WHERE ch.request_id = mpa_verify.request_id AND ch.approver = voter AND ch.state = 'open'
    ORDER BY ch.id DESC LIMIT 1;
-  IF NOT FOUND OR c.expires_at <= now() THEN
+  IF NOT FOUND OR c.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'no code is waiting for you on request %', request_id USING ERRCODE = 'MP005',
       HINT = format('Ask for one: SELECT mpa_vote(%s, ''approve'') or mpa_resend(%s).', request_id, request_id);
   END IF;
@@ -703,7 +703,7 @@ BEGIN
   -- Tally under the request's row lock: of two racing final votes, the
   -- second sees the first's result, so the state changes exactly once.
   r := mpa.lock_request(request_id);
-  IF r.state <> 'pending' OR r.expires_at <= now() THEN
+  IF r.state <> 'pending' OR r.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'request % was decided meanwhile (%)', r.id, r.state USING ERRCODE = 'MP004';
   END IF;
   UPDATE mpa.challenges SET state = 'used' WHERE id = c.id;
@@ -757,7 +757,7 @@ BEGIN
     RAISE EXCEPTION 'only the requester (%) may execute request %', r.requester, r.id USING ERRCODE = 'MP003';
   ELSIF r.state <> 'approved' THEN
     RAISE EXCEPTION 'request % is %, not approved', r.id, r.state USING ERRCODE = 'MP004';
-  ELSIF r.expires_at <= now() THEN
+  ELSIF r.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'request % expired at %', r.id, r.expires_at USING ERRCODE = 'MP004';
   END IF;
   IF r.operation = 'MPA CONFIGURE' THEN

@@ -34,7 +34,7 @@ bool is_constant(Node *argument) {
 constexpr const char *kSpendSql =
     "UPDATE mpa.requests SET state = 'executed', executed_at = now()"
     " WHERE id = $1 AND state = 'approved' AND operation = 'MPA CONFIGURE'"
-    "   AND requester = $2 AND expires_at > now()"
+    "   AND requester = $2 AND expires_at > statement_timestamp()"
     " RETURNING statement";
 
 char *spend_configuration_request(int64 request_id) {

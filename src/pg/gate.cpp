@@ -58,7 +58,7 @@ constexpr const char *kSpendApprovalSql =
     "  UPDATE mpa.requests SET state = 'executed', executed_at = now()"
     "   WHERE id = (SELECT id FROM mpa.requests"
     "                WHERE state = 'approved' AND requester = $1 AND fingerprint = $2"
-    "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > now()"
+    "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > statement_timestamp()"
     "                ORDER BY id LIMIT 1 FOR UPDATE)"
     "     AND state = 'approved'"
     "  RETURNING id, statement, valid_for, revoke_statement, requester),"

@@ -27,7 +27,9 @@ constexpr const char *kExpireRequestsSql =
 
 constexpr const char *kExpireCodesSql =
     "WITH expired AS ("
-    "  UPDATE mpa.challenges SET state = 'expired' WHERE state = 'open' AND expires_at <= now()"
+    "  UPDATE mpa.challenges SET state = 'expired'"
+    "   WHERE id IN (SELECT id FROM mpa.challenges WHERE state = 'open' AND expires_at <= now()"
+    "                   FOR UPDATE SKIP LOCKED)"
     "  RETURNING request_id, email)"
     " SELECT mpa.queue_mail('notice', email, format('[pg_mpa] your code for request #%s expired', request_id),"
     "          format(E'The one-time code mailed to you for request #%s expired unused.\\n\\n' ||"
@@ -70,6 +72,7 @@ constexpr const char *kNextDeadlineSql =
     "        - now()) * 1000)::float8";
 
 constexpr int kDeadCodesPerRound = 64;
+constexpr long kOverdueRetryMs = 1000;
 
 void run(const char *sql) {
   if (SPI_execute(sql, false, 0) < 0) elog(ERROR, "pg_mpa housekeeping failed: %s", sql);
@@ -154,7 +157,10 @@ long milliseconds_until_next_deadline() {
   Datum ms = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
   if (is_null) return LONG_MAX;
   double value = DatumGetFloat8(ms);
-  return value <= 0 ? 0 : value >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(value) + 1;
+  // Still overdue after this round's housekeeping: another transaction holds
+  // that row (SKIP LOCKED passed it by). Look again shortly, not at once.
+  if (value <= 0) return kOverdueRetryMs;
+  return value >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(value) + 1;
 }
 
 }  // namespace mpa::pg

@@ -46,14 +46,18 @@ constexpr const char *kLease = "10 minutes";    // a crashed worker's rows come 
 // whose lease ran out go back to the queue; mail past its expiry is dropped.
 constexpr const char *kReclaimSql =
     "UPDATE mpa.outbox SET status = 'pending', lease_until = NULL"
-    " WHERE status = 'sending' AND ($1 OR lease_until < now())";
+    " WHERE id IN (SELECT id FROM mpa.outbox WHERE status = 'sending' AND ($1 OR lease_until < now())"
+    "                 FOR UPDATE SKIP LOCKED)";
 constexpr const char *kExpireSql =
-    "UPDATE mpa.outbox SET status = 'expired' WHERE status = 'pending' AND expires_at <= now()";
+    "UPDATE mpa.outbox SET status = 'expired'"
+    " WHERE id IN (SELECT id FROM mpa.outbox WHERE status = 'pending' AND expires_at <= now()"
+    "                 FOR UPDATE SKIP LOCKED)";
 // A code mail whose challenge is no longer open (used, replaced, expired)
 // would carry a dead code: it is superseded instead of sent.
 constexpr const char *kSupersedeDeadCodesSql =
-    "UPDATE mpa.outbox o SET status = 'superseded' FROM mpa.challenges c"
-    " WHERE o.challenge_id = c.id AND o.status = 'pending' AND c.state <> 'open'";
+    "UPDATE mpa.outbox SET status = 'superseded'"
+    " WHERE id IN (SELECT o.id FROM mpa.outbox o JOIN mpa.challenges c ON c.id = o.challenge_id"
+    "               WHERE o.status = 'pending' AND c.state <> 'open' FOR UPDATE OF o SKIP LOCKED)";
 // Claims due rows with, for code mails, what binds their code.
 constexpr const char *kClaimSql =
     "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
@@ -72,14 +76,19 @@ constexpr const char *kClaimSql =
 constexpr const char *kNextDueSql =
     "SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8"
     "  FROM mpa.outbox WHERE status = 'pending'";
-// Only rows still held by us are updated: a row superseded meanwhile stays so.
+// Only rows still held by us are updated: a row superseded meanwhile stays
+// so. None of the worker's statements waits for a row another transaction
+// holds (a vote or resend left open must not stall all mail): such rows are
+// skipped and dealt with in a later round (a result not recorded because of
+// it ends as a re-send after the lease: at-least-once).
 constexpr const char *kRecordSql =
     "UPDATE mpa.outbox SET status = $2, lease_until = NULL, last_error = $4,"
     "       sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
     "       next_attempt_at = CASE WHEN $2 = 'pending'"
     "                              THEN now() + make_interval(secs => $3 / 1000.0)"
     "                              ELSE next_attempt_at END"
-    " WHERE id = $1 AND status = 'sending'";
+    " WHERE id IN (SELECT id FROM mpa.outbox WHERE id = $1 AND status = 'sending'"
+    "                 FOR UPDATE SKIP LOCKED)";
 
 MemoryContext batch_context = nullptr;
 
