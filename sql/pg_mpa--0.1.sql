@@ -680,6 +680,13 @@ DECLARE
 BEGIN
   PERFORM mpa.require(request_id, 'request_id');
   PERFORM mpa.require(code, 'code');
+  SELECT * INTO r FROM mpa.requests WHERE id = request_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
+  ELSIF r.state <> 'pending' OR r.expires_at <= statement_timestamp() THEN
+    RAISE EXCEPTION 'request % is %, not open for votes', r.id,
+                    CASE WHEN r.state = 'pending' THEN 'expired' ELSE r.state END USING ERRCODE = 'MP004';
+  END IF;
   SELECT * INTO c FROM mpa.challenges ch
    WHERE ch.request_id = mpa_verify.request_id AND ch.approver = voter AND ch.state = 'open'
    ORDER BY ch.id DESC LIMIT 1;
@@ -706,7 +713,14 @@ BEGIN
   IF r.state <> 'pending' OR r.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'request % was decided meanwhile (%)', r.id, r.state USING ERRCODE = 'MP004';
   END IF;
-  UPDATE mpa.challenges SET state = 'used' WHERE id = c.id;
+  -- The code may have been replaced (mpa_resend) or expired while we waited
+  -- for the request's lock: only a still-open code counts.
+  UPDATE mpa.challenges SET state = 'used'
+   WHERE id = c.id AND state = 'open' AND expires_at > statement_timestamp();
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'this code can no longer be used' USING ERRCODE = 'MP005',
+      HINT = format('Ask for a new one: SELECT mpa_resend(%s);', request_id);
+  END IF;
   INSERT INTO mpa.votes (request_id, approver, decision) VALUES (r.id, voter, c.decision);
   SELECT count(*) FILTER (WHERE v.decision = 'approve'), count(*) FILTER (WHERE v.decision = 'reject')
     INTO approvals, rejections FROM mpa.votes v WHERE v.request_id = r.id;

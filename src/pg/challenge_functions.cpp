@@ -9,6 +9,7 @@
 #include "pg/challenge_attempts.hpp"
 #include "pg/challenge_code.hpp"
 #include "pg/guard.hpp"
+#include "pg/shared_state.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -31,11 +32,13 @@ struct LoadedChallenge {
   ChallengeBinding binding;
   ChallengeKey key;
   bool open;  // not used, superseded or expired
+  TimestampTz opened_at;
 };
 
 constexpr const char *kLoadSql =
     "SELECT c.request_id, c.approver::oid, c.decision, r.fingerprint, c.nonce,"
-    "       c.expires_at, r.expires_at, c.state = 'open' AND c.expires_at > statement_timestamp(), r.created_at"
+    "       c.expires_at, r.expires_at, c.state = 'open' AND c.expires_at > statement_timestamp(), r.created_at,"
+    "       c.created_at"
     "  FROM mpa.challenges c JOIN mpa.requests r ON r.id = c.request_id WHERE c.id = $1";
 
 // PostgreSQL-style: reads the challenge row; strings are copied into the
@@ -74,6 +77,7 @@ bool load_challenge(int64 challenge_id, LoadedChallenge *out) {
                             DatumGetTimestampTz(SPI_getbinval(row, desc, 6, &is_null)),
                             DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &is_null))};
     out->open = DatumGetBool(SPI_getbinval(row, desc, 8, &is_null));
+    out->opened_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 10, &is_null));
   }
   SPI_finish();
   return found;
@@ -127,7 +131,9 @@ MPA_FUNCTION(mpa_check_code) {
   LoadedChallenge challenge;
   bool found = call_postgres([&] { return load_challenge(challenge_id, &challenge); });
   CodeCheck check{CodeOutcome::Dead, 0};
-  if (found && challenge.open) {
+  // A code mailed before the last restart was made with the previous key:
+  // it is dead, and guessing at it must not cost the approver tries.
+  if (found && challenge.open && challenge.opened_at >= shared_state()->key_drawn_at) {
     std::string expected = code_for(challenge.binding);
     Comparison comparison{&expected, &given};
     check = call_postgres([&] { return count_and_check(challenge.key, codes_match, &comparison); });

@@ -7,6 +7,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 }
 
 namespace mpa::pg {
@@ -36,6 +37,7 @@ void attach_shared_memory() {
       LWLockRelease(AddinShmemInitLock);
       ereport(FATAL, (errmsg("pg_mpa could not draw its code key from OpenSSL's random generator")));
     }
+    state->key_drawn_at = GetCurrentTimestamp();
     SpinLockInit(&state->mutex);
     state->worker_latch = nullptr;
     pg_atomic_init_u64(&state->policy_generation, 1);

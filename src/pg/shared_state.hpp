@@ -50,6 +50,7 @@ struct SharedState {
   // Drawn from OpenSSL's CSPRNG when the postmaster creates shared memory
   // (so again after every restart or crash); never written anywhere else.
   std::uint8_t code_key[kCodeKeyBytes];
+  TimestampTz key_drawn_at;  // codes of challenges opened before were made with another key
 
   slock_t mutex;          // protects worker_latch
   Latch *worker_latch;    // the running mail worker's latch, or nullptr
