@@ -30,3 +30,7 @@ SHLIB_LINK = -lstdc++ -lcurl -lcrypto
 EXTRA_CLEAN = $(OBJS)
 
 include $(PGXS)
+
+# PGXS tracks no header dependencies here: rebuild everything when any header
+# changes (a struct shared between files must never disagree).
+$(OBJS): $(wildcard src/*/*.hpp)

@@ -3,6 +3,7 @@
 #include "pg/at_commit.hpp"
 #include "pg/internal_sql.hpp"
 #include "pg/policy_cache.hpp"
+#include "pg/self_protection.hpp"
 #include "pg/settings.hpp"
 #include "pg/statement_description.hpp"
 
@@ -98,19 +99,47 @@ bool is_revoke(Node *parsetree) {
          (IsA(parsetree, GrantRoleStmt) && !castNode(GrantRoleStmt, parsetree)->is_grant);
 }
 
-void check_statement(PlannedStmt *statement, const char *query) {
+// Statements that can change one of pg_mpa's own objects (examined only
+// once a team governs pg_mpa).
+bool may_change_pg_mpa(Node *parsetree) {
+  switch (nodeTag(parsetree)) {
+    case T_DropStmt:
+    case T_TruncateStmt:
+    case T_AlterTableStmt:
+    case T_RenameStmt:
+    case T_AlterObjectSchemaStmt:
+    case T_AlterOwnerStmt:
+    case T_AlterExtensionStmt:
+    case T_AlterExtensionContentsStmt:
+    case T_CreateTrigStmt:
+    case T_RuleStmt:
+    case T_CreatePolicyStmt:
+    case T_AlterPolicyStmt:
+    case T_GrantStmt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Returns whether the statement runs as an approved one (its approval was
+// spent); refuses it when it needs an approval it does not have.
+bool check_statement(PlannedStmt *statement, const char *query) {
   Node *parsetree = statement->utilityStmt;
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
-  if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return;
-  if (!in_mpa_database()) return;
-  if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree)))) return;
+  if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
+  if (!in_mpa_database()) return false;
+  if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree))) &&
+      !(configuration_team() != nullptr && may_change_pg_mpa(parsetree)))
+    return false;
 
   char *text = statement_text(query, statement);
   StatementDescription description = describe_parsed_statement(parsetree, text);
   int target = -1;
   const char *team = governing_team(description, &target);
-  if (team == nullptr || spend_approval(description)) return;
+  if (team == nullptr) return false;
+  if (spend_approval(description)) return true;
 
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
   ereport(ERROR,
@@ -122,16 +151,35 @@ void check_statement(PlannedStmt *statement, const char *query) {
                    quote_literal_cstr(text))));
 }
 
-void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
-                          ProcessUtilityContext context, ParamListInfo params,
-                          QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
-  check_statement(statement, query);
+void run_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+                 DestReceiver *dest, QueryCompletion *completion) {
   if (previous_process_utility)
     previous_process_utility(statement, query, read_only_tree, context, params, query_env, dest,
                              completion);
   else
     standard_ProcessUtility(statement, query, read_only_tree, context, params, query_env, dest,
                             completion);
+}
+
+void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                          ProcessUtilityContext context, ParamListInfo params,
+                          QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
+  if (!check_statement(statement, query)) {
+    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+    return;
+  }
+  // An approved statement may change pg_mpa's own objects (self_protection).
+  set_approved_statement_running(true);
+  PG_TRY();
+  {
+    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+  }
+  PG_FINALLY();
+  {
+    set_approved_statement_running(false);
+  }
+  PG_END_TRY();
 }
 
 }  // namespace

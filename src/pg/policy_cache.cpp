@@ -6,7 +6,9 @@
 
 #include "core/policy.hpp"
 #include "pg/guard.hpp"
+#include "pg/configuration.hpp"
 #include "pg/internal_sql.hpp"
+#include "pg/self_protection.hpp"
 #include "pg/shared_state.hpp"
 
 extern "C" {
@@ -102,14 +104,31 @@ bool operation_is_protected(const char *operation) {
   return false;
 }
 
+const char *configuration_team() {
+  ensure_fresh();
+  const char *team = nullptr;
+  for (int i = 0; i < policy_count; i++) {
+    if (std::strcmp(policies[i].operation, kConfigureOperation) != 0) continue;
+    if (std::strcmp(policies[i].object, "*") == 0) return policies[i].team;
+    if (team == nullptr) team = policies[i].team;
+  }
+  return team;
+}
+
 const char *governing_team(const StatementDescription &description, int *target_index) {
   *target_index = -1;
-  if (!operation_is_protected(description.operation)) return nullptr;
-  if (description.target_count == 0) return team_for(description.operation, "", "");
+  bool protected_operation = operation_is_protected(description.operation);
+  const char *pg_mpa_team = configuration_team();
+  if (!protected_operation && pg_mpa_team == nullptr) return nullptr;
+  if (description.target_count == 0)
+    return protected_operation ? team_for(description.operation, "", "") : nullptr;
   const char *team = nullptr;
   for (int i = 0; i < description.target_count; i++) {
     const StatementTarget &target = description.targets[i];
-    const char *target_team = team_for(description.operation, target.schema, target.name);
+    const char *target_team = pg_mpa_team && is_pg_mpa_object(target.class_id, target.object_id)
+                                  ? pg_mpa_team
+                                  : protected_operation ? team_for(description.operation, target.schema, target.name)
+                                                        : nullptr;
     if (target_team == nullptr) continue;
     if (team == nullptr) {
       team = target_team;

@@ -15,7 +15,13 @@ void forget_cached_policies();
 // transaction. False when pg_mpa is not installed in this database.
 bool operation_is_protected(const char *operation);
 
-// The team whose approval the statement needs, or nullptr. When several
+// The team that governs pg_mpa itself (a policy on MPA CONFIGURE, '*'
+// preferred), or nullptr while none does and superusers configure freely.
+const char *configuration_team();
+
+// The team whose approval the statement needs, or nullptr. pg_mpa's own
+// objects (its extension, schema, tables and functions) are governed by the
+// configuration team. When several
 // targets are governed by different teams the statement is refused: each
 // team approves its own objects. *target_index is the first governed target
 // (-1 for a statement without targets). PostgreSQL-style: may ereport.

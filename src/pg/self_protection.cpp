@@ -2,10 +2,14 @@
 
 #include <cstring>
 
+#include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
 #include "catalog/dependency.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_extension_d.h"
+#include "catalog/pg_namespace_d.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class_d.h"
@@ -28,6 +32,7 @@ object_access_hook_type previous_object_access = nullptr;
 
 int trusted_depth = 0;         // pg_mpa's functions and internal SQL running now
 bool trusted_process = false;  // the mail worker
+bool approved_statement_running = false;
 
 bool running_trusted_code() { return trusted_process || trusted_depth > 0; }
 
@@ -100,14 +105,55 @@ void on_function_event(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private
   }
 }
 
+// Changes to pg_mpa's own objects are allowed to pg_mpa itself (its
+// functions, its CREATE/ALTER EXTENSION script), to an approved statement,
+// and to anyone while no team governs pg_mpa.
+bool pg_mpa_change_allowed() {
+  if (running_trusted_code() || approved_statement_running) return true;
+  Oid extension = get_extension_oid("pg_mpa", true);
+  if (creating_extension && CurrentExtensionObject == extension) return true;
+  return configuration_team() == nullptr;
+}
+
 void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
   if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
   if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
       in_pg_mpa_schema(object_id))
     refuse_direct_write(object_id, "TRUNCATE");
+  if ((access == OAT_DROP || access == OAT_POST_ALTER) && is_pg_mpa_object(class_id, object_id) &&
+      !pg_mpa_change_allowed()) {
+    ObjectAddress object{class_id, object_id, 0};
+    ereport(ERROR,
+            (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+             errmsg("%s of %s requires the approval of team \"%s\"", access == OAT_DROP ? "dropping" : "altering",
+                    getObjectDescription(&object, false), configuration_team()),
+             errdetail("It is one of pg_mpa's own objects, and a team governs pg_mpa."),
+             errhint("Ask for approval with mpa_request() for the statement.")));
+  }
 }
 
 }  // namespace
+
+bool is_pg_mpa_object(Oid class_id, Oid object_id) {
+  Oid extension = get_extension_oid("pg_mpa", true);
+  if (!OidIsValid(extension)) return false;
+  switch (class_id) {
+    case ExtensionRelationId:
+      return object_id == extension;
+    case NamespaceRelationId: {
+      const char *name = get_namespace_name(object_id);
+      return name != nullptr && std::strcmp(name, "mpa") == 0;
+    }
+    case RelationRelationId:
+      return in_pg_mpa_schema(object_id);
+    case ProcedureRelationId:
+      return getExtensionOfObject(ProcedureRelationId, object_id) == extension;
+    default:
+      return false;
+  }
+}
+
+void set_approved_statement_running(bool running) { approved_statement_running = running; }
 
 void enter_trusted_code() { trusted_depth++; }
 void leave_trusted_code() { trusted_depth--; }

@@ -1,11 +1,26 @@
-// pg_mpa protects its own tables: nothing but pg_mpa writes them. A direct
-// INSERT, UPDATE, DELETE, COPY FROM or TRUNCATE on a table in schema mpa is
-// refused, also for superusers; pg_mpa's own functions, its internal SQL and
-// its worker are trusted. (First part of the self-protection issue: DDL on
-// pg_mpa's objects, settings and the other routes are not closed yet.)
+// pg_mpa protects itself.
+//  * Its tables are written only by pg_mpa: a direct INSERT, UPDATE, DELETE,
+//    COPY FROM or TRUNCATE on a table in schema mpa is refused for every
+//    role; pg_mpa's own functions, its internal SQL and its worker are
+//    trusted.
+//  * Once a team governs pg_mpa (a policy on MPA CONFIGURE), its objects —
+//    the extension, schema mpa, its tables and functions — cannot be
+//    dropped or altered, however reached (DROP EXTENSION, DROP SCHEMA …
+//    CASCADE, DROP OWNED, ALTER TABLE, triggers), except by a statement the
+//    gate let through as approved by that team.
+// Settings, the routes to files and programs, and other databases are not
+// closed yet (issue "The gate holds on every path").
 #pragma once
 
+#include "pg/postgres.hpp"
+
 namespace mpa::pg {
+
+// Whether the object is one of pg_mpa's own (see above).
+bool is_pg_mpa_object(Oid class_id, Oid object_id);
+
+// The gate marks the run of a statement it let through as approved.
+void set_approved_statement_running(bool running);
 
 // Chains the executor permission, function manager and object access hooks
 // (from _PG_init).

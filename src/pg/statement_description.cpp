@@ -15,6 +15,7 @@ extern "C" {
 #include "catalog/pg_database_d.h"
 #include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
+#include "nodes/value.h"
 #include "parser/parser.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -104,6 +105,11 @@ void add_role(TargetList &targets, RoleSpec *role) {
   if (OidIsValid(roleid)) add_role_name(targets, GetUserNameFromId(roleid, false));
 }
 
+// Objects named by a bare name (schemas, extensions, tablespaces).
+void add_named_object(TargetList &targets, ObjectType type, const char *name) {
+  add_object(targets, type, reinterpret_cast<Node *>(makeString(pstrdup(name))));
+}
+
 void add_database(TargetList &targets, const char *name) {
   Oid dbid = get_database_oid(name, true);
   if (!OidIsValid(dbid)) {
@@ -136,8 +142,10 @@ void collect_targets(TargetList &targets, Node *statement) {
         add_role_name(targets, rename->subname);
       else if (rename->renameType == OBJECT_DATABASE)
         add_database(targets, rename->subname);
-      else
+      else if (rename->object != nullptr)
         add_object(targets, rename->renameType, rename->object);
+      else if (rename->subname != nullptr)  // schemas, tablespaces: named by subname
+        add_named_object(targets, rename->renameType, rename->subname);
       break;
     }
     case T_AlterObjectSchemaStmt: {
@@ -176,6 +184,24 @@ void collect_targets(TargetList &targets, Node *statement) {
         foreach (cell, grant->objects) add_relation(targets, lfirst_node(RangeVar, cell));
       break;
     }
+    case T_AlterExtensionStmt:
+      add_named_object(targets, OBJECT_EXTENSION, castNode(AlterExtensionStmt, statement)->extname);
+      break;
+    case T_AlterExtensionContentsStmt:
+      add_named_object(targets, OBJECT_EXTENSION, castNode(AlterExtensionContentsStmt, statement)->extname);
+      break;
+    case T_CreateTrigStmt:
+      add_relation(targets, castNode(CreateTrigStmt, statement)->relation);
+      break;
+    case T_RuleStmt:
+      add_relation(targets, castNode(RuleStmt, statement)->relation);
+      break;
+    case T_CreatePolicyStmt:
+      add_relation(targets, castNode(CreatePolicyStmt, statement)->table);
+      break;
+    case T_AlterPolicyStmt:
+      add_relation(targets, castNode(AlterPolicyStmt, statement)->table);
+      break;
     case T_DropdbStmt:
       add_database(targets, castNode(DropdbStmt, statement)->dbname);
       break;
