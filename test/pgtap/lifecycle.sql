@@ -288,7 +288,7 @@ RESET SESSION AUTHORIZATION;
 SELECT isnt((SELECT subject FROM pg_temp.wait_mail('lc_ben@lc.example.test', '%request #' || :c || ' cancelled:%')), NULL,
             'the cancellation is mailed to the team');
 SELECT throws_ok(format('SELECT pg_temp.as_role(%L, %L)', 'lc_ann', format('SELECT mpa_verify(%s, %L)', :c, :'c_code')),
-                 'MP005', format('no code is waiting for you on request %s', :c),
+                 'MP004', format('request %s is cancelled, not open for votes', :c),
                  'a code mailed before the cancellation no longer counts');
 SELECT throws_ok(format('SELECT pg_temp.vote_as(%L, %s, %L)', 'lc_ben', :c, 'approve'), 'MP004',
                  format('request %s is cancelled, not open for votes', :c), 'no vote after a cancellation');
