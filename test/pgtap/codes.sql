@@ -14,35 +14,9 @@ SELECT plan(57);
 \set SHOW_CONTEXT never
 
 -------------------------------------------------------------------------------
--- Reading the mail (as in lifecycle.sql).
+-- Reading the mail.
 -------------------------------------------------------------------------------
-CREATE TEMP TABLE cd_mail_before AS
-  SELECT coalesce(max(f), '') AS last FROM pg_ls_dir(current_setting('mpa_test.maildir') || '/new') AS f;
-
-CREATE FUNCTION pg_temp.inbox(address text) RETURNS TABLE (file text, subject text, body text)
-LANGUAGE sql AS $$
-  SELECT file, substring(head from E'\nSubject: ([^\n]*)\n'),
-         replace(replace(replace(rest, E'=\r\n', ''), '=3D', '='), E'\r\n', E'\n')
-    FROM (SELECT file,
-                 E'\n' || replace(replace(split_part(raw, E'\r\n\r\n', 1), E'\r\n ', ' '), E'\r\n', E'\n') || E'\n'
-                   AS head,
-                 substr(raw, position(E'\r\n\r\n' in raw) + 4) AS rest
-            FROM (SELECT f AS file, pg_read_file(current_setting('mpa_test.maildir') || '/new/' || f) AS raw
-                    FROM pg_ls_dir(current_setting('mpa_test.maildir') || '/new') AS f
-                   WHERE f LIKE '%.eml' AND f > (SELECT last FROM cd_mail_before)) files) messages
-   WHERE position(E'\nTo: ' || address || E'\n' in head) > 0
-$$;
-
-CREATE FUNCTION pg_temp.wait_mail(address text, subject_like text, seconds int DEFAULT 20)
-RETURNS TABLE (file text, subject text, body text) LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. seconds * 10 LOOP
-    RETURN QUERY SELECT * FROM pg_temp.inbox(address) m WHERE m.subject LIKE subject_like
-                  ORDER BY m.file DESC LIMIT 1;
-    IF FOUND THEN RETURN; END IF;
-    PERFORM pg_sleep(0.1);
-  END LOOP;
-END $$;
+\ir mail_reader.psql
 
 -- The code in the newest code mail to `address` for `request_id` that no
 -- earlier call returned (waiting up to 20 s); every code returned is kept
