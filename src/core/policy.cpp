@@ -247,6 +247,17 @@ std::string normalize_operation(std::string_view text) {
   return command_tag_spelling(operation);
 }
 
+bool is_cluster_wide_operation(std::string_view operation) {
+  static constexpr std::string_view kClusterWide[] = {
+      "CREATE ROLE",     "ALTER ROLE",     "DROP ROLE",     "GRANT ROLE",       "REVOKE ROLE",
+      "CREATE DATABASE", "ALTER DATABASE", "DROP DATABASE", "CREATE TABLESPACE", "ALTER TABLESPACE",
+      "DROP TABLESPACE", "ALTER SYSTEM",
+  };
+  for (std::string_view cluster_wide : kClusterWide)
+    if (operation == cluster_wide) return true;
+  return false;
+}
+
 std::string normalize_pattern(std::string_view text) { return print_pattern(PatternParser(text).parse()); }
 
 const Policy *match(const std::vector<Policy> &policies, std::string_view operation, const ObjectName &object) {

@@ -46,6 +46,11 @@ struct Policy {
 // Throws mpa::Error (22023) naming the problem otherwise.
 std::string normalize_operation(std::string_view text);
 
+// Whether a (normalised) operation acts on objects shared by the whole
+// cluster (roles, databases, tablespaces, server settings), so that it can
+// be run from any database and must be gated in every one.
+bool is_cluster_wide_operation(std::string_view operation);
+
 // Validates an object pattern and returns its canonical form.
 // Accepted: "*", "schema.*", "schema.name", and a bare "name" (which only
 // ever matches objects outside schemas). Each identifier is either unquoted,

@@ -21,6 +21,7 @@ void on_transaction_end(XactEvent event, void *) {
       if (policy_change_pending) {
         pg_atomic_fetch_add_u64(&shared_state()->policy_generation, 1);
         forget_cached_policies();
+        wake_worker_pending = true;  // it publishes the change to the other databases
       }
       if (wake_worker_pending) wake_mail_worker();
       break;

@@ -1,6 +1,7 @@
 #include "pg/gate.hpp"
 
 #include "pg/at_commit.hpp"
+#include "pg/installation.hpp"
 #include "pg/internal_sql.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/self_protection.hpp"
@@ -22,15 +23,9 @@ namespace mpa::pg {
 namespace {
 
 ProcessUtility_hook_type previous_process_utility = nullptr;
-Oid mpa_database_oid = InvalidOid;  // resolved once per backend
 
 // ERRCODE for "this statement needs approval": pg_mpa's own class MP.
 constexpr int kApprovalRequired = MAKE_SQLSTATE('M', 'P', '0', '0', '1');
-
-bool in_mpa_database() {
-  if (!OidIsValid(mpa_database_oid)) mpa_database_oid = get_database_oid(settings::database, true);
-  return MyDatabaseId == mpa_database_oid;
-}
 
 // This statement's own text within a possibly multi-statement string,
 // without surrounding blanks and semicolons (it is shown in the hint).
@@ -122,6 +117,20 @@ bool may_change_pg_mpa(Node *parsetree) {
   }
 }
 
+// Cluster-wide operations can be run from any database, but their requests
+// and approvals live in mpa.database: a protected one runs only there.
+[[noreturn]] void refuse_outside_mpa_database(const StatementDescription &description, int target,
+                                              const char *team) {
+  const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
+  ereport(ERROR,
+          (errcode(kApprovalRequired),
+           errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
+           errdetail("Its requests and approvals live in database \"%s\"; protected cluster-wide "
+                     "operations run only there.",
+                     settings::database),
+           errhint("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database)));
+}
+
 // Returns whether the statement runs as an approved one (its approval was
 // spent); refuses it when it needs an approval it does not have.
 bool check_statement(PlannedStmt *statement, const char *query) {
@@ -129,7 +138,6 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
-  if (!in_mpa_database()) return false;
   if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree))) &&
       !(configuration_team() != nullptr && may_change_pg_mpa(parsetree)))
     return false;
@@ -139,6 +147,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   int target = -1;
   const char *team = governing_team(description, &target);
   if (team == nullptr) return false;
+  if (!in_mpa_database()) refuse_outside_mpa_database(description, target, team);
   if (spend_approval(description)) return true;
 
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";

@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "pg/challenge_attempts.hpp"
+#include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -144,6 +145,7 @@ void end_due_grants() {
 }  // namespace
 
 void run_housekeeping() {
+  refresh_policies();  // publishes committed policy changes to the other databases
   run(kExpireRequestsSql);
   run(kExpireCodesSql);
   tell_dead_codes();

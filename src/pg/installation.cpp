@@ -15,6 +15,12 @@ extern "C" {
 
 namespace mpa::pg {
 
+bool in_mpa_database() {
+  static Oid mpa_database_oid = InvalidOid;  // resolved once per backend
+  if (!OidIsValid(mpa_database_oid)) mpa_database_oid = get_database_oid(settings::database, true);
+  return MyDatabaseId == mpa_database_oid;
+}
+
 void require_mpa_database() {
   const char *current = call_postgres([] { return get_database_name(MyDatabaseId); });
   if (current != nullptr && std::strcmp(current, settings::database) == 0) return;

@@ -7,4 +7,8 @@ namespace mpa::pg {
 // tables and the mail worker exist only there.
 void require_mpa_database();
 
+// Whether this backend is connected to mpa.database. PostgreSQL-style (a
+// catalog lookup the first time; must run in a transaction).
+bool in_mpa_database();
+
 }  // namespace mpa::pg

@@ -7,6 +7,7 @@
 #include "core/policy.hpp"
 #include "pg/guard.hpp"
 #include "pg/configuration.hpp"
+#include "pg/installation.hpp"
 #include "pg/internal_sql.hpp"
 #include "pg/self_protection.hpp"
 #include "pg/shared_state.hpp"
@@ -42,8 +43,44 @@ bool policies_table_exists() {
   return OidIsValid(schema) && OidIsValid(get_relname_relid("policies", schema));
 }
 
-void load_policies() {
-  if (!policies_table_exists()) return;
+// C++ core behind a PostgreSQL-style call.
+bool cluster_wide(const char *operation) {
+  return run_cpp([operation] { return policy::is_cluster_wide_operation(operation); });
+}
+
+void copy_into(char *target, std::size_t size, const char *source) { strlcpy(target, source, size); }
+
+// Copies this backend's policies on cluster-wide operations into shared
+// memory, for the gate in the other databases.
+void publish_cluster_policies(uint64 generation) {
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_EXCLUSIVE);
+  if (state->cluster_policies_generation > generation) {  // a newer copy is there already
+    LWLockRelease(state->cluster_policies_lock);
+    return;
+  }
+  int count = 0;
+  for (int i = 0; i < policy_count; i++) {
+    if (!cluster_wide(policies[i].operation)) continue;
+    if (count == kClusterPolicySlots) {
+      ereport(WARNING, (errmsg("pg_mpa gates at most %d cluster-wide policies in other databases",
+                               kClusterPolicySlots)));
+      break;
+    }
+    ClusterPolicy &slot = state->cluster_policies[count++];
+    slot.id = policies[i].id;
+    copy_into(slot.operation, sizeof slot.operation, policies[i].operation);
+    copy_into(slot.object, sizeof slot.object, policies[i].object);
+    copy_into(slot.team, sizeof slot.team, policies[i].team);
+  }
+  state->cluster_policy_count = count;
+  state->cluster_policies_generation = generation;
+  LWLockRelease(state->cluster_policies_lock);
+}
+
+// In mpa.database: the policies table. Returns the generation loaded.
+uint64 load_from_table(uint64 generation) {
+  if (!policies_table_exists()) return generation;
   auto body = [] {
     SPI_connect();
     if (SPI_execute("SELECT id, operation, object, team FROM mpa.policies", true, 0) != SPI_OK_SELECT)
@@ -63,6 +100,27 @@ void load_policies() {
     SPI_finish();
   };
   with_pg_mpa_privileges(body);
+  publish_cluster_policies(generation);
+  return generation;
+}
+
+// Elsewhere: the cluster-wide policies mpa.database published. Returns the
+// generation they were read at (older than the current one until a backend
+// of mpa.database, at the latest the mail worker, publishes again).
+uint64 load_from_shared_memory() {
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
+  uint64 generation = state->cluster_policies_generation;
+  policy_count = state->cluster_policy_count;
+  policies = static_cast<CachedPolicy *>(MemoryContextAllocZero(cache_context, sizeof(CachedPolicy) * (policy_count + 1)));
+  for (int i = 0; i < policy_count; i++) {
+    const ClusterPolicy &slot = state->cluster_policies[i];
+    policies[i] = CachedPolicy{slot.id, MemoryContextStrdup(cache_context, slot.operation),
+                               MemoryContextStrdup(cache_context, slot.object),
+                               MemoryContextStrdup(cache_context, slot.team)};
+  }
+  LWLockRelease(state->cluster_policies_lock);
+  return generation;
 }
 
 void ensure_fresh() {
@@ -74,8 +132,7 @@ void ensure_fresh() {
   policies = nullptr;
   policy_count = 0;
   loaded_generation = 0;
-  load_policies();
-  loaded_generation = generation;
+  loaded_generation = in_mpa_database() ? load_from_table(generation) : load_from_shared_memory();
 }
 
 // C++ core behind a PostgreSQL-style call: the team of the most specific
@@ -96,6 +153,8 @@ const char *team_for(const char *operation, const char *schema, const char *name
 }  // namespace
 
 void forget_cached_policies() { loaded_generation = 0; }
+
+void refresh_policies() { ensure_fresh(); }
 
 bool operation_is_protected(const char *operation) {
   ensure_fresh();

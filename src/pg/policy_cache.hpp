@@ -1,4 +1,5 @@
-// This backend's copy of mpa.policies. The gate consults it for every
+// This backend's copy of mpa.policies (outside mpa.database: of the
+// policies on cluster-wide operations, from shared memory). The gate consults it for every
 // utility statement, so a statement whose command no policy names costs one
 // atomic read and a short scan, never a query. The copy is reloaded when the
 // shared policy generation moves (a committed change anywhere).
@@ -10,6 +11,12 @@ namespace mpa::pg {
 
 // Drops the copy; the next use reloads it.
 void forget_cached_policies();
+
+// Reloads the copy if stale. In mpa.database this also publishes the
+// policies on cluster-wide operations (roles, databases, tablespaces, ALTER
+// SYSTEM) to shared memory, where the gate of every other database reads
+// them; the mail worker calls it every round. Must run in a transaction.
+void refresh_policies();
 
 // Whether a committed policy names this command tag. Must run in a
 // transaction. False when pg_mpa is not installed in this database.

@@ -20,7 +20,7 @@ shmem_startup_hook_type previous_startup_hook = nullptr;
 void request_shared_memory() {
   if (previous_request_hook) previous_request_hook();
   RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
-  RequestNamedLWLockTranche("pg_mpa", 1);
+  RequestNamedLWLockTranche("pg_mpa", 2);
 }
 
 // Runs in the postmaster when shared memory is (re)created, and is the only
@@ -41,7 +41,11 @@ void attach_shared_memory() {
     SpinLockInit(&state->mutex);
     state->worker_latch = nullptr;
     pg_atomic_init_u64(&state->policy_generation, 1);
-    state->attempts_lock = &(GetNamedLWLockTranche("pg_mpa"))->lock;
+    LWLockPadded *locks = GetNamedLWLockTranche("pg_mpa");
+    state->attempts_lock = &locks[0].lock;
+    state->cluster_policies_lock = &locks[1].lock;
+    state->cluster_policies_generation = 0;
+    state->cluster_policy_count = 0;
     memset(state->challenges, 0, sizeof state->challenges);
     memset(state->voters, 0, sizeof state->voters);
   }

@@ -21,6 +21,16 @@ namespace mpa::pg {
 
 inline constexpr std::size_t kCodeKeyBytes = 32;
 inline constexpr int kAttemptSlots = 4096;
+inline constexpr int kClusterPolicySlots = 256;
+
+// A policy on a cluster-wide operation (roles, databases, tablespaces,
+// ALTER SYSTEM), copied here so that the gate in every database knows it.
+struct ClusterPolicy {
+  int64 id;
+  char operation[64];
+  char object[200];
+  char team[64];
+};
 
 // Tries at one challenge (one mailed code).
 // Slots are keyed by ids and by something drawn when the row was made (the
@@ -60,6 +70,13 @@ struct SharedState {
   LWLock *attempts_lock;  // protects both attempt tables
   ChallengeAttempts challenges[kAttemptSlots];
   VoterAttempts voters[kAttemptSlots];
+
+  // Written by backends of mpa.database when they load policies, read by
+  // the gate in the other databases.
+  LWLock *cluster_policies_lock;
+  uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
+  int cluster_policy_count;
+  ClusterPolicy cluster_policies[kClusterPolicySlots];
 };
 
 // Chains pg_mpa into shmem_request_hook / shmem_startup_hook. Only valid while

@@ -242,3 +242,16 @@ TEST(NormalizeOperationAliases, BecomeTheCommandTag) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ClusterWideOperations, AreThoseOnSharedObjects) {
+  EXPECT_TRUE(mpa::policy::is_cluster_wide_operation("ALTER ROLE"));
+  EXPECT_TRUE(mpa::policy::is_cluster_wide_operation("DROP DATABASE"));
+  EXPECT_TRUE(mpa::policy::is_cluster_wide_operation("ALTER SYSTEM"));
+  EXPECT_FALSE(mpa::policy::is_cluster_wide_operation("DROP TABLE"));
+  EXPECT_FALSE(mpa::policy::is_cluster_wide_operation("MPA CONFIGURE"));
+  EXPECT_FALSE(mpa::policy::is_cluster_wide_operation("alter role"));  // callers pass normalised text
+}
+
+}  // namespace
