@@ -16,7 +16,7 @@ SELECT plan(57);
 -------------------------------------------------------------------------------
 -- Reading the mail.
 -------------------------------------------------------------------------------
-\ir mail_reader.psql
+\ir common.psql
 
 -- The code in the newest code mail to `address` for `request_id` that no
 -- earlier call returned (waiting up to 20 s); every code returned is kept
@@ -75,16 +75,6 @@ BEGIN
       RETURN NEXT c.tbl || '.' || c.attname;
     END IF;
   END LOOP;
-END $$;
-
--- Runs one query as `who` (the session role, as if connected as them).
-CREATE FUNCTION pg_temp.as_role(who text, query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE result text;
-BEGIN
-  EXECUTE format('SET SESSION AUTHORIZATION %I', who);
-  EXECUTE query INTO result;
-  RESET SESSION AUTHORIZATION;
-  RETURN result;
 END $$;
 
 -- What the functions returned to the approvers (none may hold a code).

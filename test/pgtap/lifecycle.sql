@@ -11,7 +11,7 @@ SELECT plan(95);
 -- Reading the mail.
 -------------------------------------------------------------------------------
 
-\ir mail_reader.psql
+\ir common.psql
 
 -- The code in the newest code mail to `address` for `request_id` that no
 -- earlier call returned, waiting for it up to 20 s; NULL if none came.
@@ -34,16 +34,6 @@ BEGIN
     PERFORM pg_sleep(0.1);
   END LOOP;
   RETURN NULL;
-END $$;
-
--- Runs one query as `who` (the session role, as if connected as them).
-CREATE FUNCTION pg_temp.as_role(who text, query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE result text;
-BEGIN
-  EXECUTE format('SET SESSION AUTHORIZATION %I', who);
-  EXECUTE query INTO result;
-  RESET SESSION AUTHORIZATION;
-  RETURN result;
 END $$;
 
 -- A vote in two steps, each its own statement: the code mail leaves when
