@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pg/indirect_paths.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
 
@@ -120,6 +121,8 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
   if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
       in_pg_mpa_schema(object_id))
     refuse_direct_write(object_id, "TRUNCATE");
+  if (!running_trusted_code() && !approved_statement_running)
+    gate_indirect_change(access, class_id, object_id, arg);
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && is_pg_mpa_object(class_id, object_id) &&
       !pg_mpa_change_allowed()) {
     ObjectAddress object{class_id, object_id, 0};

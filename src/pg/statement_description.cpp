@@ -50,17 +50,9 @@ struct TargetList {
   }
 };
 
-// Adds an object by address, named the way getObjectIdentityParts names it
-// (a list of C strings): the last part is the name, the one before it (if
-// any) the schema.
 void add_address(TargetList &targets, const ObjectAddress &address) {
-  List *parts = NIL;
-  List *args = NIL;
-  getObjectIdentityParts(&address, &parts, &args, false);
-  int n = list_length(parts);
-  const char *name = quote_identifier(static_cast<const char *>(llast(parts)));
-  const char *schema = n >= 2 ? quote_identifier(static_cast<const char *>(list_nth(parts, n - 2))) : "";
-  targets.add(address.classId, address.objectId, schema, name);
+  StatementTarget target = target_of(address);
+  targets.add(target.class_id, target.object_id, target.schema, target.name);
 }
 
 void add_relation(TargetList &targets, RangeVar *relation) {
@@ -311,6 +303,18 @@ StatementDescription describe_statement_text(const char *text) {
 
 StatementDescription describe_parsed_statement(Node *statement, const char *text) {
   return describe(statement, text, false);
+}
+
+// Named the way getObjectIdentityParts names it (a list of C strings): the
+// last part is the name, the one before it (if any) the schema.
+StatementTarget target_of(const ObjectAddress &address) {
+  List *parts = NIL;
+  List *args = NIL;
+  getObjectIdentityParts(&address, &parts, &args, false);
+  int n = list_length(parts);
+  const char *name = quote_identifier(static_cast<const char *>(llast(parts)));
+  const char *schema = n >= 2 ? quote_identifier(static_cast<const char *>(list_nth(parts, n - 2))) : "";
+  return StatementTarget{address.classId, address.objectId, schema, name};
 }
 
 const char *target_display_name(const StatementTarget &target) {

@@ -7,6 +7,7 @@
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "catalog/objectaddress.h"
 #include "nodes/parsenodes.h"
 }
 
@@ -38,6 +39,9 @@ StatementDescription describe_statement_text(const char *text);
 // `text`; targets that do not exist are skipped (PostgreSQL will complain
 // about them itself). PostgreSQL-style: may ereport.
 StatementDescription describe_parsed_statement(Node *statement, const char *text);
+
+// An object as a target, named the way policies name it.
+StatementTarget target_of(const ObjectAddress &address);
 
 // "schema.name" or "name", as shown in messages and stored in requests.
 const char *target_display_name(const StatementTarget &target);

@@ -1,0 +1,65 @@
+# A protected object is protected however it would go: a statement that does
+# not name it (DROP SCHEMA … CASCADE, DROP OWNED, TRUNCATE of a partitioned
+# parent) is refused where it reaches the object, and changes nothing.
+# PostgreSQL's own clean-ups (ON COMMIT DROP, temporary objects) still work.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MpaTest;
+
+my $node = MpaTest::new_node('indirect', undef);
+$node->safe_psql('postgres', q{
+	CREATE ROLE alice; CREATE ROLE bob; CREATE ROLE app_owner;
+	SELECT mpa_team_create('ops', 1);
+	SELECT mpa_approver_add('ops', 'alice', 'alice@example.com');
+	SELECT mpa_approver_add('ops', 'bob', 'bob@example.com');
+	CREATE SCHEMA billing;
+	CREATE TABLE billing.invoices (id int);
+	INSERT INTO billing.invoices VALUES (1), (2);
+	CREATE TABLE billing.scratch (id int);
+	CREATE SCHEMA app AUTHORIZATION app_owner;
+	CREATE TABLE app.accounts (id int);
+	ALTER TABLE app.accounts OWNER TO app_owner;
+	CREATE TABLE events (id int, day date) PARTITION BY RANGE (day);
+	CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+	CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+	INSERT INTO events VALUES (1, '2026-05-01'), (2, '2025-05-01');
+	CREATE SCHEMA sandbox;
+	CREATE TABLE sandbox.t (id int);
+	SELECT mpa_protect('DROP TABLE', 'billing.invoices', 'ops');
+	SELECT mpa_protect('DROP TABLE', 'app.*', 'ops');
+	SELECT mpa_protect('TRUNCATE', 'public.events_2026', 'ops');
+});
+
+sub refused
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', $sql);
+	return $rc != 0 ? $err : '';
+}
+
+like(refused('DROP SCHEMA billing CASCADE'),
+	qr/dropping table billing\.invoices requires the approval of team "ops"/,
+	'DROP SCHEMA … CASCADE does not take a protected table with it');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM billing.invoices'), '2', 'the table and its rows are intact');
+is($node->safe_psql('postgres', q{SELECT to_regclass('billing.scratch') IS NOT NULL}), 't',
+	'and the rest of the schema too (the statement was refused whole)');
+
+like(refused('DROP OWNED BY app_owner'), qr/dropping table app\.accounts requires the approval/,
+	'DROP OWNED does not take a protected table with it');
+like(refused('DROP SCHEMA app CASCADE'), qr/dropping table app\.accounts requires the approval/,
+	'a schema pattern protects its tables from a cascade too');
+
+like(refused('TRUNCATE events'), qr/truncating table events_2026 requires the approval of team "ops"/,
+	'TRUNCATE of a partitioned parent does not reach a protected partition');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM events'), '2', 'no row was removed');
+is(refused('TRUNCATE events_2025'), '', 'an unprotected partition is truncated as usual');
+
+is(refused('DROP SCHEMA sandbox CASCADE'), '', 'a schema without protected objects drops as usual');
+is(refused('BEGIN; CREATE TEMP TABLE scratch (id int) ON COMMIT DROP; COMMIT;'), '',
+	'ON COMMIT DROP is PostgreSQL\'s own clean-up and stays allowed');
+is(refused(q{CREATE TEMP TABLE session_scratch (id int); SELECT 1}), '', 'temporary tables too');
+
+done_testing();
