@@ -247,6 +247,26 @@ std::string normalize_operation(std::string_view text) {
   return command_tag_spelling(operation);
 }
 
+const Policy *escaped_by_renaming(const std::vector<Policy> &policies, const ObjectName &object,
+                                  bool object_is_schema, bool leaves_schema) {
+  const std::string schema = identifier_value(object.schema);
+  const std::string name = identifier_value(object.name);
+  const Policy *found = nullptr;
+  for (const Policy &policy : policies) {
+    const Pattern pattern = stored_pattern(policy);
+    bool escaped = false;
+    if (object_is_schema) {
+      escaped = pattern.scope != Scope::Everything && pattern.schema == name;
+    } else if (pattern.scope == Scope::Exact) {
+      escaped = specificity(pattern, object, schema, name) == 3;
+    } else if (pattern.scope == Scope::WholeSchema) {
+      escaped = leaves_schema && !object.schema.empty() && pattern.schema == schema;
+    }
+    if (escaped && (found == nullptr || policy.id < found->id)) found = &policy;
+  }
+  return found;
+}
+
 bool is_cluster_wide_operation(std::string_view operation) {
   static constexpr std::string_view kClusterWide[] = {
       "CREATE ROLE",     "ALTER ROLE",     "DROP ROLE",     "GRANT ROLE",       "REVOKE ROLE",

@@ -46,6 +46,14 @@ struct Policy {
 // Throws mpa::Error (22023) naming the problem otherwise.
 std::string normalize_operation(std::string_view text);
 
+// A policy (on any operation) that renaming or moving `object` would escape,
+// since policies name objects: one naming it exactly; when it leaves its
+// schema (SET SCHEMA), also one on its whole schema; when it is a schema
+// (object.schema empty, object.name the schema), any policy inside it.
+// '*' patterns are never escaped. nullptr if none; the smallest id wins.
+const Policy *escaped_by_renaming(const std::vector<Policy> &policies, const ObjectName &object,
+                                  bool object_is_schema, bool leaves_schema);
+
 // Whether a (normalised) operation acts on objects shared by the whole
 // cluster (roles, databases, tablespaces, server settings), so that it can
 // be run from any database and must be gated in every one.

@@ -23,7 +23,8 @@ const char *drop_operation(const ObjectAddress &address) {
 
 }  // namespace
 
-void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, void *arg) {
+void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
+  if (sub_id != 0) return;  // a column, not the object: ALTER TABLE … DROP COLUMN
   if (access == OAT_DROP) {
     // PostgreSQL's own clean-ups (temporary objects at session end,
     // ON COMMIT DROP) are not statements anyone could have asked for.

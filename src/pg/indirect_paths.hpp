@@ -15,6 +15,6 @@ namespace mpa::pg {
 
 // For OAT_DROP and OAT_TRUNCATE events, outside pg_mpa's own code and outside
 // a statement the gate let through as approved. PostgreSQL-style.
-void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, void *arg);
+void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg);
 
 }  // namespace mpa::pg

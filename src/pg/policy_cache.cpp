@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
@@ -161,6 +162,36 @@ bool operation_is_protected(const char *operation) {
   for (int i = 0; i < policy_count; i++)
     if (std::strcmp(policies[i].operation, operation) == 0) return true;
   return false;
+}
+
+bool policies_exist() {
+  ensure_fresh();
+  return policy_count > 0;
+}
+
+const char *team_guarding_names(const StatementDescription &description, bool leaves_schema,
+                                int *target_index) {
+  *target_index = -1;
+  if (!policies_exist()) return nullptr;
+  int found = -1;
+  const char *team = run_cpp([&]() -> const char * {
+    std::vector<policy::Policy> all;
+    for (int i = 0; i < policy_count; i++)
+      all.push_back({policies[i].id, policies[i].operation, policies[i].object, policies[i].team});
+    for (int i = 0; i < description.target_count; i++) {
+      const StatementTarget &target = description.targets[i];
+      const policy::Policy *escaped =
+          policy::escaped_by_renaming(all, policy::ObjectName{target.schema, target.name},
+                                      target.class_id == NamespaceRelationId, leaves_schema);
+      if (escaped == nullptr) continue;
+      found = i;
+      std::string name = escaped->team;
+      return call_postgres([&name] { return pstrdup(name.c_str()); });
+    }
+    return nullptr;
+  });
+  *target_index = found;
+  return team;
 }
 
 const char *configuration_team() {

@@ -122,7 +122,7 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
       in_pg_mpa_schema(object_id))
     refuse_direct_write(object_id, "TRUNCATE");
   if (!running_trusted_code() && !approved_statement_running)
-    gate_indirect_change(access, class_id, object_id, arg);
+    gate_indirect_change(access, class_id, object_id, sub_id, arg);
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && is_pg_mpa_object(class_id, object_id) &&
       !pg_mpa_change_allowed()) {
     ObjectAddress object{class_id, object_id, 0};

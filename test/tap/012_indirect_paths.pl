@@ -1,6 +1,8 @@
 # A protected object is protected however it would go: a statement that does
 # not name it (DROP SCHEMA … CASCADE, DROP OWNED, TRUNCATE of a partitioned
-# parent) is refused where it reaches the object, and changes nothing.
+# parent) is refused where it reaches the object, and changes nothing; a
+# rename or schema move that would take it out of its policy's name needs
+# that policy's team.
 # PostgreSQL's own clean-ups (ON COMMIT DROP, temporary objects) still work.
 use strict;
 use warnings;
@@ -56,6 +58,20 @@ like(refused('TRUNCATE events'), qr/truncating table events_2026 requires the ap
 	'TRUNCATE of a partitioned parent does not reach a protected partition');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM events'), '2', 'no row was removed');
 is(refused('TRUNCATE events_2025'), '', 'an unprotected partition is truncated as usual');
+
+like(refused('ALTER TABLE billing.invoices RENAME TO old_invoices'),
+	qr/ALTER TABLE on billing\.invoices requires the approval of team "ops"/,
+	'renaming a protected table (to escape its policy) needs approval');
+like(refused('ALTER SCHEMA billing RENAME TO billing_old'), qr/requires the approval of team "ops"/,
+	'so does renaming the schema it lives in');
+like(refused('ALTER TABLE app.accounts SET SCHEMA public'), qr/requires the approval of team "ops"/,
+	'and moving a table out of a protected schema');
+is(refused('ALTER TABLE app.accounts RENAME TO accounts2; ALTER TABLE app.accounts2 RENAME TO accounts'), '',
+	'a rename that stays under app.* is free');
+is(refused('ALTER TABLE billing.invoices RENAME COLUMN id TO invoice_id'), '', 'renaming a column changes no name a policy uses');
+is(refused('ALTER TABLE billing.scratch RENAME TO scratch2'), '', 'unprotected tables are renamed as usual');
+is($node->safe_psql('postgres', q{SELECT to_regclass('billing.invoices') IS NOT NULL AND to_regclass('app.accounts') IS NOT NULL}),
+	't', 'the protected tables keep their names');
 
 is(refused('DROP SCHEMA sandbox CASCADE'), '', 'a schema without protected objects drops as usual');
 is(refused('BEGIN; CREATE TEMP TABLE scratch (id int) ON COMMIT DROP; COMMIT;'), '',

@@ -255,3 +255,30 @@ TEST(ClusterWideOperations, AreThoseOnSharedObjects) {
 }
 
 }  // namespace
+
+namespace {
+
+using mpa::policy::escaped_by_renaming;
+using mpa::policy::ObjectName;
+using mpa::policy::Policy;
+
+TEST(EscapedByRenaming, FindsPoliciesANameChangeWouldEscape) {
+  const std::vector<Policy> policies = {
+      {1, "DROP TABLE", "billing.invoices", "ops"},
+      {2, "TRUNCATE TABLE", "app.*", "ops"},
+      {3, "ALTER SYSTEM", "*", "sec"},
+      {4, "ALTER ROLE", "bob", "sec"},
+  };
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"billing", "invoices"}, false, false)->id, 1);
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"billing", "other"}, false, false), nullptr);
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"app", "accounts"}, false, false), nullptr)
+      << "a rename within the schema stays under app.*";
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"app", "accounts"}, false, true)->id, 2)
+      << "moving it out of the schema escapes app.*";
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"", "billing"}, true, false)->id, 1);
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"", "app"}, true, false)->id, 2);
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"", "sandbox"}, true, false), nullptr);
+  EXPECT_EQ(escaped_by_renaming(policies, ObjectName{"", "bob"}, false, false)->id, 4);
+}
+
+}  // namespace
