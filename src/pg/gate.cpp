@@ -131,24 +131,39 @@ bool may_change_pg_mpa(Node *parsetree) {
            errhint("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database)));
 }
 
-// Statements that give an object another name (or schema): a policy naming
-// it by its old name would no longer apply, so the rename itself needs the
-// approval of that policy's team. Renaming a part (column, constraint,
+// Statements that give an object another name, schema or owner: a policy
+// naming it by its old name would no longer apply, and re-owning a protected
+// object hands it to someone else, so these need the approval of the team
+// whose policy names the object. Renaming a part (column, constraint,
 // trigger) changes no object's name.
-bool renames_object(Node *parsetree) {
-  if (IsA(parsetree, AlterObjectSchemaStmt)) return true;
-  if (!IsA(parsetree, RenameStmt)) return false;
-  switch (castNode(RenameStmt, parsetree)->renameType) {
-    case OBJECT_COLUMN:
-    case OBJECT_ATTRIBUTE:
-    case OBJECT_TABCONSTRAINT:
-    case OBJECT_DOMCONSTRAINT:
-    case OBJECT_TRIGGER:
-    case OBJECT_RULE:
-    case OBJECT_POLICY:
-      return false;
+enum class NameChange { None, Rename, Move };
+
+NameChange name_change(Node *parsetree) {
+  switch (nodeTag(parsetree)) {
+    case T_AlterObjectSchemaStmt:
+    case T_AlterOwnerStmt:
+      return NameChange::Move;
+    case T_AlterTableStmt: {
+      ListCell *cell;
+      foreach (cell, castNode(AlterTableStmt, parsetree)->cmds)
+        if (lfirst_node(AlterTableCmd, cell)->subtype == AT_ChangeOwner) return NameChange::Move;
+      return NameChange::None;
+    }
+    case T_RenameStmt:
+      switch (castNode(RenameStmt, parsetree)->renameType) {
+        case OBJECT_COLUMN:
+        case OBJECT_ATTRIBUTE:
+        case OBJECT_TABCONSTRAINT:
+        case OBJECT_DOMCONSTRAINT:
+        case OBJECT_TRIGGER:
+        case OBJECT_RULE:
+        case OBJECT_POLICY:
+          return NameChange::None;
+        default:
+          return NameChange::Rename;
+      }
     default:
-      return true;
+      return NameChange::None;
   }
 }
 
@@ -159,17 +174,18 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
-  bool renames = renames_object(parsetree);
+  NameChange change = name_change(parsetree);
   if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree))) &&
-      !(configuration_team() != nullptr && may_change_pg_mpa(parsetree)) && !(renames && policies_exist()))
+      !(configuration_team() != nullptr && may_change_pg_mpa(parsetree)) &&
+      !(change != NameChange::None && policies_exist()))
     return false;
 
   char *text = statement_text(query, statement);
   StatementDescription description = describe_parsed_statement(parsetree, text);
   int target = -1;
   const char *team = governing_team(description, &target);
-  if (team == nullptr && renames)
-    team = team_guarding_names(description, IsA(parsetree, AlterObjectSchemaStmt), &target);
+  if (team == nullptr && change != NameChange::None)
+    team = team_guarding_names(description, change == NameChange::Move, &target);
   if (team == nullptr) return false;
   if (!in_mpa_database()) refuse_outside_mpa_database(description, target, team);
   if (spend_approval(description)) return true;

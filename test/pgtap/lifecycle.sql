@@ -5,7 +5,7 @@
 --
 -- Shares its database with other tests: roles lc_*, team lc-team, schema
 -- lc_schema and addresses @lc.example.test are this file's own.
-SELECT plan(95);
+SELECT plan(96);
 
 -------------------------------------------------------------------------------
 -- Reading the mail.
@@ -306,8 +306,16 @@ SELECT lives_ok(format('SELECT mpa_execute(%s)', :f), 'once the cause is gone, i
 SELECT is(pg_temp.state(:f), 'executed', 'and the request is executed');
 
 -- An object renamed after the approval: another object now has its name.
+-- Renaming a protected table is itself protected, so a superuser lifts the
+-- policy for the rename and puts it back.
+SELECT throws_ok('ALTER TABLE lc_schema.r1 RENAME TO r1_old', 'MP001', NULL,
+                 'a protected table cannot be renamed out of its policy');
+RESET SESSION AUTHORIZATION;
+SELECT mpa_unprotect('DROP TABLE', 'lc_schema.r1') \g /dev/null
 ALTER TABLE lc_schema.r1 RENAME TO r1_old;
 CREATE TABLE lc_schema.r1 (id int);
+SELECT mpa_protect('DROP TABLE', 'lc_schema.r1', 'lc-team') \g /dev/null
+SET SESSION AUTHORIZATION lc_req;
 SELECT throws_ok('DROP TABLE lc_schema.r1', 'MP001', NULL,
                  'renamed: the same text now names another table, and is refused');
 SELECT throws_ok(format('SELECT mpa_execute(%s)', :g), 'MP001', NULL, 'mpa_execute is refused too');

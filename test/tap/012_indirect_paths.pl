@@ -1,8 +1,8 @@
 # A protected object is protected however it would go: a statement that does
 # not name it (DROP SCHEMA … CASCADE, DROP OWNED, TRUNCATE of a partitioned
 # parent) is refused where it reaches the object, and changes nothing; a
-# rename or schema move that would take it out of its policy's name needs
-# that policy's team.
+# rename, schema move or owner change that would take it out of its
+# policy's hands needs that policy's team.
 # PostgreSQL's own clean-ups (ON COMMIT DROP, temporary objects) still work.
 use strict;
 use warnings;
@@ -70,6 +70,11 @@ is(refused('ALTER TABLE app.accounts RENAME TO accounts2; ALTER TABLE app.accoun
 	'a rename that stays under app.* is free');
 is(refused('ALTER TABLE billing.invoices RENAME COLUMN id TO invoice_id'), '', 'renaming a column changes no name a policy uses');
 is(refused('ALTER TABLE billing.scratch RENAME TO scratch2'), '', 'unprotected tables are renamed as usual');
+like(refused('ALTER TABLE billing.invoices OWNER TO app_owner'), qr/requires the approval of team "ops"/,
+	're-owning a protected table needs approval');
+like(refused('ALTER TABLE app.accounts OWNER TO alice'), qr/requires the approval of team "ops"/,
+	'also one protected through its schema');
+is(refused('ALTER TABLE sandbox.t OWNER TO app_owner'), '', 'unprotected tables change owner as usual');
 is($node->safe_psql('postgres', q{SELECT to_regclass('billing.invoices') IS NOT NULL AND to_regclass('app.accounts') IS NOT NULL}),
 	't', 'the protected tables keep their names');
 
