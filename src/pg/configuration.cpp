@@ -132,7 +132,7 @@ MPA_FUNCTION(mpa_authorize_configuration) {
   if (mpa::pg::executing_request != 0) PG_RETURN_VOID();
   mpa::pg::call_postgres([function, call] {
     mpa::pg::StatementTarget target{InvalidOid, InvalidOid, "", function};
-    mpa::pg::StatementDescription description{mpa::pg::kConfigureOperation, 1, &target, "", nullptr};
+    mpa::pg::StatementDescription description{mpa::pg::kConfigureOperation, 1, &target, "", nullptr, false};
     int index = -1;
     const char *team = mpa::pg::governing_team(description, &index);
     if (team == nullptr) return;

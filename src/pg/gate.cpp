@@ -175,8 +175,10 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
   NameChange change = name_change(parsetree);
+  bool governed = configuration_team() != nullptr;
+  bool changes_setup = governed && changes_pg_mpa_setup(parsetree);
   if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree))) &&
-      !(configuration_team() != nullptr && may_change_pg_mpa(parsetree)) &&
+      !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
       !(change != NameChange::None && policies_exist()))
     return false;
 

@@ -39,7 +39,7 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   if (operation == nullptr || !operation_is_protected(operation)) return;
 
   StatementTarget target = target_of(address);
-  StatementDescription description{operation, 1, &target, "", nullptr};
+  StatementDescription description{operation, 1, &target, "", nullptr, false};
   int index = -1;
   const char *team = governing_team(description, &index);
   if (team == nullptr) return;

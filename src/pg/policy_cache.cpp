@@ -62,7 +62,9 @@ void publish_cluster_policies(uint64 generation) {
   }
   int count = 0;
   for (int i = 0; i < policy_count; i++) {
-    if (!cluster_wide(policies[i].operation)) continue;
+    // MPA CONFIGURE too: pg_mpa's settings can be changed from any database.
+    if (!cluster_wide(policies[i].operation) && strcmp(policies[i].operation, kConfigureOperation) != 0)
+      continue;
     if (count == kClusterPolicySlots) {
       ereport(WARNING, (errmsg("pg_mpa gates at most %d cluster-wide policies in other databases",
                                kClusterPolicySlots)));
@@ -210,6 +212,7 @@ const char *governing_team(const StatementDescription &description, int *target_
   bool protected_operation = operation_is_protected(description.operation);
   const char *pg_mpa_team = configuration_team();
   if (!protected_operation && pg_mpa_team == nullptr) return nullptr;
+  if (pg_mpa_team != nullptr && description.changes_pg_mpa_setup) return pg_mpa_team;
   if (description.target_count == 0)
     return protected_operation ? team_for(description.operation, "", "") : nullptr;
   const char *team = nullptr;

@@ -267,6 +267,36 @@ const char *fingerprint_text(const char *text) {
   });
 }
 
+// Settings that decide what pg_mpa is: its own, and the libraries loaded
+// into every session (one could replace pg_mpa's hooks).
+bool is_pg_mpa_setting(const char *name) {
+  return name != nullptr &&
+         (pg_strncasecmp(name, "mpa.", 4) == 0 || pg_strcasecmp(name, "shared_preload_libraries") == 0 ||
+          pg_strcasecmp(name, "session_preload_libraries") == 0 ||
+          pg_strcasecmp(name, "local_preload_libraries") == 0);
+}
+
+}  // namespace
+
+bool changes_pg_mpa_setup(Node *parsetree) {
+  switch (nodeTag(parsetree)) {
+    case T_AlterSystemStmt: {
+      const char *name = castNode(AlterSystemStmt, parsetree)->setstmt->name;
+      return name == nullptr || is_pg_mpa_setting(name);  // RESET ALL resets pg_mpa's too
+    }
+    case T_AlterRoleSetStmt:
+      return is_pg_mpa_setting(castNode(AlterRoleSetStmt, parsetree)->setstmt->name);
+    case T_AlterDatabaseSetStmt:
+      return is_pg_mpa_setting(castNode(AlterDatabaseSetStmt, parsetree)->setstmt->name);
+    case T_LoadStmt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
 StatementDescription describe(Node *statement, const char *text, bool require_existing) {
   // Fingerprints read '...' literals the standard way; with backslash
   // escapes in plain strings the same text could mean another statement.
@@ -277,14 +307,15 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
   targets.require_existing = require_existing;
   collect_targets(targets, statement);
   return StatementDescription{GetCommandTagName(CreateCommandTag(statement)), targets.count,
-                              targets.items, fingerprint_text(text), revocation_of(statement)};
+                              targets.items, fingerprint_text(text), revocation_of(statement),
+                              changes_pg_mpa_setup(statement)};
 }
 
 // A request for a pg_mpa configuration change names the function it calls.
 StatementDescription describe_configuration_call(const char *function, const char *text) {
   auto *target = static_cast<StatementTarget *>(palloc(sizeof(StatementTarget)));
   *target = StatementTarget{InvalidOid, InvalidOid, "", function};
-  return StatementDescription{kConfigureOperation, 1, target, fingerprint_text(text), nullptr};
+  return StatementDescription{kConfigureOperation, 1, target, fingerprint_text(text), nullptr, false};
 }
 
 }  // namespace

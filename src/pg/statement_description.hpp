@@ -28,7 +28,15 @@ struct StatementDescription {
   // For GRANT of roles or of table privileges: the REVOKE that undoes it
   // (what a temporary grant runs when it ends); nullptr for anything else.
   const char *revoke_statement;
+  // Changes pg_mpa's settings or loads code: governed by the team that
+  // governs pg_mpa (see changes_pg_mpa_setup).
+  bool changes_pg_mpa_setup;
 };
+
+// Whether the statement changes pg_mpa's settings (mpa.*), the libraries
+// loaded into sessions (one could replace pg_mpa's hooks), or loads code
+// (LOAD).
+bool changes_pg_mpa_setup(Node *statement);
 
 // Parses `text`, which must hold exactly one statement, and describes it.
 // Targets that do not exist are an error (a request names real objects).

@@ -1,0 +1,67 @@
+# Once a team governs pg_mpa, its settings, the libraries loaded into
+# sessions and LOAD are pg_mpa's own: changing them needs that team's
+# approval, from any database. Other settings stay free.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MpaTest;
+
+my $smtp = MpaTest::start_smtp();
+my $node = MpaTest::new_node('settings', $smtp, "mpa.resend_cooldown = 0\n");
+$node->safe_psql('postgres', q{
+	CREATE DATABASE app;
+	CREATE ROLE alice; CREATE ROLE bob; CREATE ROLE carol;
+	SELECT mpa_team_create('security', 1);
+	SELECT mpa_approver_add('security', 'alice', 'alice@example.com');
+	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
+});
+
+sub refused
+{
+	my ($db, $sql) = @_;
+	my ($rc, $out, $err) = $node->psql($db, $sql);
+	return $rc != 0 ? $err : '';
+}
+
+is(refused('postgres', q{ALTER SYSTEM SET mpa.otp_max_attempts = 5; ALTER SYSTEM RESET mpa.otp_max_attempts}), '',
+	'before a team governs pg_mpa, a superuser changes its settings freely');
+$node->safe_psql('postgres', q{SELECT mpa_protect('MPA CONFIGURE', '*', 'security')});
+
+my @attacks = (
+	q{ALTER SYSTEM SET mpa.otp_max_attempts = 10},
+	q{ALTER SYSTEM SET mpa.smtp_url = 'smtp://attacker.example:25'},
+	q{ALTER SYSTEM SET shared_preload_libraries = ''},
+	q{ALTER SYSTEM RESET ALL},
+	q{ALTER ROLE carol SET session_preload_libraries = 'auto_explain'},
+	q{ALTER DATABASE app SET local_preload_libraries = 'auto_explain'},
+	q{LOAD 'auto_explain'});
+for my $attack (@attacks)
+{
+	like(refused('postgres', $attack), qr/requires the approval of team "security"/, "refused: $attack");
+}
+my $deadline = time() + 10;
+while (time() < $deadline && !refused('app', $attacks[0])) { select(undef, undef, undef, 0.1) }
+for my $attack (@attacks[0, 2, 4])
+{
+	like(refused('app', $attack), qr/requires the approval of team "security".*\n.*live in database "postgres"/s,
+		"refused from another database too: $attack");
+}
+ok(!-e $node->data_dir . '/postgresql.auto.conf'
+	  || slurp_file($node->data_dir . '/postgresql.auto.conf') !~ /mpa\.|preload/,
+	'postgresql.auto.conf holds none of it');
+is(refused('postgres', q{ALTER SYSTEM SET work_mem = '8MB'}), '', 'other settings stay free');
+is(refused('app', q{ALTER ROLE carol SET work_mem = '8MB'}), '', 'also per role, from any database');
+
+# The approved way.
+my $request = $node->safe_psql('postgres',
+	q{SELECT mpa_request($$ALTER SYSTEM SET mpa.otp_max_attempts = 5$$, 'fewer tries, audit finding 12')});
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_vote($request, 'approve')");
+my $code = MpaTest::mailbox($smtp, 'code', '--to', 'alice@example.com', '--timeout', '20',
+	'--subject-contains', "request #$request");
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$code')");
+is(refused('postgres', q{ALTER SYSTEM SET mpa.otp_max_attempts = 5}), '', 'the approved change runs');
+like(slurp_file($node->data_dir . '/postgresql.auto.conf'), qr/mpa\.otp_max_attempts = '5'/, 'and is written');
+
+done_testing();
