@@ -176,7 +176,9 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
   NameChange change = name_change(parsetree);
   bool governed = configuration_team() != nullptr;
-  bool changes_setup = governed && changes_pg_mpa_setup(parsetree);
+  // Inside a statement already approved (an approved CREATE EXTENSION runs
+  // its script), nested statements are part of what was approved.
+  bool changes_setup = governed && !approved_statement_is_running() && changes_pg_mpa_setup(parsetree);
   if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree))) &&
       !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
       !(change != NameChange::None && policies_exist()))

@@ -157,6 +157,7 @@ bool is_pg_mpa_object(Oid class_id, Oid object_id) {
 }
 
 void set_approved_statement_running(bool running) { approved_statement_running = running; }
+bool approved_statement_is_running() { return approved_statement_running; }
 
 void enter_trusted_code() { trusted_depth++; }
 void leave_trusted_code() { trusted_depth--; }

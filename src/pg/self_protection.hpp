@@ -21,6 +21,7 @@ bool is_pg_mpa_object(Oid class_id, Oid object_id);
 
 // The gate marks the run of a statement it let through as approved.
 void set_approved_statement_running(bool running);
+bool approved_statement_is_running();
 
 // Chains the executor permission, function manager and object access hooks
 // (from _PG_init).

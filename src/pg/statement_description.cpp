@@ -22,6 +22,8 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "catalog/pg_language.h"
 }
 
 namespace mpa::pg {
@@ -267,13 +269,35 @@ const char *fingerprint_text(const char *text) {
   });
 }
 
-// Settings that decide what pg_mpa is: its own, and the libraries loaded
-// into every session (one could replace pg_mpa's hooks).
+// Settings that decide what pg_mpa is: its own, the libraries loaded into
+// every session (one could replace pg_mpa's hooks), and
+// session_replication_role (replica mode silences triggers, pg_mpa's too).
 bool is_pg_mpa_setting(const char *name) {
   return name != nullptr &&
          (pg_strncasecmp(name, "mpa.", 4) == 0 || pg_strcasecmp(name, "shared_preload_libraries") == 0 ||
           pg_strcasecmp(name, "session_preload_libraries") == 0 ||
-          pg_strcasecmp(name, "local_preload_libraries") == 0);
+          pg_strcasecmp(name, "local_preload_libraries") == 0 ||
+          pg_strcasecmp(name, "session_replication_role") == 0);
+}
+
+// Languages whose functions run outside PostgreSQL's sandbox (C, internal,
+// plperlu, plpython3u, ...): creating such code is a route to the server.
+bool is_untrusted_language(const char *language) {
+  if (language == nullptr) return false;  // the default, SQL, is trusted
+  HeapTuple tuple = SearchSysCache1(LANGNAME, CStringGetDatum(language));
+  if (!HeapTupleIsValid(tuple)) return false;  // PostgreSQL reports it
+  bool trusted = reinterpret_cast<Form_pg_language>(GETSTRUCT(tuple))->lanpltrusted;
+  ReleaseSysCache(tuple);
+  return !trusted;
+}
+
+const char *language_option(List *options) {
+  ListCell *cell;
+  foreach (cell, options) {
+    auto *option = lfirst_node(DefElem, cell);
+    if (strcmp(option->defname, "language") == 0) return strVal(option->arg);
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -288,8 +312,19 @@ bool changes_pg_mpa_setup(Node *parsetree) {
       return is_pg_mpa_setting(castNode(AlterRoleSetStmt, parsetree)->setstmt->name);
     case T_AlterDatabaseSetStmt:
       return is_pg_mpa_setting(castNode(AlterDatabaseSetStmt, parsetree)->setstmt->name);
+    case T_VariableSetStmt:
+      return is_pg_mpa_setting(castNode(VariableSetStmt, parsetree)->name);
     case T_LoadStmt:
+    case T_CreateExtensionStmt:
       return true;
+    case T_CopyStmt: {  // COPY … PROGRAM, or a file on the server
+      auto *copy = castNode(CopyStmt, parsetree);
+      return copy->is_program || copy->filename != nullptr;
+    }
+    case T_CreateFunctionStmt:
+      return is_untrusted_language(language_option(castNode(CreateFunctionStmt, parsetree)->options));
+    case T_DoStmt:
+      return is_untrusted_language(language_option(castNode(DoStmt, parsetree)->args));
     default:
       return false;
   }

@@ -33,9 +33,11 @@ struct StatementDescription {
   bool changes_pg_mpa_setup;
 };
 
-// Whether the statement changes pg_mpa's settings (mpa.*), the libraries
-// loaded into sessions (one could replace pg_mpa's hooks), or loads code
-// (LOAD).
+// Whether the statement changes pg_mpa's set-up or opens a route around it:
+// its settings (mpa.*), the libraries loaded into sessions (one could
+// replace pg_mpa's hooks), session_replication_role, LOAD, new extensions,
+// code in untrusted languages (C, plpython3u, ...), and COPY to or from a
+// program or a server file.
 bool changes_pg_mpa_setup(Node *statement);
 
 // Parses `text`, which must hold exactly one statement, and describes it.

@@ -1,6 +1,8 @@
-# Once a team governs pg_mpa, its settings, the libraries loaded into
-# sessions and LOAD are pg_mpa's own: changing them needs that team's
-# approval, from any database. Other settings stay free.
+# Once a team governs pg_mpa, its set-up is governed with it: its settings,
+# the libraries loaded into sessions, session_replication_role, LOAD, new
+# extensions, code in untrusted languages and COPY to or from programs and
+# server files need that team's approval, from any database. Other
+# settings, trusted code and COPY through the client stay free.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -36,7 +38,14 @@ my @attacks = (
 	q{ALTER SYSTEM RESET ALL},
 	q{ALTER ROLE carol SET session_preload_libraries = 'auto_explain'},
 	q{ALTER DATABASE app SET local_preload_libraries = 'auto_explain'},
-	q{LOAD 'auto_explain'});
+	q{LOAD 'auto_explain'},
+	q{SET session_replication_role = replica},
+	q{ALTER ROLE carol SET session_replication_role = replica},
+	q{CREATE EXTENSION pg_stat_statements},
+	q{CREATE FUNCTION sneaky() RETURNS int LANGUAGE c AS 'pg_mpa', 'mpa_tally'},
+	q{COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'},
+	q{COPY (SELECT 1) TO '/tmp/pg_mpa_copied'},
+	q{CREATE TEMP TABLE t (x text); COPY t FROM '/etc/hostname'});
 for my $attack (@attacks)
 {
 	like(refused('postgres', $attack), qr/requires the approval of team "security"/, "refused: $attack");
@@ -52,6 +61,9 @@ ok(!-e $node->data_dir . '/postgresql.auto.conf'
 	  || slurp_file($node->data_dir . '/postgresql.auto.conf') !~ /mpa\.|preload/,
 	'postgresql.auto.conf holds none of it');
 is(refused('postgres', q{ALTER SYSTEM SET work_mem = '8MB'}), '', 'other settings stay free');
+is(refused('postgres', q{CREATE FUNCTION harmless() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE FUNCTION harmless_pl() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1; END'}),
+	'', 'trusted languages stay free');
+is(refused('postgres', q{COPY (SELECT 1) TO STDOUT}), '', 'COPY through the client stays free');
 is(refused('app', q{ALTER ROLE carol SET work_mem = '8MB'}), '', 'also per role, from any database');
 
 # The approved way.
