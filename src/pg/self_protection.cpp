@@ -77,6 +77,18 @@ bool check_permissions(List *range_table, bool ereport_on_violation) {
     auto *entry = lfirst_node(RangeTblEntry, cell);
     if (entry->rtekind != RTE_RELATION || !(entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)))
       continue;
+    if (get_rel_namespace(entry->relid) == PG_CATALOG_NAMESPACE && !approved_statement_running) {
+      // Editing the system catalogs by hand could undo anything pg_mpa
+      // guards (its functions, dependencies, the extension itself): once a
+      // team governs pg_mpa, nobody does it.
+      const char *team = configuration_team();
+      if (team == nullptr) continue;
+      if (!ereport_on_violation) return false;
+      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+                      errmsg("writing the system catalog %s directly is refused", get_rel_name(entry->relid)),
+                      errdetail("Team \"%s\" governs pg_mpa; direct catalog edits could undo what it guards.",
+                                team)));
+    }
     if (!in_pg_mpa_schema(entry->relid)) continue;
     if (!ereport_on_violation) return false;
     refuse_direct_write(entry->relid, (entry->requiredPerms & ACL_INSERT)   ? "INSERT"

@@ -270,14 +270,15 @@ const char *fingerprint_text(const char *text) {
 }
 
 // Settings that decide what pg_mpa is: its own, the libraries loaded into
-// every session (one could replace pg_mpa's hooks), and
-// session_replication_role (replica mode silences triggers, pg_mpa's too).
+// every session (one could replace pg_mpa's hooks), session_replication_role
+// (replica mode silences triggers, pg_mpa's too) and allow_system_table_mods.
 bool is_pg_mpa_setting(const char *name) {
   return name != nullptr &&
          (pg_strncasecmp(name, "mpa.", 4) == 0 || pg_strcasecmp(name, "shared_preload_libraries") == 0 ||
           pg_strcasecmp(name, "session_preload_libraries") == 0 ||
           pg_strcasecmp(name, "local_preload_libraries") == 0 ||
-          pg_strcasecmp(name, "session_replication_role") == 0);
+          pg_strcasecmp(name, "session_replication_role") == 0 ||
+          pg_strcasecmp(name, "allow_system_table_mods") == 0);
 }
 
 // Languages whose functions run outside PostgreSQL's sandbox (C, internal,

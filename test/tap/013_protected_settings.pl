@@ -45,10 +45,14 @@ my @attacks = (
 	q{CREATE FUNCTION sneaky() RETURNS int LANGUAGE c AS 'pg_mpa', 'mpa_tally'},
 	q{COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'},
 	q{COPY (SELECT 1) TO '/tmp/pg_mpa_copied'},
-	q{CREATE TEMP TABLE t (x text); COPY t FROM '/etc/hostname'});
+	q{CREATE TEMP TABLE t (x text); COPY t FROM '/etc/hostname'},
+	q{SET allow_system_table_mods = on},
+	q{UPDATE pg_catalog.pg_proc SET prosrc = prosrc WHERE proname = 'mpa_vote'},
+	q{DELETE FROM pg_catalog.pg_depend WHERE false});
 for my $attack (@attacks)
 {
-	like(refused('postgres', $attack), qr/requires the approval of team "security"/, "refused: $attack");
+	like(refused('postgres', $attack), qr/requires the approval of team "security"|Team "security" governs pg_mpa/,
+		"refused: $attack");
 }
 my $deadline = time() + 10;
 while (time() < $deadline && !refused('app', $attacks[0])) { select(undef, undef, undef, 0.1) }
