@@ -43,10 +43,4 @@ void validate_threshold(int threshold, int approvers) {
                 "", "Enrol more approvers first, or lower the threshold.");
 }
 
-bool reachable(int eligible, int threshold) {
-  if (eligible < 0) throw Error(sqlstate::kInternalError, "negative eligible approver count " + std::to_string(eligible));
-  if (threshold < 1) throw Error(sqlstate::kInternalError, "threshold " + std::to_string(threshold) + " is below 1");
-  return eligible >= threshold;
-}
-
 }  // namespace mpa::tally

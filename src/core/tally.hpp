@@ -25,8 +25,4 @@ Outcome decide(int approvals, int rejections, int eligible, int threshold);
 // error (XX000).
 void validate_threshold(int threshold, int approvers);
 
-// Whether `eligible` voters can still reach `threshold` approvals at all.
-// Throws mpa::Error (XX000) when eligible < 0 or threshold < 1.
-bool reachable(int eligible, int threshold);
-
 }  // namespace mpa::tally

@@ -11,7 +11,6 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
-#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "parser/scansup.h"
 #include "tcop/utility.h"

@@ -37,12 +37,13 @@ bool approved_statement_running = false;
 
 bool running_trusted_code() { return trusted_process || trusted_depth > 0; }
 
-bool in_pg_mpa_schema(Oid relid) {
-  Oid schema = get_rel_namespace(relid);
+bool is_pg_mpa_schema(Oid schema) {
   if (!OidIsValid(schema)) return false;
   const char *name = get_namespace_name(schema);
   return name != nullptr && std::strcmp(name, "mpa") == 0 && OidIsValid(get_extension_oid("pg_mpa", true));
 }
+
+bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(relid)); }
 
 [[noreturn]] void refuse_direct_write(Oid relid, const char *what) {
   ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
@@ -77,7 +78,8 @@ bool check_permissions(List *range_table, bool ereport_on_violation) {
     auto *entry = lfirst_node(RangeTblEntry, cell);
     if (entry->rtekind != RTE_RELATION || !(entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)))
       continue;
-    if (get_rel_namespace(entry->relid) == PG_CATALOG_NAMESPACE && !approved_statement_running) {
+    Oid schema = get_rel_namespace(entry->relid);  // one lookup per written relation
+    if (schema == PG_CATALOG_NAMESPACE && !approved_statement_running) {
       // Editing the system catalogs by hand could undo anything pg_mpa
       // guards (its functions, dependencies, the extension itself): once a
       // team governs pg_mpa, nobody does it.
@@ -89,7 +91,7 @@ bool check_permissions(List *range_table, bool ereport_on_violation) {
                       errdetail("Team \"%s\" governs pg_mpa; direct catalog edits could undo what it guards.",
                                 team)));
     }
-    if (!in_pg_mpa_schema(entry->relid)) continue;
+    if (!is_pg_mpa_schema(schema)) continue;
     if (!ereport_on_violation) return false;
     refuse_direct_write(entry->relid, (entry->requiredPerms & ACL_INSERT)   ? "INSERT"
                                       : (entry->requiredPerms & ACL_UPDATE) ? "UPDATE"
@@ -155,10 +157,8 @@ bool is_pg_mpa_object(Oid class_id, Oid object_id) {
   switch (class_id) {
     case ExtensionRelationId:
       return object_id == extension;
-    case NamespaceRelationId: {
-      const char *name = get_namespace_name(object_id);
-      return name != nullptr && std::strcmp(name, "mpa") == 0;
-    }
+    case NamespaceRelationId:
+      return is_pg_mpa_schema(object_id);
     case RelationRelationId:
       return in_pg_mpa_schema(object_id);
     case ProcedureRelationId:

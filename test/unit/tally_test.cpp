@@ -111,14 +111,5 @@ TEST(ValidateThreshold, NegativeApproverCountIsInternal) {
   }
 }
 
-TEST(Reachable, EligibleMustCoverTheThreshold) {
-  for (int eligible = 0; eligible <= 10; ++eligible)
-    for (int threshold = 1; threshold <= 12; ++threshold)
-      EXPECT_EQ(reachable(eligible, threshold), brute_force(0, 0, eligible, threshold) != Outcome::Rejected)
-          << eligible << " for " << threshold;
-  EXPECT_THROW(reachable(-1, 1), Error);
-  EXPECT_THROW(reachable(3, 0), Error);
-}
-
 }  // namespace
 }  // namespace mpa::tally
