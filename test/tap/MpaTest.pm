@@ -12,6 +12,7 @@ use Test::More;
 
 my $tests = $ENV{MPA_TESTS} or die "MPA_TESTS must point at the staged test tree";
 my $python = '/usr/bin/python3';
+my @started_servers;    # stopped when the test ends, whatever happened
 
 # A running SMTP server: { port, maildir, control, dir, handle }.
 # Options are the server's own (tls_cert => ..., require_starttls => 1, ...).
@@ -31,6 +32,7 @@ sub start_smtp
 	push @cmd, '--auth-user', $opt{auth_user}, '--auth-password', $opt{auth_password}
 	  if $opt{auth_user};
 	$smtp{handle} = IPC::Run::start(\@cmd, '>', "$dir/stdout", '2>', "$dir/stderr");
+	push @started_servers, $smtp{handle};
 	for (1 .. 100)
 	{
 		last if -s $smtp{pidfile};
@@ -393,6 +395,15 @@ sub cpu_ticks
 	$stat =~ s/^.*\)\s+//s;    # fields after the command name
 	my @f = split /\s+/, $stat;
 	return $f[11] + $f[12];    # utime, stime (fields 14 and 15)
+}
+
+END
+{
+	local $?;    # keep the test's exit status
+	for my $handle (@started_servers)
+	{
+		eval { $handle->kill_kill if $handle->pumpable };
+	}
 }
 
 1;
