@@ -6,6 +6,16 @@ MPA_ROOT=${MPA_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MPA_PG_BIN=${MPA_PG_BIN:-/usr/lib/postgresql/15/bin}
 MPA_SYSTEM_PYTHON=/usr/bin/python3   # Debian's: it has aiosmtpd
 
+# One pg_mpa installation serves the whole machine, so scripts that install
+# it and run clusters (tests, demo, benchmarks) take turns: none installs
+# another build under a running one's clusters, and benchmarks run alone.
+# Call first thing as: mpa_run_exclusively "$0" "$@"
+mpa_run_exclusively() {
+  [ -n "${MPA_EXCLUSIVE:-}" ] && return 0
+  export MPA_EXCLUSIVE=1
+  exec flock -o /tmp/pg_mpa.machine.lock bash "$@"
+}
+
 # Runs a command as root: directly when we are root, else through sudo.
 mpa_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
