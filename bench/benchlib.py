@@ -1,0 +1,172 @@
+"""Shared pieces of the benchmark drivers: statistics, the results file
+bench/run prints as one table, side-by-side pgbench runs against the
+clusters with and without pg_mpa, and a fast reader of the mail the local
+SMTP server stores (for the one-time codes)."""
+
+import email
+import signal
+import email.policy
+import json
+import os
+import re
+import statistics
+import subprocess
+import time
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))  # ceil
+    return ordered[int(rank) - 1]
+
+
+def add_result(benchmark, with_value, without_value, ratio, target, result):
+    """One row of the final table (bench/report.py prints them)."""
+    path = os.environ["BENCH_RESULTS"]
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\t".join(str(v) for v in (benchmark, with_value, without_value, ratio, target, result)) + "\n")
+
+
+def log(message):
+    print(message, flush=True)
+
+
+# --- pgbench, alternating between the two clusters ---------------------------
+
+TPS_RE = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.M)
+
+
+def pgbench_tps(pgbench, host, port, dbname, args):
+    out = subprocess.run([pgbench, "-h", host, "-p", str(port), "-U", "postgres", *args, dbname],
+                         capture_output=True, text=True)
+    match = TPS_RE.search(out.stdout)
+    if out.returncode != 0 or not match:
+        raise SystemExit(f"pgbench failed on port {port}:\n{out.stdout}\n{out.stderr}")
+    return float(match.group(1))
+
+
+def perf_attach(pids, out):
+    """perf record (user space, call graphs) of these backends until
+    perf_detach; for profiling a run (BENCH_PERF_DIR), never during a timed one."""
+    return subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock:u", "--call-graph", "dwarf,16384",
+                             "-F", "499", "-p", ",".join(str(p) for p in pids), "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def perf_detach(proc):
+    proc.send_signal(signal.SIGINT)
+    proc.wait()
+
+
+def profile_pgbench(pgbench, host, port, dbname, args, out, psql_bin):
+    """One pgbench run (not timed) with its backends under perf."""
+    run = subprocess.Popen([pgbench, "-h", host, "-p", str(port), "-U", "postgres", *args, dbname],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids = []
+    for _ in range(200):
+        out_ = subprocess.run([psql_bin, "-h", host, "-p", str(port), "-U", "postgres", "-X", "-tA", "-d", dbname,
+                               "-c", "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'"],
+                              capture_output=True, text=True).stdout.split()
+        if out_:
+            pids = out_
+            break
+        time.sleep(0.05)
+    perf = perf_attach(pids, out) if pids else None
+    run.wait()
+    if perf:
+        perf_detach(perf)
+    log(f"  profile of {len(pids)} backends written to {out}")
+
+
+def psql(host, port, dbname, sql, psql_bin):
+    subprocess.run([psql_bin, "-h", host, "-p", str(port), "-U", "postgres", "-X", "-q",
+                    "-v", "ON_ERROR_STOP=1", "-d", dbname, "-c", sql], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def alternate(rounds, measure_with, measure_without):
+    """Runs with/without alternately (ABBA: A B, B A, A B, ...) so that a slow
+    drift of the machine falls on both sides; returns both lists."""
+    with_values, without_values = [], []
+    for r in range(rounds):
+        order = [("with", measure_with), ("without", measure_without)]
+        if r % 2:
+            order.reverse()
+        for side, measure in order:
+            value = measure()
+            (with_values if side == "with" else without_values).append(value)
+    return with_values, without_values
+
+
+def report_ratio(benchmark, unit, with_values, without_values, target, higher_is_better, fmt="{:,.0f}"):
+    """Adds the row: medians of both sides, their ratio, pass/fail."""
+    w, wo = median(with_values), median(without_values)
+    ratio = w / wo
+    ok = ratio >= target if higher_is_better else ratio <= target
+    paired = [a / b for a, b in zip(with_values, without_values)]
+    log(f"  {benchmark}: with {[round(v, 2) for v in with_values]} without "
+        f"{[round(v, 2) for v in without_values]} per-round ratios {[round(v, 3) for v in paired]}")
+    add_result(benchmark, f"{fmt.format(w)} {unit}", f"{fmt.format(wo)} {unit}", f"{ratio:.3f}",
+               f"{'>=' if higher_is_better else '<='} {target}", "pass" if ok else "FAIL")
+    return ratio
+
+
+# --- one-time codes from the SMTP server's maildir ----------------------------
+
+CODE_RE = re.compile(r"one-time code: ([0-9]{6})\b")
+
+
+class CodeReader:
+    """Reads code mails as the SMTP server stores them and removes every file
+    it has read, so that new/ stays short and polling stays cheap however
+    much mail a run sends. Other benchmarks that need the files (mail)
+    run when no reader is active."""
+
+    def __init__(self, maildir):
+        self.new = os.path.join(maildir, "new")
+        self.codes = {}  # (recipient, request id) -> (code, server receive time)
+
+    def _scan(self):
+        try:
+            names = [n for n in os.listdir(self.new) if n.endswith(".eml")]
+        except FileNotFoundError:
+            return
+        for name in names:
+            path = os.path.join(self.new, name)
+            side = path[:-4] + ".json"
+            try:
+                with open(side, encoding="utf-8") as f:
+                    meta = json.load(f)
+                with open(path, "rb") as f:
+                    msg = email.message_from_binary_file(f, policy=email.policy.default)
+            except FileNotFoundError:
+                continue
+            subject = str(msg.get("Subject", ""))
+            match = re.search(r"your code to \w+ request #([0-9]+)", subject)
+            if match:
+                body = msg.get_body(preferencelist=("plain",))
+                code = CODE_RE.search(body.get_content() if body else "")
+                if code:
+                    for rcpt in meta.get("rcpt_tos") or []:
+                        self.codes[(rcpt.lower(), int(match.group(1)))] = (code.group(1), meta["received_epoch"])
+            os.unlink(path)
+            os.unlink(side)
+
+    def wait(self, recipient, request_id, timeout=30.0):
+        """(code, receive time) of the code mail for this request."""
+        key = (recipient.lower(), request_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            if key in self.codes:
+                return self.codes.pop(key)
+            self._scan()
+            if key in self.codes:
+                return self.codes.pop(key)
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no code mail for {recipient} on request {request_id} within {timeout} s")
+            time.sleep(0.0005)

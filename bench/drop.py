@@ -1,0 +1,64 @@
+"""Benchmark "drop" (issue 7, 3): DROP SCHEMA ... CASCADE of an unprotected
+schema holding 10,000 tables, timed on the cluster with pg_mpa (1,000
+policies, governed) and on its copy without, alternately.
+
+Why: PostgreSQL calls pg_mpa's object access hook for every object such a
+drop removes (each table, its row type and array type) so that a protected
+object reached without being named is refused; that per-object check must
+not make a mass drop noticeably slower. The schema is rebuilt before every
+timed drop (not timed). Target: time with/without <= 1.10.
+"""
+import os
+import time
+
+import psycopg2
+
+import benchlib
+
+TABLES = int(os.environ.get("BENCH_DROP_TABLES", "10000"))
+ROUNDS = int(os.environ.get("BENCH_DROP_ROUNDS", "3"))
+
+BUILD = f"""
+DO $$
+BEGIN
+  CREATE SCHEMA bench_drop;
+  FOR i IN 1..{TABLES} LOOP
+    EXECUTE format('CREATE TABLE bench_drop.t_%s (id int, amount numeric)', i);
+  END LOOP;
+END $$;
+"""
+
+
+def connect(port):
+    conn = psycopg2.connect(host=os.environ["BENCH_HOST"], port=port, dbname=os.environ["BENCH_DB"],
+                            user="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SET client_min_messages = warning")
+    return conn
+
+
+def measure(port):
+    def run():
+        conn = connect(port)
+        with conn.cursor() as cur:
+            cur.execute(BUILD)
+            cur.execute("VACUUM pg_class, pg_type, pg_depend, pg_attribute")
+            cur.execute("CHECKPOINT")
+            start = time.perf_counter()
+            cur.execute("DROP SCHEMA bench_drop CASCADE")
+            elapsed = time.perf_counter() - start
+        conn.close()
+        return elapsed
+    return run
+
+
+def main():
+    with_s, without_s = benchlib.alternate(ROUNDS, measure(os.environ["BENCH_WITH_PORT"]),
+                                           measure(os.environ["BENCH_WITHOUT_PORT"]))
+    benchlib.report_ratio(f"drop: DROP SCHEMA CASCADE, {TABLES:,} tables", "s", with_s, without_s, 1.10,
+                          higher_is_better=False, fmt="{:.2f}")
+
+
+if __name__ == "__main__":
+    main()

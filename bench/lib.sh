@@ -1,0 +1,130 @@
+# Shell helpers of the benchmarks (source after test/lib/cluster.sh).
+#
+# The comparisons "with" and "without pg_mpa" run against two clusters of
+# the same build made from one data directory: it is set up once with
+# pg_mpa (extension, team, 1,000 policies, governed, pgbench tables),
+# stopped and copied; the copy is started with shared_preload_libraries
+# emptied. Both then run side by side (only one is measured at a time), so
+# rounds can alternate without restarts or cold caches.
+
+BENCH_DB=mpa_bench
+# The same for every cluster of the benchmarks. Autovacuum and checkpoints
+# stay out of the timed runs (noise on 2 cores); 10,000 dropped tables need
+# more lock slots than the default.
+BENCH_CONF="log_min_messages = warning
+shared_buffers = 256MB
+max_locks_per_transaction = 1024
+max_wal_size = 8GB
+checkpoint_timeout = 1h
+autovacuum = off"
+BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-10}
+
+# Results: one TSV line per figure (benchmark, with, without, ratio, target,
+# result), printed as one table at the end by bench/report.py.
+bench_results() { echo "$MPA_WORK/results.tsv"; }
+
+bench_as_pg() { mpa_as_postgres "$@"; }
+
+# bench_psql PORT [psql args...]
+bench_psql() {
+  local port=$1; shift
+  mpa_as_postgres "$MPA_PG_BIN/psql" -h "$MPA_PGHOST" -p "$port" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+bench_pg_ctl() { mpa_as_postgres "$MPA_PG_BIN/pg_ctl" "$@"; }
+
+# bench_start DATADIR / bench_stop DATADIR
+bench_start() { bench_pg_ctl -D "$1" -l "$1.log" -w -t 120 start >/dev/null; }
+bench_stop() {
+  [ -f "$1/postmaster.pid" ] || return 0
+  bench_pg_ctl -D "$1" -m fast -w -t 120 stop >/dev/null
+}
+
+# bench_preload DATADIR on|off: pg_mpa in shared_preload_libraries or not
+# (the last setting in postgresql.conf wins).
+bench_preload() {
+  local value
+  [ "$2" = on ] && value=pg_mpa || value=
+  mpa_as_postgres sed -i '/^shared_preload_libraries = /d' "$1/postgresql.conf"
+  echo "shared_preload_libraries = '$value'" | mpa_as_postgres tee -a "$1/postgresql.conf" >/dev/null
+}
+
+# Copies the bench scripts and the mailbox reader where postgres can read them.
+bench_copy_scripts() {
+  mpa_as_postgres mkdir -p "$MPA_WORK/bench"
+  mpa_as_root cp "$MPA_ROOT"/bench/*.py "$MPA_ROOT"/bench/*.sql "$MPA_ROOT"/bench/*.pgbench "$MPA_WORK/bench/"
+  mpa_as_root chown -R postgres: "$MPA_WORK/bench"
+}
+
+# Runs a driver as postgres with the settings it reads from the environment.
+bench_python() {
+  local vars=(BENCH_RESULTS="$(bench_results)" BENCH_HOST="$MPA_PGHOST" BENCH_DB="$BENCH_DB"
+              BENCH_MAILDIR="$MPA_MAILDIR" MPA_PG_BIN="$MPA_PG_BIN" BENCH_PGBENCH_SCALE="$BENCH_PGBENCH_SCALE"
+              BENCH_WITH_PORT="${BENCH_WITH_PORT:-}" BENCH_WITHOUT_PORT="${BENCH_WITHOUT_PORT:-}"
+              BENCH_SCALE_PORT="${BENCH_SCALE_PORT:-}")
+  local name
+  for name in BENCH_ROUNDS BENCH_DDL_TRANSACTIONS BENCH_SELECT_SECONDS BENCH_DROP_TABLES BENCH_DROP_ROUNDS \
+              BENCH_APPROVAL_LOOPS BENCH_SCALE_SAMPLES BENCH_PERF_DIR; do
+    [ -n "${!name:-}" ] && vars+=("$name=${!name}")
+  done
+  mpa_as_postgres env "${vars[@]}" "$MPA_SYSTEM_PYTHON" "$@"
+}
+
+# bench_setup_installation PORT: the roles, the extension and what
+# bench/setup.sql configures (1,000 policies, governed), in $BENCH_DB.
+bench_setup_installation() {
+  local port=$1
+  bench_psql "$port" -c "CREATE DATABASE $BENCH_DB" &&
+    bench_psql "$port" -d "$BENCH_DB" -f "$MPA_WORK/bench/setup.sql" >/dev/null
+}
+
+# The pair: $BENCH_WITH_DATA / $BENCH_WITH_PORT (pg_mpa preloaded) and
+# $BENCH_WITHOUT_DATA / $BENCH_WITHOUT_PORT (the copy, not preloaded).
+bench_start_pair() {
+  [ -n "${BENCH_WITH_PORT:-}" ] && return 0
+  echo "== setting up the clusters with and without pg_mpa"
+  mpa_start_cluster "$BENCH_DB" "$BENCH_CONF" || return 1
+  BENCH_WITH_DATA=$MPA_PGDATA BENCH_WITH_PORT=$MPA_PGPORT
+  bench_setup_installation "$BENCH_WITH_PORT" || return 1
+  mpa_as_postgres "$MPA_PG_BIN/pgbench" -h "$MPA_PGHOST" -p "$BENCH_WITH_PORT" -U postgres -i -q \
+    -s "$BENCH_PGBENCH_SCALE" "$BENCH_DB" >"$MPA_WORK/pgbench-init.log" 2>&1 || {
+    cat "$MPA_WORK/pgbench-init.log"; return 1; }
+  bench_psql "$BENCH_WITH_PORT" -d "$BENCH_DB" -c "VACUUM ANALYZE" || return 1
+  bench_stop "$BENCH_WITH_DATA"
+  BENCH_WITHOUT_DATA=$MPA_WORK/data-without BENCH_WITHOUT_PORT=$(mpa_free_port)
+  mpa_as_postgres cp -a "$BENCH_WITH_DATA" "$BENCH_WITHOUT_DATA"
+  echo "port = $BENCH_WITHOUT_PORT" | mpa_as_postgres tee -a "$BENCH_WITHOUT_DATA/postgresql.conf" >/dev/null
+  bench_preload "$BENCH_WITHOUT_DATA" off
+  bench_start "$BENCH_WITH_DATA" && bench_start "$BENCH_WITHOUT_DATA" || return 1
+  bench_psql "$BENCH_WITH_PORT" -d "$BENCH_DB" -tAc "SELECT 'pg_mpa loaded: ' || current_setting('shared_preload_libraries')" &&
+    bench_psql "$BENCH_WITHOUT_PORT" -d "$BENCH_DB" -tAc "SELECT 'copy without: ' || current_setting('shared_preload_libraries') || '(none)'"
+}
+
+# A cluster of its own (for the scale benchmark): $BENCH_SCALE_DATA / _PORT.
+bench_start_scale_cluster() {
+  BENCH_SCALE_DATA=$MPA_WORK/data-scale BENCH_SCALE_PORT=$(mpa_free_port)
+  mpa_as_postgres "$MPA_PG_BIN/initdb" -D "$BENCH_SCALE_DATA" -A trust -U postgres -E UTF8 \
+    --locale=C.UTF-8 >"$MPA_WORK/initdb-scale.log" || return 1
+  mpa_as_postgres tee -a "$BENCH_SCALE_DATA/postgresql.conf" >/dev/null <<CONF
+port = $BENCH_SCALE_PORT
+listen_addresses = ''
+unix_socket_directories = '$MPA_WORK'
+shared_preload_libraries = 'pg_mpa'
+fsync = off
+mpa.database = '$BENCH_DB'
+mpa.smtp_url = 'smtp://127.0.0.1:$MPA_SMTP_PORT'
+mpa.smtp_starttls = off
+mpa.mail_from = 'pg-mpa@db.example.test'
+$BENCH_CONF
+CONF
+  bench_start "$BENCH_SCALE_DATA" && bench_setup_installation "$BENCH_SCALE_PORT"
+}
+
+# Stops every cluster of this run, then the SMTP server and the work dir.
+bench_teardown() {
+  local d
+  for d in "$MPA_WORK"/data*; do
+    [ -f "$d/postmaster.pid" ] && bench_pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1
+  done
+  mpa_teardown
+}

@@ -1,0 +1,48 @@
+"""Runs one pgbench workload against the cluster with pg_mpa and its copy
+without, alternately (ABBA order), and adds the row with the medians of the
+transactions per second and their ratio to the results.
+
+  pgbench_ab.py --name NAME --target 0.99 --rounds 5 [--vacuum] -- PGBENCH-ARGS...
+
+Connection settings come from the environment bench/run exports
+(BENCH_HOST, BENCH_WITH_PORT, BENCH_WITHOUT_PORT, BENCH_DB, MPA_PG_BIN)."""
+import argparse
+import os
+
+import benchlib
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--target", type=float, required=True)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--vacuum", action="store_true",
+                        help="VACUUM the database (catalogs too) of both clusters before each run")
+    parser.add_argument("pgbench_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    pgbench_args = [a for a in args.pgbench_args if a != "--"]
+
+    host, db = os.environ["BENCH_HOST"], os.environ["BENCH_DB"]
+    pg_bin = os.environ["MPA_PG_BIN"]
+
+    def measure(port):
+        def run():
+            if args.vacuum:
+                benchlib.psql(host, port, db, "VACUUM", os.path.join(pg_bin, "psql"))
+            return benchlib.pgbench_tps(os.path.join(pg_bin, "pgbench"), host, port, db, pgbench_args)
+        return run
+
+    if os.environ.get("BENCH_PERF_DIR"):  # one extra, untimed run under perf
+        out = os.path.join(os.environ["BENCH_PERF_DIR"],
+                           "".join(c if c.isalnum() else "_" for c in args.name) + ".perf.data")
+        benchlib.profile_pgbench(os.path.join(pg_bin, "pgbench"), host, os.environ["BENCH_WITH_PORT"], db,
+                                 pgbench_args, out, os.path.join(pg_bin, "psql"))
+
+    with_tps, without_tps = benchlib.alternate(args.rounds, measure(os.environ["BENCH_WITH_PORT"]),
+                                               measure(os.environ["BENCH_WITHOUT_PORT"]))
+    benchlib.report_ratio(args.name, "tps", with_tps, without_tps, args.target, higher_is_better=True)
+
+
+if __name__ == "__main__":
+    main()

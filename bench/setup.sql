@@ -1,0 +1,49 @@
+-- The installation every benchmark runs against, as in production: a team
+-- of approvers, 1,000 policies on objects the benchmarks' own statements do
+-- not touch, and a team governing pg_mpa itself (MPA CONFIGURE), so that
+-- every hook of pg_mpa is active. Run by bench/lib.sh in mpa_bench, by a
+-- superuser, before anything governs (afterwards configuration would need
+-- approvals).
+CREATE EXTENSION pg_mpa;
+CREATE ROLE dba LOGIN SUPERUSER;      -- asks for approvals
+CREATE ROLE alice LOGIN;              -- approvers
+CREATE ROLE bob LOGIN;
+CREATE ROLE carol LOGIN;
+CREATE SCHEMA approval;               -- tables the approval loop drops
+CREATE SCHEMA scale;                  -- tables the scale benchmark requests to drop
+
+SELECT mpa_team_create('bench', 2, 'two of three approve');
+SELECT mpa_approver_add('bench', 'alice', 'alice@example.com');
+SELECT mpa_approver_add('bench', 'bob', 'bob@example.com');
+SELECT mpa_approver_add('bench', 'carol', 'carol@example.com');
+
+-- 1,000 policies, as a large installation might have them.
+SELECT mpa_protect(op, obj, 'bench') FROM (
+            SELECT 'DROP TABLE' AS op, 'approval.*' AS obj
+  UNION ALL SELECT 'DROP TABLE', 'scale.*'
+  UNION ALL SELECT 'DROP TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 397) i
+  UNION ALL SELECT 'TRUNCATE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 249) i
+  UNION ALL SELECT 'ALTER TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 199) i
+  UNION ALL SELECT 'DROP INDEX', format('prod_%s.i_%s', i / 10, i % 10) FROM generate_series(0, 49) i
+  UNION ALL SELECT 'DROP FUNCTION', format('prod_%s.f_%s', i / 10, i % 10) FROM generate_series(0, 49) i
+  UNION ALL SELECT 'DROP VIEW', format('prod_%s.v_%s', i / 10, i % 10) FROM generate_series(0, 23) i
+  UNION ALL SELECT 'DROP SCHEMA', format('prod_%s', i) FROM generate_series(0, 19) i
+  UNION ALL SELECT unnest(ARRAY['ALTER SYSTEM', 'DROP DATABASE', 'DROP ROLE', 'ALTER ROLE', 'DROP TABLESPACE']), '*'
+) p;
+SELECT mpa_protect('MPA CONFIGURE', '*', 'bench');   -- from here on, 'bench' governs pg_mpa
+
+DO $$
+BEGIN
+  IF (SELECT count(*) FROM mpa.policies) <> 1000 THEN
+    RAISE EXCEPTION 'expected 1000 policies, found %', (SELECT count(*) FROM mpa.policies);
+  END IF;
+END $$;
+
+-- A user-defined function, called once per transaction by bench/function.pgbench:
+-- PL/pgSQL is never inlined, so every call goes through fmgr and pg_mpa's
+-- needs_fmgr_hook.
+CREATE FUNCTION public.bench_balance(account int) RETURNS int
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT abalance FROM pgbench_accounts WHERE aid = account);
+END $$;
