@@ -64,11 +64,19 @@ CREATE TABLE mpa.teams (
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- An approver's address is confirmed by a code mailed to it: at enrolment,
+-- after an approved change of address (the new one takes over only once it
+-- confirmed; the old one is told), and when the team is baselined. A vote
+-- confirmed with a code mailed to the address also proves it.
 CREATE TABLE mpa.approvers (
   team      text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
   approver  regrole NOT NULL,
   email     text NOT NULL,
   added_at  timestamptz NOT NULL DEFAULT now(),
+  verified_at    timestamptz,            -- NULL: the address never confirmed a code
+  last_active_at timestamptz,            -- last vote or confirmation
+  pending_email  text,                   -- an approved new address, until it confirms
+  confirmation_started_at timestamptz,   -- start of the current confirmation (its tries are counted together)
   PRIMARY KEY (team, approver)
 );
 
@@ -141,18 +149,24 @@ CREATE VIEW mpa.active_grants AS
 -- A challenge is one mailed code for one (request, approver, decision). The
 -- code is derived from these columns and the server's code key; it is stored
 -- nowhere. Wrong tries are counted in shared memory, outside transactions.
+-- A confirmation of an approver's address is a challenge without request,
+-- for one team, with decision 'confirm'; its code is bound to the address.
 CREATE TABLE mpa.challenges (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  request_id  bigint NOT NULL REFERENCES mpa.requests,
+  request_id  bigint REFERENCES mpa.requests,
   approver    regrole NOT NULL,
-  decision    text NOT NULL CHECK (decision IN ('approve', 'reject')),
+  decision    text NOT NULL CHECK (decision IN ('approve', 'reject', 'confirm')),
   nonce       bytea NOT NULL,
   email       text NOT NULL,
   state       text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'used', 'superseded', 'expired')),
   created_at  timestamptz NOT NULL DEFAULT now(),
-  expires_at  timestamptz NOT NULL
+  expires_at  timestamptz NOT NULL,
+  team        text,
+  CHECK ((decision = 'confirm') = (request_id IS NULL)),
+  CHECK (decision <> 'confirm' OR team IS NOT NULL)
 );
 CREATE INDEX challenges_open ON mpa.challenges (request_id, approver) WHERE state = 'open';
+CREATE INDEX confirmations_open ON mpa.challenges (team, approver) WHERE state = 'open' AND request_id IS NULL;
 
 ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
 
@@ -161,8 +175,8 @@ REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, m
   mpa.temporary_grants FROM PUBLIC;
 GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes, mpa.temporary_grants,
   mpa.active_grants TO PUBLIC;
-GRANT SELECT (team, approver, added_at) ON mpa.approvers TO PUBLIC;
-GRANT SELECT (id, request_id, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
+GRANT SELECT (team, approver, added_at, verified_at, last_active_at) ON mpa.approvers TO PUBLIC;
+GRANT SELECT (id, request_id, team, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
 
 -- Requests the current (session) role may vote on.
 CREATE VIEW mpa.pending WITH (security_barrier) AS
@@ -318,6 +332,55 @@ BEGIN
     format(E'Your temporary grant (request #%s) ended: %s\n\n%s', r.id, outcome, mpa.request_summary(r)));
 END $$;
 
+-- What binds each challenge's code (src/pg/challenge_code.hpp) and how its
+-- tries are counted: a vote's code is bound to its request and statement,
+-- and its tries are counted together for the request's life; a
+-- confirmation's code is bound to the address, and its tries are counted
+-- together from the start of the confirmation for mpa.request_ttl.
+CREATE VIEW mpa.challenge_bindings AS
+  SELECT c.id, coalesce(c.request_id, 0) AS request_id,
+         coalesce(r.fingerprint, 'address:' || c.email) AS fingerprint,
+         c.approver, c.decision, c.nonce, c.state, c.created_at, c.expires_at,
+         coalesce(r.created_at, a.confirmation_started_at, c.created_at) AS counted_from,
+         coalesce(r.expires_at, a.confirmation_started_at + current_setting('mpa.request_ttl')::interval,
+                  c.expires_at) AS counted_until
+    FROM mpa.challenges c
+    LEFT JOIN mpa.requests r ON r.id = c.request_id
+    LEFT JOIN mpa.approvers a ON c.request_id IS NULL AND a.team = c.team AND a.approver = c.approver;
+REVOKE ALL ON mpa.challenge_bindings FROM PUBLIC;
+
+-- What a code was for, and how to ask for a new one (said in notices).
+CREATE FUNCTION mpa.challenge_purpose(c mpa.challenges) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN c.request_id IS NULL THEN format('the confirmation of your address for team "%s"', c.team)
+              ELSE format('request #%s', c.request_id) END
+$$;
+CREATE FUNCTION mpa.challenge_retry(c mpa.challenges) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN c.request_id IS NULL THEN format('SELECT mpa_confirm_email_resend(%L);', c.team)
+              ELSE format('SELECT mpa_resend(%s);', c.request_id) END
+$$;
+
+-- Checks a code against its challenge (the try is counted in shared memory
+-- before the comparison: neither an error nor a ROLLBACK gives it back) and
+-- raises unless it was right.
+CREATE FUNCTION mpa.accept_code(c mpa.challenges, code text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE checked record := mpa.check_code(c.id, code);
+BEGIN
+  IF checked.outcome = 'wrong' THEN
+    RAISE EXCEPTION 'wrong code; % left for this code', CASE checked.tries_left WHEN 1 THEN '1 try' ELSE checked.tries_left || ' tries' END USING ERRCODE = 'MP005';
+  ELSIF checked.outcome = 'locked' THEN
+    RAISE EXCEPTION '%', CASE WHEN c.request_id IS NULL
+        THEN format('too many wrong codes for the confirmation of your address for team "%s": ask again later', c.team)
+        ELSE format('too many wrong codes for request %s: you can no longer vote on it', c.request_id) END
+      USING ERRCODE = 'MP005';
+  ELSIF checked.outcome <> 'accepted' THEN
+    RAISE EXCEPTION 'this code can no longer be used' USING ERRCODE = 'MP005',
+      HINT = 'Ask for a new one: ' || mpa.challenge_retry(c);
+  END IF;
+END $$;
+
 -- The request, locked, or a clear error.
 CREATE FUNCTION mpa.lock_request(request_id bigint) RETURNS mpa.requests
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -337,6 +400,8 @@ CREATE FUNCTION mpa.authorize_configuration(function_name text, call text) RETUR
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_authorize_configuration';
 CREATE FUNCTION mpa.execute_configuration(request_id bigint) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_execute_configuration';
+CREATE FUNCTION mpa.rehearse_configuration(statement text) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_rehearse_configuration';
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mpa FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mpa.require(anyelement, text), mpa.execute_configuration(bigint) TO PUBLIC;
@@ -379,9 +444,37 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION mpa.existing_team(text) FROM PUBLIC;
 
+-- Opens a confirmation of an approver's address (`address`: the registered
+-- one, or an approved new one) and mails its code there. `why` opens the mail.
+CREATE FUNCTION mpa.open_confirmation(a mpa.approvers, address text, why text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE c mpa.challenges;
+BEGIN
+  UPDATE mpa.challenges ch SET state = 'superseded'
+   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = a.approver AND ch.state = 'open';
+  INSERT INTO mpa.challenges (team, approver, decision, nonce, email, expires_at)
+  VALUES (a.team, a.approver, 'confirm', mpa.new_nonce(), address,
+          now() + current_setting('mpa.otp_ttl')::interval)
+  RETURNING * INTO c;
+  PERFORM mpa.queue_mail('code', address,
+    format('[pg_mpa] confirm your approver address for team "%s"', a.team),
+    format(E'%s\n\nYour one-time code: {{code}}\n\n'
+            'Connect as %s and confirm with:\n\n  SELECT mpa_confirm_email(%L, ''<code>'');\n\n'
+            'The code is valid until %s. If you did not expect this mail, do not use the code '
+            'and tell your security team.\n',
+           why, a.approver, a.team, to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')),
+    greatest(1, extract(epoch FROM c.expires_at - now())::int),
+    format('confirm:%s:%s', a.team, a.approver::oid), c.id);
+  RETURN format('a code to confirm the address was sent to %s; it is valid until %s', mpa.mask_email(address),
+                to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));
+END $$;
+REVOKE ALL ON FUNCTION mpa.open_confirmation(mpa.approvers, text, text) FROM PUBLIC;
+
 CREATE FUNCTION mpa_approver_add(team text, approver regrole, email text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE t mpa.teams := mpa.existing_team(team);
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  enrolled mpa.approvers;
 BEGIN
   PERFORM mpa.require(approver, 'approver');
   PERFORM mpa.require(email, 'email');
@@ -393,7 +486,10 @@ BEGIN
   IF EXISTS (SELECT FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_add.approver) THEN
     RAISE EXCEPTION 'role % is already an approver of team "%"', approver, t.name USING ERRCODE = '42710';
   END IF;
-  INSERT INTO mpa.approvers (team, approver, email) VALUES (t.name, approver, email);
+  INSERT INTO mpa.approvers (team, approver, email, confirmation_started_at)
+  VALUES (t.name, approver, email, now()) RETURNING * INTO enrolled;
+  PERFORM mpa.open_confirmation(enrolled, email, format(
+    'Role %s was enrolled as an approver of team "%s" of pg_mpa, with this address.', approver, t.name));
 END $$;
 
 CREATE FUNCTION mpa_approver_remove(team text, approver regrole)
@@ -414,6 +510,112 @@ BEGIN
                     t.name, remaining, t.threshold USING ERRCODE = 'MP004',
       HINT = 'Lower the threshold with mpa_team_set_threshold() first, or add an approver.';
   END IF;
+END $$;
+
+-- A new address for an approver (a configuration change: once a team
+-- governs, it needs an approved request). The new address takes over only
+-- once it has confirmed a code; the old one is told at once, and again
+-- when the change takes effect.
+CREATE FUNCTION mpa_approver_set_email(team text, approver regrole, email text)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  a mpa.approvers;
+BEGIN
+  PERFORM mpa.require(approver, 'approver');
+  PERFORM mpa.require(email, 'email');
+  PERFORM mpa.authorize_configuration('mpa_approver_set_email', format('SELECT mpa_approver_set_email(%L, %L, %L)', t.name, approver, email));
+  PERFORM mpa.check_email(email);
+  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = t.name AND ap.approver = mpa_approver_set_email.approver FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', approver, t.name USING ERRCODE = '22023';
+  ELSIF a.email = email THEN
+    RAISE EXCEPTION '% is already the address of % in team "%"', email, approver, t.name USING ERRCODE = '22023';
+  END IF;
+  UPDATE mpa.approvers ap SET pending_email = mpa_approver_set_email.email, confirmation_started_at = now()
+   WHERE ap.team = t.name AND ap.approver = a.approver RETURNING * INTO a;
+  PERFORM mpa.queue_mail('notice', a.email,
+    format('[pg_mpa] your approver address for team "%s" is being changed', t.name),
+    format(E'The address at which role %s approves for team "%s" is being changed to %s.\n'
+            'Until the new address confirms a code, your codes still come here.\n\n'
+            'If you did not ask for this, tell your security team now.\n',
+           a.approver, t.name, mpa.mask_email(email)),
+    86400, NULL, NULL);
+  RETURN mpa.open_confirmation(a, email, format(
+    'This address is to become the approver address of role %s in team "%s" of pg_mpa.', a.approver, t.name));
+END $$;
+
+-- The approver confirms their address (or an approved new one) with the
+-- code mailed there.
+CREATE FUNCTION mpa_confirm_email(team text, code text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me regrole := session_user::regrole;
+  a mpa.approvers;
+  c mpa.challenges;
+BEGIN
+  PERFORM mpa.require(team, 'team');
+  PERFORM mpa.require(code, 'code');
+  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = mpa_confirm_email.team AND ap.approver = me FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', me, left(team, 80) USING ERRCODE = 'MP003';
+  END IF;
+  SELECT * INTO c FROM mpa.challenges ch
+   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me AND ch.state = 'open'
+   ORDER BY ch.id DESC LIMIT 1;
+  IF NOT FOUND OR c.expires_at <= statement_timestamp() THEN
+    RAISE EXCEPTION 'no confirmation code is waiting for you in team "%"', a.team USING ERRCODE = 'MP005',
+      HINT = format('Ask for one: SELECT mpa_confirm_email_resend(%L);', a.team);
+  END IF;
+  PERFORM mpa.accept_code(c, code);
+  UPDATE mpa.challenges SET state = 'used' WHERE id = c.id;
+  IF c.email = a.pending_email THEN
+    UPDATE mpa.approvers ap SET email = ap.pending_email, pending_email = NULL, verified_at = now(),
+                                last_active_at = now()
+     WHERE ap.team = a.team AND ap.approver = me;
+    PERFORM mpa.queue_mail('notice', a.email,
+      format('[pg_mpa] your approver address for team "%s" was changed', a.team),
+      format(E'From now on, the codes of role %s in team "%s" go to %s, which confirmed a code.\n\n'
+              'If you did not ask for this, tell your security team now.\n',
+             me, a.team, mpa.mask_email(c.email)),
+      86400, NULL, NULL);
+    RETURN format('your address for team "%s" is now %s', a.team, mpa.mask_email(c.email));
+  END IF;
+  UPDATE mpa.approvers ap SET verified_at = now(), last_active_at = now()
+   WHERE ap.team = a.team AND ap.approver = me AND ap.email = c.email;
+  RETURN format('your address for team "%s" (%s) is confirmed', a.team, mpa.mask_email(c.email));
+END $$;
+
+-- A new confirmation code, to the address being confirmed.
+CREATE FUNCTION mpa_confirm_email_resend(team text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me regrole := session_user::regrole;
+  a mpa.approvers;
+  last_code timestamptz;
+BEGIN
+  PERFORM mpa.require(team, 'team');
+  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = mpa_confirm_email_resend.team AND ap.approver = me FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', me, left(team, 80) USING ERRCODE = 'MP003';
+  END IF;
+  SELECT max(created_at) INTO last_code FROM mpa.challenges ch
+   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me;
+  IF last_code > now() - current_setting('mpa.resend_cooldown')::interval THEN
+    RAISE EXCEPTION 'a code was sent less than % ago', current_setting('mpa.resend_cooldown') USING ERRCODE = 'MP005';
+  END IF;
+  -- Tries are counted together for mpa.request_ttl from the start of a
+  -- confirmation; after that, a fresh start.
+  IF a.confirmation_started_at IS NULL
+     OR a.confirmation_started_at <= now() - current_setting('mpa.request_ttl')::interval THEN
+    UPDATE mpa.approvers ap SET confirmation_started_at = now()
+     WHERE ap.team = a.team AND ap.approver = me RETURNING * INTO a;
+  ELSIF mpa.voter_locked_out(0, a.confirmation_started_at) THEN
+    RAISE EXCEPTION 'too many wrong codes for the confirmation of your address for team "%": ask again later', a.team
+      USING ERRCODE = 'MP005';
+  END IF;
+  RETURN mpa.open_confirmation(a, coalesce(a.pending_email, a.email),
+    format('Role %s asked for a new code to confirm this address for team "%s" of pg_mpa.', me, a.team));
 END $$;
 
 CREATE FUNCTION mpa_team_set_threshold(team text, threshold int)
@@ -466,7 +668,8 @@ END $$;
 
 REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, regrole, text),
   mpa_approver_remove(text, regrole), mpa_team_set_threshold(text, int),
-  mpa_protect(text, text, text), mpa_unprotect(text, text) FROM PUBLIC;
+  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text), mpa_unprotect(text, text)
+  FROM PUBLIC;
 
 -------------------------------------------------------------------------------
 -- Requests and votes. Identities are session roles (the authenticated
@@ -522,6 +725,16 @@ BEGIN
   IF d.team IS NULL THEN
     RAISE EXCEPTION '% on % is not protected: it needs no approval', d.operation, d.object
       USING ERRCODE = 'MP002', HINT = 'Run the statement directly.';
+  END IF;
+  IF d.operation = 'MPA CONFIGURE' THEN
+    -- A change that could not run is refused now, not after the votes: it
+    -- is rehearsed, and the rehearsal (with the caller's search_path)
+    -- rolled back.
+    BEGIN
+      PERFORM set_config('search_path', caller_search_path, true);
+      PERFORM mpa.rehearse_configuration(statement);
+    EXCEPTION WHEN SQLSTATE 'MPR00' THEN NULL;
+    END;
   END IF;
   SELECT * INTO t FROM mpa.teams WHERE name = d.team;
   -- Approvers whose role was dropped can no longer vote: they do not count.
@@ -671,7 +884,6 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   voter regrole := session_user::regrole;
   c mpa.challenges;
-  checked record;
   r mpa.requests;
   approvals int;
   rejections int;
@@ -694,18 +906,7 @@ BEGIN
     RAISE EXCEPTION 'no code is waiting for you on request %', request_id USING ERRCODE = 'MP005',
       HINT = format('Ask for one: SELECT mpa_vote(%s, ''approve'') or mpa_resend(%s).', request_id, request_id);
   END IF;
-  -- The try is counted in shared memory before the comparison: neither an
-  -- error below nor a ROLLBACK gives it back.
-  checked := mpa.check_code(c.id, code);
-  IF checked.outcome = 'wrong' THEN
-    RAISE EXCEPTION 'wrong code; % left for this code', CASE checked.tries_left WHEN 1 THEN '1 try' ELSE checked.tries_left || ' tries' END USING ERRCODE = 'MP005';
-  ELSIF checked.outcome = 'locked' THEN
-    RAISE EXCEPTION 'too many wrong codes for request %: you can no longer vote on it', request_id
-      USING ERRCODE = 'MP005';
-  ELSIF checked.outcome <> 'accepted' THEN
-    RAISE EXCEPTION 'this code can no longer be used' USING ERRCODE = 'MP005',
-      HINT = format('Ask for a new one: SELECT mpa_resend(%s);', request_id);
-  END IF;
+  PERFORM mpa.accept_code(c, code);
 
   -- Tally under the request's row lock: of two racing final votes, the
   -- second sees the first's result, so the state changes exactly once.
@@ -722,6 +923,9 @@ BEGIN
       HINT = format('Ask for a new one: SELECT mpa_resend(%s);', request_id);
   END IF;
   INSERT INTO mpa.votes (request_id, approver, decision) VALUES (r.id, voter, c.decision);
+  -- The code came back from the registered address: it is confirmed.
+  UPDATE mpa.approvers a SET verified_at = coalesce(a.verified_at, now()), last_active_at = now()
+   WHERE a.team = r.team AND a.approver = voter AND a.email = c.email;
   SELECT count(*) FILTER (WHERE v.decision = 'approve'), count(*) FILTER (WHERE v.decision = 'reject')
     INTO approvals, rejections FROM mpa.votes v WHERE v.request_id = r.id;
   SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver

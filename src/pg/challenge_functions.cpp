@@ -36,10 +36,10 @@ struct LoadedChallenge {
 };
 
 constexpr const char *kLoadSql =
-    "SELECT c.request_id, c.approver::oid, c.decision, r.fingerprint, c.nonce,"
-    "       c.expires_at, r.expires_at, c.state = 'open' AND c.expires_at > statement_timestamp(), r.created_at,"
-    "       c.created_at"
-    "  FROM mpa.challenges c JOIN mpa.requests r ON r.id = c.request_id WHERE c.id = $1";
+    "SELECT request_id, approver::oid, decision, fingerprint, nonce,"
+    "       expires_at, counted_until, state = 'open' AND expires_at > statement_timestamp(), counted_from,"
+    "       created_at"
+    "  FROM mpa.challenge_bindings WHERE id = $1";
 
 // PostgreSQL-style: reads the challenge row; strings are copied into the
 // caller's memory context.

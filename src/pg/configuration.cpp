@@ -17,12 +17,17 @@ namespace mpa::pg {
 namespace {
 
 constexpr const char *kConfigurationFunctions[] = {
-    "mpa_team_create", "mpa_approver_add", "mpa_approver_remove",
+    "mpa_team_create", "mpa_approver_add", "mpa_approver_remove", "mpa_approver_set_email",
     "mpa_team_set_threshold", "mpa_protect", "mpa_unprotect",
 };
 
-// The request being run by mpa.execute_configuration, 0 when none.
+// The request being run by mpa.execute_configuration, 0 when none;
+// kRehearsal while mpa.rehearse_configuration tries a call out.
+constexpr int64 kRehearsal = -1;
 int64 executing_request = 0;
+
+// Raised at the end of a rehearsal to roll it back (caught by create_request).
+constexpr int kRehearsalOver = MAKE_SQLSTATE('M', 'P', 'R', '0', '0');
 
 bool is_constant(Node *argument) {
   if (IsA(argument, TypeCast)) argument = castNode(TypeCast, argument)->arg;
@@ -144,6 +149,21 @@ MPA_FUNCTION(mpa_authorize_configuration) {
                     errhint("Ask for approval with: SELECT mpa_request(%s, 'why this is needed'); "
                             "once approved, run it with mpa_execute(<request id>).",
                             quote_literal_cstr(call))));
+  });
+  PG_RETURN_VOID();
+}
+
+// mpa.rehearse_configuration(statement): runs a requested configuration
+// call as if approved, then raises MPR00 so that the caller's exception
+// block rolls it all back. A call that could not run (unknown team or role,
+// bad address, ...) fails here, and its request is refused before anyone
+// votes on it.
+MPA_FUNCTION(mpa_rehearse_configuration) {
+  if (PG_ARGISNULL(0)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "statement must not be NULL");
+  const char *statement = mpa::pg::call_postgres([fcinfo] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+  mpa::pg::call_postgres([statement] {
+    mpa::pg::run_configuration_request(mpa::pg::kRehearsal, statement);
+    ereport(ERROR, (errcode(mpa::pg::kRehearsalOver), errmsg("pg_mpa: rehearsal over")));
   });
   PG_RETURN_VOID();
 }

@@ -130,42 +130,6 @@ bool may_change_pg_mpa(Node *parsetree) {
            errhint("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database)));
 }
 
-// Statements that give an object another name, schema or owner: a policy
-// naming it by its old name would no longer apply, and re-owning a protected
-// object hands it to someone else, so these need the approval of the team
-// whose policy names the object. Renaming a part (column, constraint,
-// trigger) changes no object's name.
-enum class NameChange { None, Rename, Move };
-
-NameChange name_change(Node *parsetree) {
-  switch (nodeTag(parsetree)) {
-    case T_AlterObjectSchemaStmt:
-    case T_AlterOwnerStmt:
-      return NameChange::Move;
-    case T_AlterTableStmt: {
-      ListCell *cell;
-      foreach (cell, castNode(AlterTableStmt, parsetree)->cmds)
-        if (lfirst_node(AlterTableCmd, cell)->subtype == AT_ChangeOwner) return NameChange::Move;
-      return NameChange::None;
-    }
-    case T_RenameStmt:
-      switch (castNode(RenameStmt, parsetree)->renameType) {
-        case OBJECT_COLUMN:
-        case OBJECT_ATTRIBUTE:
-        case OBJECT_TABCONSTRAINT:
-        case OBJECT_DOMCONSTRAINT:
-        case OBJECT_TRIGGER:
-        case OBJECT_RULE:
-        case OBJECT_POLICY:
-          return NameChange::None;
-        default:
-          return NameChange::Rename;
-      }
-    default:
-      return NameChange::None;
-  }
-}
-
 // Returns whether the statement runs as an approved one (its approval was
 // spent); refuses it when it needs an approval it does not have.
 bool check_statement(PlannedStmt *statement, const char *query) {
@@ -173,7 +137,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
-  NameChange change = name_change(parsetree);
+  NameChange change = name_change_of(parsetree);
   bool governed = configuration_team() != nullptr;
   // Inside a statement already approved (an approved CREATE EXTENSION runs
   // its script), nested statements are part of what was approved.
@@ -186,9 +150,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   char *text = statement_text(query, statement);
   StatementDescription description = describe_parsed_statement(parsetree, text);
   int target = -1;
-  const char *team = governing_team(description, &target);
-  if (team == nullptr && change != NameChange::None)
-    team = team_guarding_names(description, change == NameChange::Move, &target);
+  const char *team = approving_team(description, &target);
   if (team == nullptr) return false;
   if (!in_mpa_database()) refuse_outside_mpa_database(description, target, team);
   if (spend_approval(description)) return true;

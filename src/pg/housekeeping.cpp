@@ -31,23 +31,23 @@ constexpr const char *kExpireCodesSql =
     "  UPDATE mpa.challenges SET state = 'expired'"
     "   WHERE id IN (SELECT id FROM mpa.challenges WHERE state = 'open' AND expires_at <= now()"
     "                   FOR UPDATE SKIP LOCKED)"
-    "  RETURNING request_id, email)"
-    " SELECT mpa.queue_mail('notice', email, format('[pg_mpa] your code for request #%s expired', request_id),"
-    "          format(E'The one-time code mailed to you for request #%s expired unused.\\n\\n' ||"
-    "                 'To vote, ask for a new one: SELECT mpa_resend(%s);' || E'\\n', request_id, request_id),"
+    "  RETURNING id)"
+    " SELECT mpa.queue_mail('notice', c.email, format('[pg_mpa] your code for %s expired', mpa.challenge_purpose(c)),"
+    "          format(E'The one-time code mailed to you for %s expired unused.\\n\\n' ||"
+    "                 'To ask for a new one: %s' || E'\\n', mpa.challenge_purpose(c), mpa.challenge_retry(c)),"
     "          86400, NULL, NULL)"
-    "   FROM expired";
+    "   FROM mpa.challenges c WHERE c.id IN (SELECT id FROM expired)";
 
 constexpr const char *kDeadCodeNoticeSql =
     "SELECT mpa.queue_mail('notice', c.email,"
-    "         CASE WHEN $2 THEN format('[pg_mpa] locked out of request #%s', c.request_id)"
-    "              ELSE format('[pg_mpa] your code for request #%s no longer works', c.request_id) END,"
-    "         CASE WHEN $2 THEN format(E'Too many wrong codes were entered in your name for request #%s.\\n' ||"
-    "                                  'You can no longer vote on it. If this was not you, tell your ' ||"
-    "                                  E'security team: someone may be guessing your codes.\\n', c.request_id)"
-    "              ELSE format(E'Your one-time code for request #%s was entered wrongly too often and ' ||"
-    "                          E'no longer works.\\nTo vote, ask for a new one: SELECT mpa_resend(%s);\\n' ||"
-    "                          E'If this was not you, tell your security team.\\n', c.request_id, c.request_id) END,"
+    "         CASE WHEN $2 THEN format('[pg_mpa] locked out of %s', mpa.challenge_purpose(c))"
+    "              ELSE format('[pg_mpa] your code for %s no longer works', mpa.challenge_purpose(c)) END,"
+    "         CASE WHEN $2 THEN format(E'Too many wrong codes were entered in your name for %s.\\n' ||"
+    "                                  'No more codes are accepted for it. If this was not you, tell your ' ||"
+    "                                  E'security team: someone may be guessing your codes.\\n', mpa.challenge_purpose(c))"
+    "              ELSE format(E'Your one-time code for %s was entered wrongly too often and ' ||"
+    "                          E'no longer works.\\nTo ask for a new one: %s\\n' ||"
+    "                          E'If this was not you, tell your security team.\\n', mpa.challenge_purpose(c), mpa.challenge_retry(c)) END,"
     "         86400, NULL, NULL)"
     "  FROM mpa.challenges c WHERE c.id = $1";
 

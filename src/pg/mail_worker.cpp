@@ -62,11 +62,10 @@ constexpr const char *kSupersedeDeadCodesSql =
 constexpr const char *kClaimSql =
     "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
     "       lease_until = now() + $2::interval"
-    "  FROM (SELECT m.id, c.id AS challenge_id, c.request_id, r.fingerprint, c.approver::oid,"
+    "  FROM (SELECT m.id, c.id AS challenge_id, c.request_id, c.fingerprint, c.approver::oid,"
     "               c.decision, c.nonce"
     "          FROM mpa.outbox m"
-    "          LEFT JOIN mpa.challenges c ON c.id = m.challenge_id"
-    "          LEFT JOIN mpa.requests r ON r.id = c.request_id"
+    "          LEFT JOIN mpa.challenge_bindings c ON c.id = m.challenge_id"
     "         WHERE m.status = 'pending' AND m.next_attempt_at <= now() AND m.expires_at > now()"
     "         ORDER BY m.next_attempt_at, m.id LIMIT $1 FOR UPDATE OF m SKIP LOCKED) due"
     " WHERE o.id = due.id"

@@ -238,4 +238,10 @@ const char *governing_team(const StatementDescription &description, int *target_
   return team;
 }
 
+const char *approving_team(const StatementDescription &description, int *target_index) {
+  const char *team = governing_team(description, target_index);
+  if (team != nullptr || description.name_change == NameChange::None) return team;
+  return team_guarding_names(description, description.name_change == NameChange::Move, target_index);
+}
+
 }  // namespace mpa::pg

@@ -34,6 +34,12 @@ const char *configuration_team();
 // (-1 for a statement without targets). PostgreSQL-style: may ereport.
 const char *governing_team(const StatementDescription &description, int *target_index);
 
+// The team whose approval the statement needs: its governing team, else,
+// for a statement renaming, moving or re-owning objects, the team of a
+// policy it would take an object away from. nullptr: no approval needed.
+// The gate and mpa_request() both ask this. PostgreSQL-style.
+const char *approving_team(const StatementDescription &description, int *target_index);
+
 // Whether any policy exists (in this database's view).
 bool policies_exist();
 

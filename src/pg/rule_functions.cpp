@@ -49,7 +49,7 @@ Datum text_datum(const std::string &value) {
 Datum description_record(FunctionCallInfo fcinfo, const char *statement) {
   mpa::pg::StatementDescription d = mpa::pg::describe_statement_text(statement);
   int target = -1;
-  const char *team = mpa::pg::governing_team(d, &target);
+  const char *team = mpa::pg::approving_team(d, &target);
   Datum *classes = static_cast<Datum *>(palloc(sizeof(Datum) * (d.target_count + 1)));
   Datum *oids = static_cast<Datum *>(palloc(sizeof(Datum) * (d.target_count + 1)));
   for (int i = 0; i < d.target_count; i++) {

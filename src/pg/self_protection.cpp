@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "pg/indirect_paths.hpp"
+#include "pg/server_files.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
 
@@ -135,6 +136,10 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
   if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
       in_pg_mpa_schema(object_id))
     refuse_direct_write(object_id, "TRUNCATE");
+  if (access == OAT_FUNCTION_EXECUTE) {
+    gate_server_file_function(object_id);
+    return;
+  }
   if (!running_trusted_code() && !approved_statement_running)
     gate_indirect_change(access, class_id, object_id, sub_id, arg);
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && is_pg_mpa_object(class_id, object_id) &&

@@ -8,8 +8,9 @@
 //    dropped or altered, however reached (DROP EXTENSION, DROP SCHEMA …
 //    CASCADE, DROP OWNED, ALTER TABLE, triggers), except by a statement the
 //    gate let through as approved by that team.
-// Settings, the routes to files and programs, and other databases are not
-// closed yet (issue "The gate holds on every path").
+// Settings, libraries and the routes to files and programs are closed by
+// the gate (changes_pg_mpa_setup) and server_files.hpp; docs/self-protection.md
+// lists every path.
 #pragma once
 
 #include "pg/postgres.hpp"

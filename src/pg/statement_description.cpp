@@ -8,11 +8,15 @@
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_database_d.h"
+#include "catalog/pg_shdepend.h"
 #include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
 #include "nodes/value.h"
@@ -20,6 +24,7 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -113,6 +118,32 @@ void add_database(TargetList &targets, const char *name) {
   targets.add(DatabaseRelationId, dbid, "", quote_identifier(name));
 }
 
+// REASSIGN OWNED: every object of this database (and every shared object)
+// the roles own, as pg_shdepend records them; the roles themselves are not
+// changed. Objects of the bootstrap superuser are not recorded, but
+// PostgreSQL refuses to reassign those anyway.
+void add_objects_owned_by(TargetList &targets, List *roles) {
+  Relation shdepend = table_open(SharedDependRelationId, AccessShareLock);
+  ListCell *cell;
+  foreach (cell, roles) {
+    Oid role = get_rolespec_oid(lfirst_node(RoleSpec, cell), true);
+    if (!OidIsValid(role)) continue;
+    ScanKeyData key[2];
+    ScanKeyInit(&key[0], Anum_pg_shdepend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(AuthIdRelationId));
+    ScanKeyInit(&key[1], Anum_pg_shdepend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(role));
+    SysScanDesc scan = systable_beginscan(shdepend, SharedDependReferenceIndexId, true, nullptr, 2, key);
+    while (HeapTuple tuple = systable_getnext(scan)) {
+      auto *dependency = reinterpret_cast<Form_pg_shdepend>(GETSTRUCT(tuple));
+      if (dependency->deptype != SHARED_DEPENDENCY_OWNER) continue;
+      if (dependency->dbid != MyDatabaseId && OidIsValid(dependency->dbid)) continue;
+      add_address(targets, ObjectAddress{dependency->classid, dependency->objid, 0});
+    }
+    systable_endscan(scan);
+  }
+  table_close(shdepend, AccessShareLock);
+}
+
 void collect_targets(TargetList &targets, Node *statement) {
   ListCell *cell;
   switch (nodeTag(statement)) {
@@ -204,6 +235,9 @@ void collect_targets(TargetList &targets, Node *statement) {
       break;
     case T_AlterDatabaseSetStmt:
       add_database(targets, castNode(AlterDatabaseSetStmt, statement)->dbname);
+      break;
+    case T_ReassignOwnedStmt:
+      add_objects_owned_by(targets, castNode(ReassignOwnedStmt, statement)->roles);
       break;
     case T_AlterSystemStmt: {
       VariableSetStmt *set = castNode(AlterSystemStmt, statement)->setstmt;
@@ -344,7 +378,7 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
   collect_targets(targets, statement);
   return StatementDescription{GetCommandTagName(CreateCommandTag(statement)), targets.count,
                               targets.items, fingerprint_text(text), revocation_of(statement),
-                              changes_pg_mpa_setup(statement)};
+                              changes_pg_mpa_setup(statement), name_change_of(statement)};
 }
 
 // A request for a pg_mpa configuration change names the function it calls.
@@ -355,6 +389,36 @@ StatementDescription describe_configuration_call(const char *function, const cha
 }
 
 }  // namespace
+
+NameChange name_change_of(Node *parsetree) {
+  switch (nodeTag(parsetree)) {
+    case T_AlterObjectSchemaStmt:
+    case T_AlterOwnerStmt:
+    case T_ReassignOwnedStmt:
+      return NameChange::Move;
+    case T_AlterTableStmt: {
+      ListCell *cell;
+      foreach (cell, castNode(AlterTableStmt, parsetree)->cmds)
+        if (lfirst_node(AlterTableCmd, cell)->subtype == AT_ChangeOwner) return NameChange::Move;
+      return NameChange::None;
+    }
+    case T_RenameStmt:
+      switch (castNode(RenameStmt, parsetree)->renameType) {
+        case OBJECT_COLUMN:
+        case OBJECT_ATTRIBUTE:
+        case OBJECT_TABCONSTRAINT:
+        case OBJECT_DOMCONSTRAINT:
+        case OBJECT_TRIGGER:
+        case OBJECT_RULE:
+        case OBJECT_POLICY:
+          return NameChange::None;
+        default:
+          return NameChange::Rename;
+      }
+    default:
+      return NameChange::None;
+  }
+}
 
 StatementDescription describe_statement_text(const char *text) {
   List *statements = raw_parser(text, RAW_PARSE_DEFAULT);

@@ -20,6 +20,13 @@ struct StatementTarget {
   const char *name;   // quoted; for settings, the setting name
 };
 
+// Statements that give objects another name, schema or owner: a policy
+// naming an object by its old name would no longer apply, and re-owning a
+// protected object hands it to someone else. Renaming a part (column,
+// constraint, trigger) changes no object's name. Move: the object may
+// leave its schema (SET SCHEMA), or change hands (OWNER TO, REASSIGN OWNED).
+enum class NameChange { None, Rename, Move };
+
 struct StatementDescription {
   const char *operation;  // the command tag, e.g. "DROP TABLE"
   int target_count;
@@ -31,7 +38,10 @@ struct StatementDescription {
   // Changes pg_mpa's settings or loads code: governed by the team that
   // governs pg_mpa (see changes_pg_mpa_setup).
   bool changes_pg_mpa_setup;
+  NameChange name_change = NameChange::None;
 };
+
+NameChange name_change_of(Node *statement);
 
 // Whether the statement changes pg_mpa's set-up or opens a route around it:
 // its settings (mpa.*), the libraries loaded into sessions (one could

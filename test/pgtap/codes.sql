@@ -10,7 +10,7 @@
 -- Four tries are made the way a guesser would make them, with an uncaught
 -- error inside BEGIN ... ROLLBACK or SAVEPOINT ... ROLLBACK TO SAVEPOINT:
 -- psql prints those four errors ("wrong code; ...") on stderr.
-SELECT plan(57);
+SELECT plan(58);
 \set SHOW_CONTEXT never
 
 -------------------------------------------------------------------------------
@@ -334,8 +334,13 @@ SELECT is((SELECT count(*) FROM mpa.outbox o, cd_codes
 SELECT is((SELECT count(*) FROM cd_returned, cd_codes WHERE strpos(what, code) > 0), 0::bigint,
           'nothing the functions returned holds one');
 SELECT is((SELECT count(*) FROM mpa.outbox WHERE kind = 'code' AND body LIKE '%{{code}}%'
-              AND recipient LIKE '%@cd.example.test'), 9::bigint,
-          'code mails are queued with a placeholder');
+              AND recipient LIKE '%@cd.example.test'
+              AND challenge_id IN (SELECT id FROM mpa.challenges WHERE request_id IS NOT NULL)), 9::bigint,
+          'vote code mails are queued with a placeholder');
+SELECT is((SELECT count(*) FROM mpa.outbox o JOIN mpa.challenges c ON c.id = o.challenge_id
+            WHERE c.decision = 'confirm' AND o.body LIKE '%{{code}}%' AND o.recipient LIKE '%@cd.example.test'),
+          (SELECT count(*) FROM mpa.approvers WHERE email LIKE '%@cd.example.test'),
+          'so are the enrolment confirmations, one per approver');
 
 -------------------------------------------------------------------------------
 -- Cleanup.

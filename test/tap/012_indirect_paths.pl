@@ -11,7 +11,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use MpaTest;
 
-my $node = MpaTest::new_node('indirect', undef);
+my $smtp = MpaTest::start_smtp();
+my $node = MpaTest::new_node('indirect', $smtp);
 $node->safe_psql('postgres', q{
 	CREATE ROLE alice; CREATE ROLE bob; CREATE ROLE app_owner;
 	SELECT mpa_team_create('ops', 1);
@@ -75,6 +76,15 @@ like(refused('ALTER TABLE billing.invoices OWNER TO app_owner'), qr/requires the
 like(refused('ALTER TABLE app.accounts OWNER TO alice'), qr/requires the approval of team "ops"/,
 	'also one protected through its schema');
 is(refused('ALTER TABLE sandbox.t OWNER TO app_owner'), '', 'unprotected tables change owner as usual');
+like(refused('REASSIGN OWNED BY app_owner TO bob'),
+	qr/REASSIGN OWNED on app(\.accounts)? requires the approval of team "ops"/,
+	'REASSIGN OWNED does not hand a protected table (or its schema) to someone else');
+is($node->safe_psql('postgres', q{SELECT relowner::regrole FROM pg_class WHERE oid = 'app.accounts'::regclass}),
+	'app_owner', 'the protected table keeps its owner');
+$node->safe_psql('postgres', q{CREATE ROLE temp_owner; CREATE TABLE sandbox.owned (id int); ALTER TABLE sandbox.owned OWNER TO temp_owner});
+is(refused('REASSIGN OWNED BY temp_owner TO bob'), '', 'REASSIGN OWNED of unprotected objects runs as usual');
+is($node->safe_psql('postgres', q{SELECT relowner::regrole FROM pg_class WHERE oid = 'sandbox.owned'::regclass}),
+	'bob', 'and re-owns them');
 is($node->safe_psql('postgres', q{SELECT to_regclass('billing.invoices') IS NOT NULL AND to_regclass('app.accounts') IS NOT NULL}),
 	't', 'the protected tables keep their names');
 
@@ -82,5 +92,15 @@ is(refused('DROP SCHEMA sandbox CASCADE'), '', 'a schema without protected objec
 is(refused('BEGIN; CREATE TEMP TABLE scratch (id int) ON COMMIT DROP; COMMIT;'), '',
 	'ON COMMIT DROP is PostgreSQL\'s own clean-up and stays allowed');
 is(refused(q{CREATE TEMP TABLE session_scratch (id int); SELECT 1}), '', 'temporary tables too');
+
+# The approved way: one request for the whole REASSIGN OWNED.
+my $request = $node->safe_psql('postgres',
+	q{SELECT mpa_request('REASSIGN OWNED BY app_owner TO bob', 'app_owner leaves the company')});
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_vote($request, 'approve')");
+my $code = MpaTest::code_from_mail($smtp, 'alice@example.com', $request);
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$code')");
+is(refused('REASSIGN OWNED BY app_owner TO bob'), '', 'the approved REASSIGN OWNED runs');
+is($node->safe_psql('postgres', q{SELECT relowner::regrole FROM pg_class WHERE oid = 'app.accounts'::regclass}),
+	'bob', 'and re-owns the protected table');
 
 done_testing();
