@@ -8,6 +8,7 @@
 #include <array>
 #include <string>
 
+#include "core/canonical_encoding.hpp"
 #include "core/error.hpp"
 
 namespace mpa::otp {
@@ -21,21 +22,8 @@ constexpr std::size_t kMacBytes = 32;
 
 using Mac = std::array<std::uint8_t, kMacBytes>;
 
-void append_big_endian(std::string &out, std::uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xFF));
-}
-
-void append_bytes_field(std::string &out, std::string_view bytes) {
-  append_big_endian(out, bytes.size());
-  out.append(bytes);
-}
-
-void append_integer_field(std::string &out, std::uint64_t value) {
-  append_big_endian(out, sizeof value);
-  append_big_endian(out, value);
-}
-
 std::string encode(const ChallengeBinding &binding) {
+  using namespace encoding;
   std::string encoded;
   append_bytes_field(encoded, kEncodingTag);
   append_integer_field(encoded, static_cast<std::uint64_t>(binding.challenge_id));

@@ -1,10 +1,10 @@
 #include "core/statement_text.hpp"
 
-#include <openssl/evp.h>
 
 #include <optional>
 
 #include "core/error.hpp"
+#include "core/sha256.hpp"
 
 namespace mpa::sql {
 namespace {
@@ -340,18 +340,7 @@ class Normalizer {
 std::string normalize_statement(std::string_view sql) { return Normalizer(sql).run(); }
 
 std::string fingerprint(std::string_view normalized) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_bytes = 0;
-  if (EVP_Digest(normalized.data(), normalized.size(), digest, &digest_bytes, EVP_sha256(), nullptr) != 1)
-    throw Error(sqlstate::kInternalError, "could not compute the statement fingerprint (SHA-256 failed)");
-  constexpr char kHexDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * digest_bytes);
-  for (unsigned int i = 0; i < digest_bytes; ++i) {
-    hex += kHexDigits[digest[i] >> 4];
-    hex += kHexDigits[digest[i] & 0x0F];
-  }
-  return hex;
+  return sha256_hex(normalized, "the statement fingerprint");
 }
 
 }  // namespace mpa::sql
