@@ -61,7 +61,9 @@ CREATE TABLE mpa.teams (
   name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_. -]{0,62}$'),
   threshold   integer NOT NULL CHECK (threshold >= 1),
   description text CHECK (length(description) <= 1000),
-  created_at  timestamptz NOT NULL DEFAULT now()
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  baselined_at timestamptz,          -- last mpa_team_baseline()
+  quorum_reachable boolean           -- as last seen by the worker (mpa.check_team_health)
 );
 
 -- An approver's address is confirmed by a code mailed to it: at enrolment,
@@ -113,7 +115,13 @@ CREATE TABLE mpa.requests (
   -- Temporary grants: how long the approved GRANT holds once executed, and
   -- the REVOKE the worker runs when it ends (both shown to approvers).
   valid_for      interval CHECK (valid_for > interval '0'),
-  revoke_statement text
+  revoke_statement text,
+  -- Application-defined approvals (mpa_request_action): operation 'ACTION',
+  -- object the action's name, statement the payload's text; claimed once
+  -- with mpa_consume (state executed).
+  kind           text NOT NULL DEFAULT 'statement' CHECK (kind IN ('statement', 'action')),
+  payload        jsonb,
+  CHECK ((kind = 'action') = (payload IS NOT NULL))
 );
 CREATE INDEX requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
@@ -170,11 +178,31 @@ CREATE INDEX confirmations_open ON mpa.challenges (team, approver) WHERE state =
 
 ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
 
+-- Everything pg_mpa did and refused, append-only and hash-chained
+-- (src/core/audit_chain.hpp). An event's transaction writes its row with
+-- seq NULL; events that happen in a transaction that rolls back (refused
+-- statements, wrong codes) travel through shared memory and the worker
+-- writes them. The mail worker chains rows in the order it finds them
+-- committed: it sets seq (1, 2, ...), previous_hash and hash.
+CREATE TABLE mpa.audit (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  recorded_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+  kind          text NOT NULL,
+  request_id    bigint,
+  actor         text NOT NULL DEFAULT session_user,
+  database      text NOT NULL DEFAULT current_database(),
+  detail        jsonb NOT NULL DEFAULT '{}',
+  seq           bigint UNIQUE,
+  previous_hash text,
+  hash          text
+);
+CREATE INDEX audit_unchained ON mpa.audit (id) WHERE seq IS NULL;
+
 -- Applications read the approval tables; only pg_mpa's functions write them.
 REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges,
-  mpa.temporary_grants FROM PUBLIC;
+  mpa.temporary_grants, mpa.audit FROM PUBLIC;
 GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes, mpa.temporary_grants,
-  mpa.active_grants TO PUBLIC;
+  mpa.active_grants, mpa.audit TO PUBLIC;
 GRANT SELECT (team, approver, added_at, verified_at, last_active_at) ON mpa.approvers TO PUBLIC;
 GRANT SELECT (id, request_id, team, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
 
@@ -222,6 +250,9 @@ CREATE FUNCTION mpa.voter_locked_out(request_id bigint, requested_at timestamptz
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_voter_locked_out';
 CREATE FUNCTION mpa.policies_changed() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_policies_changed';
+-- Records an event of this transaction in mpa.audit (chained after commit).
+CREATE FUNCTION mpa.audit(kind text, request_id bigint, detail jsonb) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_audit_event';
 
 CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.policies
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
@@ -248,14 +279,14 @@ CREATE FUNCTION mpa.request_summary(r mpa.requests) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT format(E'Request:       #%s\nOperation:     %s on %s\nRequested by:  %s\n'
                  'Team:          %s (%s approval%s needed)\nExpires:       %s\n%s\n'
-                 'Statement:\n\n%s\n\nJustification:\n\n%s\n',
+                 '%s:\n\n%s\n\nJustification:\n\n%s\n',
                 r.id, r.operation, r.object, r.requester, r.team, r.threshold,
                 CASE WHEN r.threshold = 1 THEN '' ELSE 's' END,
                 to_char(r.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
                 CASE WHEN r.valid_for IS NULL THEN ''
                      ELSE format(E'Duration:      %s after it runs; then pg_mpa runs: %s\n',
                                  r.valid_for, r.revoke_statement) END,
-                r.statement, r.justification)
+                CASE r.kind WHEN 'action' THEN 'Payload' ELSE 'Statement' END, r.statement, r.justification)
 $$;
 
 -- Mails every approver of the request's team but `except_role`.
@@ -284,6 +315,58 @@ BEGIN
   END IF;
 END $$;
 
+-- Tells LISTENing applications, at commit, that a request changed state.
+CREATE FUNCTION mpa.announce(r mpa.requests, new_state text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT pg_notify('mpa_events', json_build_object('request_id', r.id, 'kind', r.kind, 'state', new_state)::text)
+$$;
+
+-- Raises unless the justification says something, in at most 4000 characters.
+CREATE FUNCTION mpa.check_justification(justification text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM mpa.require(justification, 'justification');
+  IF justification !~ '[^[:space:]]' THEN
+    RAISE EXCEPTION 'justification must say why the statement is needed' USING ERRCODE = '22023';
+  ELSIF length(justification) > 4000 THEN
+    RAISE EXCEPTION 'justification is too long (at most 4000 characters)' USING ERRCODE = '22001';
+  END IF;
+END $$;
+
+-- Raises unless the team has enough approvers besides the requester.
+CREATE FUNCTION mpa.check_quorum_possible(t mpa.teams, requester regrole) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE eligible int;
+BEGIN
+  -- Approvers whose role was dropped can no longer vote: they do not count.
+  SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
+   WHERE a.team = t.name AND a.approver <> requester;
+  IF eligible < t.threshold THEN
+    RAISE EXCEPTION 'team "%" cannot approve this request: % approvers besides you, threshold %',
+                    t.name, eligible, t.threshold USING ERRCODE = 'MP004',
+      HINT = 'A superuser must add approvers or lower the team''s threshold.';
+  END IF;
+END $$;
+
+-- A new request: recorded, announced, and mailed to the team.
+CREATE FUNCTION mpa.request_opened(r mpa.requests) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM mpa.audit('request', r.id, jsonb_build_object('kind', r.kind, 'operation', r.operation,
+    'object', r.object, 'statement', r.statement, 'justification', r.justification, 'team', r.team,
+    'threshold', r.threshold, 'requester', r.requester::text));
+  PERFORM mpa.announce(r, 'pending');
+  PERFORM mpa.mail_team(r, 'request',
+    format('[pg_mpa] approval requested: %s on %s (#%s)', r.operation, r.object, r.id),
+    format(E'%s asks your approval for a protected operation.\n\n%s%s\n'
+            'To vote, connect as yourself and run one of:\n\n'
+            '  SELECT mpa_vote(%s, ''approve'');\n  SELECT mpa_vote(%s, ''reject'');\n\n'
+            'A one-time code is then mailed to you; confirm with:\n\n'
+            '  SELECT mpa_verify(%s, ''<code>'');\n',
+           r.requester, mpa.request_summary(r), mpa.cascade_summary(r), r.id, r.id, r.id),
+    r.requester);
+END $$;
+
 -- Moves a request to a final state and tells everyone concerned.
 CREATE FUNCTION mpa.finish(r mpa.requests, new_state text, reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -293,6 +376,8 @@ DECLARE
 BEGIN
   UPDATE mpa.requests SET state = new_state, decided_at = now() WHERE id = r.id;
   UPDATE mpa.challenges SET state = 'superseded' WHERE request_id = r.id AND state = 'open';
+  PERFORM mpa.audit(new_state, r.id, jsonb_build_object('reason', reason));
+  PERFORM mpa.announce(r, new_state);
   PERFORM mpa.mail_team(r, 'decision', subject, body, r.requester);
   PERFORM mpa.mail_requester(r, 'decision', subject, body);
 END $$;
@@ -325,6 +410,7 @@ BEGIN
   SELECT * INTO r FROM mpa.requests WHERE id = g.request_id;
   UPDATE mpa.temporary_grants SET revoked_at = now(), revoke_outcome = outcome
    WHERE request_id = g.request_id;
+  PERFORM mpa.audit('grant ended', r.id, jsonb_build_object('revoke', g.revoke_statement, 'outcome', outcome));
   PERFORM mpa.mail_team(r, 'notice', format('[pg_mpa] temporary grant #%s ended', r.id),
     format(E'The temporary grant of request #%s ended: %s\n\n  %s\n\n%s', r.id, outcome,
            g.revoke_statement, mpa.request_summary(r)), r.requester);
@@ -456,6 +542,8 @@ BEGIN
   VALUES (a.team, a.approver, 'confirm', mpa.new_nonce(), address,
           now() + current_setting('mpa.otp_ttl')::interval)
   RETURNING * INTO c;
+  PERFORM mpa.audit('confirmation opened', NULL, jsonb_build_object('team', a.team, 'approver', a.approver::text,
+    'challenge', c.id, 'to', mpa.mask_email(address)));
   PERFORM mpa.queue_mail('code', address,
     format('[pg_mpa] confirm your approver address for team "%s"', a.team),
     format(E'%s\n\nYour one-time code: {{code}}\n\n'
@@ -579,10 +667,14 @@ BEGIN
               'If you did not ask for this, tell your security team now.\n',
              me, a.team, mpa.mask_email(c.email)),
       86400, NULL, NULL);
+    PERFORM mpa.audit('address changed', NULL, jsonb_build_object('team', a.team, 'approver', me::text,
+      'from', mpa.mask_email(a.email), 'to', mpa.mask_email(c.email)));
     RETURN format('your address for team "%s" is now %s', a.team, mpa.mask_email(c.email));
   END IF;
   UPDATE mpa.approvers ap SET verified_at = now(), last_active_at = now()
    WHERE ap.team = a.team AND ap.approver = me AND ap.email = c.email;
+  PERFORM mpa.audit('address confirmed', NULL, jsonb_build_object('team', a.team, 'approver', me::text,
+    'address', mpa.mask_email(c.email)));
   RETURN format('your address for team "%s" (%s) is confirmed', a.team, mpa.mask_email(c.email));
 END $$;
 
@@ -700,16 +792,10 @@ DECLARE
   d record;
   t mpa.teams;
   r mpa.requests;
-  eligible int;
   requester regrole := session_user::regrole;
 BEGIN
   PERFORM mpa.require(statement, 'statement');
-  PERFORM mpa.require(justification, 'justification');
-  IF justification !~ '[^[:space:]]' THEN
-    RAISE EXCEPTION 'justification must say why the statement is needed' USING ERRCODE = '22023';
-  ELSIF length(justification) > 4000 THEN
-    RAISE EXCEPTION 'justification is too long (at most 4000 characters)' USING ERRCODE = '22001';
-  END IF;
+  PERFORM mpa.check_justification(justification);
   d := mpa.describe(statement, caller_search_path);
   IF valid_for IS NOT NULL THEN
     IF d.revoke_statement IS NULL THEN
@@ -737,14 +823,7 @@ BEGIN
     END;
   END IF;
   SELECT * INTO t FROM mpa.teams WHERE name = d.team;
-  -- Approvers whose role was dropped can no longer vote: they do not count.
-  SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
-   WHERE a.team = t.name AND a.approver <> requester;
-  IF eligible < t.threshold THEN
-    RAISE EXCEPTION 'team "%" cannot approve this request: % approvers besides you, threshold %',
-                    t.name, eligible, t.threshold USING ERRCODE = 'MP004',
-      HINT = 'A superuser must add approvers or lower the team''s threshold.';
-  END IF;
+  PERFORM mpa.check_quorum_possible(t, requester);
   INSERT INTO mpa.requests (statement, justification, operation, object, target_classes, target_oids,
                             fingerprint, team, threshold, requester, expires_at, valid_for,
                             revoke_statement)
@@ -753,16 +832,7 @@ BEGIN
           now() + current_setting('mpa.request_ttl')::interval, valid_for,
           CASE WHEN valid_for IS NOT NULL THEN d.revoke_statement END)
   RETURNING * INTO r;
-
-  PERFORM mpa.mail_team(r, 'request',
-    format('[pg_mpa] approval requested: %s on %s (#%s)', r.operation, r.object, r.id),
-    format(E'%s asks your approval for a protected operation.\n\n%s%s\n'
-            'To vote, connect as yourself and run one of:\n\n'
-            '  SELECT mpa_vote(%s, ''approve'');\n  SELECT mpa_vote(%s, ''reject'');\n\n'
-            'A one-time code is then mailed to you; confirm with:\n\n'
-            '  SELECT mpa_verify(%s, ''<code>'');\n',
-           r.requester, mpa.request_summary(r), mpa.cascade_summary(r), r.id, r.id, r.id),
-    r.requester);
+  PERFORM mpa.request_opened(r);
   RETURN r.id;
 END $$;
 
@@ -833,6 +903,8 @@ BEGIN
   VALUES (r.id, voter, decision, mpa.new_nonce(), address,
           least(r.expires_at, now() + current_setting('mpa.otp_ttl')::interval))
   RETURNING * INTO c;
+  PERFORM mpa.audit('challenge opened', r.id, jsonb_build_object('challenge', c.id, 'approver', voter::text,
+    'decision', decision, 'to', mpa.mask_email(address)));
   -- The body holds a placeholder, never the code: the mail worker derives
   -- the code from the challenge when it renders the message.
   PERFORM mpa.queue_mail('code', address,
@@ -923,6 +995,8 @@ BEGIN
       HINT = format('Ask for a new one: SELECT mpa_resend(%s);', request_id);
   END IF;
   INSERT INTO mpa.votes (request_id, approver, decision) VALUES (r.id, voter, c.decision);
+  PERFORM mpa.audit('vote', r.id, jsonb_build_object('approver', voter::text, 'decision', c.decision,
+    'challenge', c.id));
   -- The code came back from the registered address: it is confirmed.
   UPDATE mpa.approvers a SET verified_at = coalesce(a.verified_at, now()), last_active_at = now()
    WHERE a.team = r.team AND a.approver = voter AND a.email = c.email;
@@ -971,6 +1045,9 @@ BEGIN
   SELECT * INTO r FROM mpa.requests WHERE id = mpa.require(request_id, 'request_id');
   IF NOT FOUND THEN
     RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
+  ELSIF r.kind = 'action' THEN
+    RAISE EXCEPTION 'request % is an application action, not a statement', r.id USING ERRCODE = '22023',
+      HINT = format('The application claims it with mpa_consume(%s).', r.id);
   ELSIF r.requester <> session_user::regrole THEN
     RAISE EXCEPTION 'only the requester (%) may execute request %', r.requester, r.id USING ERRCODE = 'MP003';
   ELSIF r.state <> 'approved' THEN
@@ -988,3 +1065,161 @@ BEGIN
       USING ERRCODE = 'MP004';
   END IF;
 END $$;
+
+-------------------------------------------------------------------------------
+-- Audit (mpa.audit): checking the chain, and its head for external checkers.
+-------------------------------------------------------------------------------
+
+-- Walks the chain and names the first entry that breaks it (edited,
+-- deleted, inserted or moved). Entries not chained yet are counted apart:
+-- the mail worker chains them within moments of their commit.
+CREATE FUNCTION mpa_audit_verify(OUT intact boolean, OUT entries bigint, OUT first_broken_seq bigint,
+                                 OUT first_broken_id bigint, OUT reason text, OUT unchained bigint)
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_audit_verify';
+
+-- The chain's last entry. Every mail pg_mpa sends carries it, so a history
+-- rewritten afterwards disagrees with what approvers already hold.
+CREATE FUNCTION mpa_audit_head(OUT seq bigint, OUT hash text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT seq, hash FROM mpa.audit WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1
+$$;
+
+-------------------------------------------------------------------------------
+-- Application-defined approvals: the same votes, codes and tally for an
+-- application's own operation (a large refund, a data export).
+-------------------------------------------------------------------------------
+
+-- The largest payload, as JSON text, an action request may carry.
+CREATE FUNCTION mpa.max_payload_bytes() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 65536';
+
+CREATE FUNCTION mpa_request_action(team text, action text, payload jsonb, justification text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams;
+  r mpa.requests;
+  requester regrole := session_user::regrole;
+BEGIN
+  PERFORM mpa.require(team, 'team');
+  PERFORM mpa.require(action, 'action');
+  PERFORM mpa.require(payload, 'payload');
+  PERFORM mpa.check_justification(justification);
+  IF action !~ '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid action name %', quote_literal(left(action, 80)) USING ERRCODE = '22023',
+      HINT = 'An action name is 1 to 63 letters, digits, dots, colons, dashes or underscores.';
+  ELSIF octet_length(payload::text) > mpa.max_payload_bytes() THEN
+    RAISE EXCEPTION 'payload is too large: % bytes as JSON text, at most %', octet_length(payload::text),
+      mpa.max_payload_bytes() USING ERRCODE = '54000',
+      HINT = 'Store the data in a table and send its key in the payload.';
+  END IF;
+  SELECT * INTO t FROM mpa.teams WHERE name = team;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'team "%" does not exist', left(team, 80) USING ERRCODE = '22023';
+  END IF;
+  PERFORM mpa.check_quorum_possible(t, requester);
+  INSERT INTO mpa.requests (kind, statement, justification, operation, object, target_classes, target_oids,
+                            fingerprint, team, threshold, requester, expires_at, payload)
+  VALUES ('action', payload::text, justification, 'ACTION', action, '{}', '{}',
+          encode(sha256(convert_to(action || E'\n' || payload::text, 'UTF8')), 'hex'),
+          t.name, t.threshold, requester, now() + current_setting('mpa.request_ttl')::interval, payload)
+  RETURNING * INTO r;
+  PERFORM mpa.request_opened(r);
+  RETURN r.id;
+END $$;
+
+-- The requester's application claims an approved action, once, in its own
+-- transaction: a ROLLBACK leaves it unclaimed. Returns the payload.
+CREATE FUNCTION mpa_consume(request_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests := mpa.lock_request(request_id);
+BEGIN
+  IF r.kind <> 'action' THEN
+    RAISE EXCEPTION 'request % is a statement, not an application action', r.id USING ERRCODE = '22023',
+      HINT = 'An approved statement runs with mpa_execute() or by running it again.';
+  ELSIF r.requester <> session_user::regrole THEN
+    RAISE EXCEPTION 'only the requester (%) may consume request %', r.requester, r.id USING ERRCODE = 'MP003';
+  ELSIF r.state = 'executed' THEN
+    RAISE EXCEPTION 'request % was already consumed at %', r.id, r.executed_at USING ERRCODE = 'MP004';
+  ELSIF r.state <> 'approved' THEN
+    RAISE EXCEPTION 'request % is %, not approved', r.id, r.state USING ERRCODE = 'MP004';
+  ELSIF r.expires_at <= statement_timestamp() THEN
+    RAISE EXCEPTION 'request % expired at %', r.id, r.expires_at USING ERRCODE = 'MP004';
+  END IF;
+  UPDATE mpa.requests SET state = 'executed', executed_at = now() WHERE id = r.id;
+  PERFORM mpa.audit('consumed', r.id, jsonb_build_object('action', r.object));
+  PERFORM mpa.announce(r, 'executed');
+  RETURN r.payload;
+END $$;
+
+-------------------------------------------------------------------------------
+-- Team health: who can still approve, like AWS's team baselining.
+-------------------------------------------------------------------------------
+
+-- Per team: approvers whose role exists, those whose address is verified,
+-- those active within mpa.approver_active_period, whether the verified
+-- ones can still reach the threshold, and the pending requests.
+CREATE VIEW mpa.team_health AS
+  SELECT t.name AS team, t.threshold,
+         count(ro.oid) AS approvers,
+         count(ro.oid) FILTER (WHERE a.verified_at IS NOT NULL) AS verified,
+         count(ro.oid) FILTER (WHERE a.last_active_at >
+                               now() - current_setting('mpa.approver_active_period')::interval) AS active,
+         count(ro.oid) FILTER (WHERE a.verified_at IS NOT NULL) >= t.threshold AS quorum_reachable,
+         t.baselined_at,
+         count(ro.oid) FILTER (WHERE a.verified_at >= t.baselined_at) AS confirmed_since_baseline,
+         (SELECT count(*) FROM mpa.requests r
+           WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS pending_requests,
+         (SELECT now() - min(r.created_at) FROM mpa.requests r
+           WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS oldest_pending_age
+    FROM mpa.teams t
+    LEFT JOIN mpa.approvers a ON a.team = t.name
+    LEFT JOIN pg_roles ro ON ro.oid = a.approver
+   GROUP BY t.name, t.threshold, t.baselined_at;
+GRANT SELECT ON mpa.team_health TO PUBLIC;
+
+-- Asks every approver of the team to confirm their address by code now.
+-- Returns how many were asked.
+CREATE FUNCTION mpa_team_baseline(team text) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  a mpa.approvers;
+  asked int := 0;
+BEGIN
+  UPDATE mpa.teams SET baselined_at = now() WHERE name = t.name;
+  FOR a IN UPDATE mpa.approvers ap SET confirmation_started_at = now()
+            WHERE ap.team = t.name AND EXISTS (SELECT FROM pg_roles ro WHERE ro.oid = ap.approver)
+           RETURNING * LOOP
+    PERFORM mpa.open_confirmation(a, a.email, format(
+      'Team "%s" of pg_mpa is being baselined: every approver confirms their address now.', t.name));
+    asked := asked + 1;
+  END LOOP;
+  PERFORM mpa.audit('baseline', NULL, jsonb_build_object('team', t.name, 'asked', asked));
+  RETURN asked;
+END $$;
+REVOKE ALL ON FUNCTION mpa_team_baseline(text) FROM PUBLIC;
+
+-- The worker, every round: a team whose verified approvers can no longer
+-- reach its threshold is mailed to its members, once per fall.
+CREATE FUNCTION mpa.check_team_health() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE h record;
+BEGIN
+  FOR h IN SELECT th.*, t.quorum_reachable AS was_reachable FROM mpa.team_health th
+             JOIN mpa.teams t ON t.name = th.team
+            WHERE t.quorum_reachable IS DISTINCT FROM th.quorum_reachable
+            FOR UPDATE OF t SKIP LOCKED LOOP
+    UPDATE mpa.teams SET quorum_reachable = h.quorum_reachable WHERE name = h.team;
+    IF h.was_reachable AND NOT h.quorum_reachable THEN
+      PERFORM mpa.audit('quorum lost', NULL, jsonb_build_object('team', h.team, 'verified', h.verified,
+        'threshold', h.threshold));
+      PERFORM mpa.queue_mail('notice', a.email,
+        format('[pg_mpa] team "%s" can no longer reach its threshold', h.team),
+        format(E'Team "%s" needs %s approvals, but only %s of its approvers have a verified address '
+                'and an existing role. Requests to this team cannot be approved until approvers are '
+                'added or confirm their address (mpa_team_baseline).', h.team, h.threshold, h.verified),
+        86400, NULL, NULL)
+        FROM mpa.approvers a WHERE a.team = h.team;
+    END IF;
+  END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION mpa.check_team_health(), mpa.max_payload_bytes() FROM PUBLIC;

@@ -6,6 +6,7 @@
 #include "core/otp.hpp"
 #include "pg/arguments.hpp"
 #include "pg/at_commit.hpp"
+#include "pg/audit_log.hpp"
 #include "pg/challenge_attempts.hpp"
 #include "pg/challenge_code.hpp"
 #include "pg/guard.hpp"
@@ -137,6 +138,10 @@ MPA_FUNCTION(mpa_check_code) {
     std::string expected = code_for(challenge.binding);
     Comparison comparison{&expected, &given};
     check = call_postgres([&] { return count_and_check(challenge.key, codes_match, &comparison); });
+    if (check.outcome != CodeOutcome::Accepted) {
+      const char *outcome = outcome_name(check.outcome);
+      call_postgres([&] { audit_code_try(challenge_id, challenge.binding.request_id, outcome); });
+    }
     // A code that just died, or a lock-out, is told to the approver by the
     // worker, even if this transaction rolls back.
     if (check.outcome == CodeOutcome::LockedOut || (check.outcome == CodeOutcome::Wrong && check.tries_left == 0))

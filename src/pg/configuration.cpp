@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pg/audit_log.hpp"
 #include "pg/guard.hpp"
 #include "pg/internal_sql.hpp"
 #include "pg/policy_cache.hpp"
@@ -37,10 +38,17 @@ bool is_constant(Node *argument) {
 // Loads an approved configuration request of the session role and marks it
 // executed (in this transaction); returns its statement, or nullptr.
 constexpr const char *kSpendSql =
-    "UPDATE mpa.requests SET state = 'executed', executed_at = now()"
-    " WHERE id = $1 AND state = 'approved' AND operation = 'MPA CONFIGURE'"
-    "   AND requester = $2 AND expires_at > statement_timestamp()"
-    " RETURNING statement";
+    "WITH spent AS ("
+    "  UPDATE mpa.requests SET state = 'executed', executed_at = now()"
+    "   WHERE id = $1 AND state = 'approved' AND operation = 'MPA CONFIGURE'"
+    "     AND requester = $2 AND expires_at > statement_timestamp()"
+    "  RETURNING id, statement),"
+    " audited AS ("
+    "  INSERT INTO mpa.audit (kind, request_id, detail)"
+    "  SELECT 'executed', id, jsonb_build_object('statement', statement) FROM spent)"
+    " SELECT statement, pg_notify('mpa_events', json_build_object('request_id', id, 'kind', 'statement',"
+    "                                                             'state', 'executed')::text)"
+    "   FROM spent";
 
 char *spend_configuration_request(int64 request_id) {
   struct Spend {
@@ -52,7 +60,7 @@ char *spend_configuration_request(int64 request_id) {
     Oid types[2] = {INT8OID, OIDOID};
     Datum values[2] = {Int64GetDatum(spend.request_id), ObjectIdGetDatum(GetSessionUserId())};
     SPI_connect();
-    if (SPI_execute_with_args(kSpendSql, 2, types, values, nullptr, false, 1) != SPI_OK_UPDATE_RETURNING)
+    if (SPI_execute_with_args(kSpendSql, 2, types, values, nullptr, false, 1) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: cannot read configuration request");
     if (SPI_processed == 1) {
       MemoryContext spi = MemoryContextSwitchTo(caller);
@@ -134,13 +142,20 @@ MPA_FUNCTION(mpa_authorize_configuration) {
     throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "function and call must not be NULL");
   const char *function = mpa::pg::call_postgres([fcinfo] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
   const char *call = mpa::pg::call_postgres([fcinfo] { return text_to_cstring(PG_GETARG_TEXT_PP(1)); });
-  if (mpa::pg::executing_request != 0) PG_RETURN_VOID();
+  if (mpa::pg::executing_request != 0) {
+    mpa::pg::call_postgres([call] { mpa::pg::audit_configuration(call); });
+    PG_RETURN_VOID();
+  }
   mpa::pg::call_postgres([function, call] {
     mpa::pg::StatementTarget target{InvalidOid, InvalidOid, "", function};
     mpa::pg::StatementDescription description{mpa::pg::kConfigureOperation, 1, &target, "", nullptr, false};
     int index = -1;
     const char *team = mpa::pg::governing_team(description, &index);
-    if (team == nullptr) return;
+    if (team == nullptr) {
+      mpa::pg::audit_configuration(call);
+      return;
+    }
+    mpa::pg::audit_refusal(function, team, call);
     ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
                     errmsg("%s is a configuration change that requires the approval of team \"%s\"",
                            function, team),

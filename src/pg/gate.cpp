@@ -1,6 +1,7 @@
 #include "pg/gate.hpp"
 
 #include "pg/at_commit.hpp"
+#include "pg/audit_log.hpp"
 #include "pg/installation.hpp"
 #include "pg/internal_sql.hpp"
 #include "pg/policy_cache.hpp"
@@ -9,6 +10,7 @@
 #include "pg/statement_description.hpp"
 
 extern "C" {
+#include "tcop/tcopprot.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -52,7 +54,7 @@ constexpr const char *kSpendApprovalSql =
     "WITH spent AS ("
     "  UPDATE mpa.requests SET state = 'executed', executed_at = now()"
     "   WHERE id = (SELECT id FROM mpa.requests"
-    "                WHERE state = 'approved' AND requester = $1 AND fingerprint = $2"
+    "                WHERE state = 'approved' AND kind = 'statement' AND requester = $1 AND fingerprint = $2"
     "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > statement_timestamp()"
     "                ORDER BY id LIMIT 1 FOR UPDATE)"
     "     AND state = 'approved'"
@@ -60,8 +62,13 @@ constexpr const char *kSpendApprovalSql =
     " granted AS ("
     "  INSERT INTO mpa.temporary_grants (request_id, grant_statement, revoke_statement, requester, ends_at)"
     "  SELECT id, statement, revoke_statement, requester, now() + valid_for FROM spent"
-    "   WHERE valid_for IS NOT NULL)"
-    " SELECT id FROM spent";
+    "   WHERE valid_for IS NOT NULL),"
+    " audited AS ("
+    "  INSERT INTO mpa.audit (kind, request_id, detail)"
+    "  SELECT 'executed', id, jsonb_build_object('statement', statement) FROM spent)"
+    " SELECT id, pg_notify('mpa_events', json_build_object('request_id', id, 'kind', 'statement',"
+    "                                                      'state', 'executed')::text)"
+    "   FROM spent";
 
 bool spend_approval(const StatementDescription &description) {
   struct Spend {
@@ -121,6 +128,7 @@ bool may_change_pg_mpa(Node *parsetree) {
 [[noreturn]] void refuse_outside_mpa_database(const StatementDescription &description, int target,
                                               const char *team) {
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
+  audit_refusal(psprintf("%s on %s", description.operation, object), team, debug_query_string);
   ereport(ERROR,
           (errcode(kApprovalRequired),
            errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
@@ -156,6 +164,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   if (spend_approval(description)) return true;
 
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
+  audit_refusal(psprintf("%s on %s", description.operation, object), team, text);
   ereport(ERROR,
           (errcode(kApprovalRequired),
            errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),

@@ -31,7 +31,11 @@ constexpr const char *kExpireCodesSql =
     "  UPDATE mpa.challenges SET state = 'expired'"
     "   WHERE id IN (SELECT id FROM mpa.challenges WHERE state = 'open' AND expires_at <= now()"
     "                   FOR UPDATE SKIP LOCKED)"
-    "  RETURNING id)"
+    "  RETURNING id, request_id, approver),"
+    " audited AS ("
+    "  INSERT INTO mpa.audit (kind, request_id, actor, detail)"
+    "  SELECT 'code expired', request_id, 'pg_mpa mail worker',"
+    "         jsonb_build_object('challenge', id, 'approver', approver::text) FROM expired)"
     " SELECT mpa.queue_mail('notice', c.email, format('[pg_mpa] your code for %s expired', mpa.challenge_purpose(c)),"
     "          format(E'The one-time code mailed to you for %s expired unused.\\n\\n' ||"
     "                 'To ask for a new one: %s' || E'\\n', mpa.challenge_purpose(c), mpa.challenge_retry(c)),"
@@ -48,7 +52,9 @@ constexpr const char *kDeadCodeNoticeSql =
     "              ELSE format(E'Your one-time code for %s was entered wrongly too often and ' ||"
     "                          E'no longer works.\\nTo ask for a new one: %s\\n' ||"
     "                          E'If this was not you, tell your security team.\\n', mpa.challenge_purpose(c), mpa.challenge_retry(c)) END,"
-    "         86400, NULL, NULL)"
+    "         86400, NULL, NULL),"
+    "       mpa.audit(CASE WHEN $2 THEN 'locked out' ELSE 'code dead' END, c.request_id,"
+    "                 jsonb_build_object('challenge', c.id, 'approver', c.approver::text))"
     "  FROM mpa.challenges c WHERE c.id = $1";
 
 constexpr const char *kWarnGrantsSql =
@@ -151,6 +157,7 @@ void run_housekeeping() {
   tell_dead_codes();
   run(kWarnGrantsSql);
   end_due_grants();
+  run("SELECT mpa.check_team_health()");
 }
 
 long milliseconds_until_next_deadline() {

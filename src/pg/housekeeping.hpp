@@ -2,7 +2,8 @@
 // that ran out of time are expired; approvers are told when a code died of
 // wrong tries or they were locked out (that news must not be lost to the
 // ROLLBACK of the session that guessed, so it travels through shared
-// memory); temporary grants are announced before they end, then revoked.
+// memory); temporary grants are announced before they end, then revoked;
+// a team that can no longer reach its threshold is told.
 #pragma once
 
 namespace mpa::pg {

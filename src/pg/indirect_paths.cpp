@@ -1,9 +1,11 @@
 #include "pg/indirect_paths.hpp"
 
+#include "pg/audit_log.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/statement_description.hpp"
 
 extern "C" {
+#include "tcop/tcopprot.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class_d.h"
@@ -43,10 +45,11 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   int index = -1;
   const char *team = governing_team(description, &index);
   if (team == nullptr) return;
+  const char *verb = access == OAT_DROP ? "dropping" : "truncating";
+  audit_refusal(psprintf("%s %s", verb, getObjectDescription(&address, false)), team, debug_query_string);
   ereport(ERROR,
           (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
-           errmsg("%s %s requires the approval of team \"%s\"", access == OAT_DROP ? "dropping" : "truncating",
-                  getObjectDescription(&address, false), team),
+           errmsg("%s %s requires the approval of team \"%s\"", verb, getObjectDescription(&address, false), team),
            errdetail("The statement reaches a protected object without naming it (CASCADE, DROP OWNED, "
                      "an owning extension, partitions or inheritance)."),
            errhint("Ask for approval of this statement with mpa_request(); once approved, it may "

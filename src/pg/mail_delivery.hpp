@@ -27,8 +27,9 @@ struct MailJob {
   char error[512];
 };
 
-// Renders and sends every job over one SMTP connection. C++ inside run_cpp:
+// Renders and sends every job over one SMTP connection; each body ends with
+// the audit chain's head (`audit_head`, if not nullptr). C++ inside run_cpp:
 // it never raises a PostgreSQL error except through that wrapper.
-void deliver_mail_batch(MailJob *jobs, int count);
+void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head);
 
 }  // namespace mpa::pg

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "pg/audit_log.hpp"
 #include "pg/housekeeping.hpp"
 #include "pg/mail_delivery.hpp"
 #include "pg/postgres.hpp"
@@ -80,14 +81,22 @@ constexpr const char *kNextDueSql =
 // holds (a vote or resend left open must not stall all mail): such rows are
 // skipped and dealt with in a later round (a result not recorded because of
 // it ends as a re-send after the lease: at-least-once).
+// Final outcomes (sent, dead-lettered, expired unsent) are audited.
 constexpr const char *kRecordSql =
-    "UPDATE mpa.outbox SET status = $2, lease_until = NULL, last_error = $4,"
-    "       sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
-    "       next_attempt_at = CASE WHEN $2 = 'pending'"
-    "                              THEN now() + make_interval(secs => $3 / 1000.0)"
-    "                              ELSE next_attempt_at END"
-    " WHERE id IN (SELECT id FROM mpa.outbox WHERE id = $1 AND status = 'sending'"
-    "                 FOR UPDATE SKIP LOCKED)";
+    "WITH recorded AS ("
+    "  UPDATE mpa.outbox SET status = $2, lease_until = NULL, last_error = $4,"
+    "         sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
+    "         next_attempt_at = CASE WHEN $2 = 'pending'"
+    "                                THEN now() + make_interval(secs => $3 / 1000.0)"
+    "                                ELSE next_attempt_at END"
+    "   WHERE id IN (SELECT id FROM mpa.outbox WHERE id = $1 AND status = 'sending'"
+    "                   FOR UPDATE SKIP LOCKED)"
+    "  RETURNING id, kind, recipient, status, attempts, last_error)"
+    " INSERT INTO mpa.audit (kind, actor, detail)"
+    " SELECT 'mail ' || status, 'pg_mpa mail worker',"
+    "        jsonb_build_object('mail', id, 'kind', kind, 'to', mpa.mask_email(recipient), 'attempts', attempts,"
+    "                           'error', last_error)"
+    "   FROM recorded WHERE status <> 'pending'";
 
 MemoryContext batch_context = nullptr;
 
@@ -179,6 +188,8 @@ const char *status_for(MailVerdict verdict) {
   return "pending";
 }
 
+// Records the batch's results, then chains the audit (after sending, so
+// that chaining never delays mail; the next round follows at once).
 void record(const MailJob *jobs, int count) {
   begin_transaction("pg_mpa: recording mail results");
   SPIPlanPtr plan = nullptr;
@@ -190,10 +201,11 @@ void record(const MailJob *jobs, int count) {
     Datum values[4] = {Int64GetDatum(job.id), CStringGetTextDatum(status_for(job.verdict)),
                        Int64GetDatum(job.retry_after_ms), CStringGetTextDatum(job.error)};
     char nulls[4] = {' ', ' ', ' ', job.error[0] ? ' ' : 'n'};
-    if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_UPDATE)
+    if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
       elog(ERROR, "pg_mpa mail worker: cannot record result of mail %lld",
            static_cast<long long>(job.id));
   }
+  write_and_chain_audit();
   commit_transaction();
 }
 
@@ -207,16 +219,20 @@ long deliver_due_mail(bool first_round) {
   }
   run_housekeeping();
   reclaim_and_expire(first_round);
+  // Every mail carries the audit chain's head as it is when the batch is claimed.
+  const char *head = audit_head_line();
+  if (head != nullptr) head = MemoryContextStrdup(batch_context, head);
   MailJob *jobs = nullptr;
   int count = claim(&jobs);
   long sleep_ms = count == kBatchSize ? 0 : milliseconds_until_next_due();
   long deadline_ms = milliseconds_until_next_deadline();
   if (deadline_ms < sleep_ms) sleep_ms = deadline_ms;
+  if (count == 0 && write_and_chain_audit()) sleep_ms = 0;
   commit_transaction();
 
   if (count == 0) return sleep_ms;
   pgstat_report_activity(STATE_RUNNING, "pg_mpa: sending mail");
-  deliver_mail_batch(jobs, count);
+  deliver_mail_batch(jobs, count, head);
   record(jobs, count);
   // Retries just scheduled may be due before the old estimate.
   return 0;

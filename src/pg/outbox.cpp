@@ -21,15 +21,23 @@ const char *message_id_domain() {
   return at && at[1] ? at + 1 : "pg-mpa.invalid";
 }
 
+// The queued mail is audited (with the address masked); sending it is
+// audited by the worker.
 constexpr const char *kQueueSql =
     "WITH superseded AS ("
     "  UPDATE mpa.outbox SET status = 'superseded', lease_until = NULL"
-    "   WHERE $5 IS NOT NULL AND supersede_key = $5 AND status IN ('pending', 'sending'))"
-    " INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, expires_at,"
-    "                         supersede_key, challenge_id)"
-    " VALUES ($1, $2, $3, $4, gen_random_uuid() || '@' || $6,"
-    "         now() + make_interval(secs => $7), $5, $8)"
-    " RETURNING id";
+    "   WHERE $5 IS NOT NULL AND supersede_key = $5 AND status IN ('pending', 'sending')),"
+    " queued AS ("
+    "  INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, expires_at,"
+    "                          supersede_key, challenge_id)"
+    "  VALUES ($1, $2, $3, $4, gen_random_uuid() || '@' || $6,"
+    "          now() + make_interval(secs => $7), $5, $8)"
+    "  RETURNING id, kind, recipient, subject, challenge_id),"
+    " audited AS ("
+    "  INSERT INTO mpa.audit (kind, detail)"
+    "  SELECT 'mail queued', jsonb_build_object('mail', id, 'kind', kind, 'to', mpa.mask_email(recipient),"
+    "                                           'subject', subject, 'challenge', challenge_id) FROM queued)"
+    " SELECT id FROM queued";
 
 }  // namespace
 
@@ -49,7 +57,7 @@ int64 queue_mail(const OutgoingMail &mail) {
                    mail.challenge_id ? ' ' : 'n'};
 
   SPI_connect();
-  if (SPI_execute_with_args(kQueueSql, 8, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING ||
+  if (SPI_execute_with_args(kQueueSql, 8, types, values, nulls, false, 1) != SPI_OK_SELECT ||
       SPI_processed != 1)
     elog(ERROR, "pg_mpa could not queue mail");
   bool is_null = false;

@@ -2,12 +2,14 @@
 
 #include <cstring>
 
+#include "pg/audit_log.hpp"
 #include "pg/indirect_paths.hpp"
 #include "pg/server_files.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "tcop/tcopprot.h"
 #include "catalog/dependency.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_extension_d.h"
@@ -47,6 +49,7 @@ bool is_pg_mpa_schema(Oid schema) {
 bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(relid)); }
 
 [[noreturn]] void refuse_direct_write(Oid relid, const char *what) {
+  audit_refusal(psprintf("%s on mpa.%s", what, get_rel_name(relid)), nullptr, debug_query_string);
   ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
                   errmsg("%s on pg_mpa's table mpa.%s is refused", what, get_rel_name(relid)),
                   errdetail("pg_mpa's tables are written only by pg_mpa's own functions, "
@@ -145,6 +148,8 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && is_pg_mpa_object(class_id, object_id) &&
       !pg_mpa_change_allowed()) {
     ObjectAddress object{class_id, object_id, 0};
+    audit_refusal(psprintf("%s %s", access == OAT_DROP ? "dropping" : "altering", getObjectDescription(&object, false)),
+                  configuration_team(), debug_query_string);
     ereport(ERROR,
             (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
              errmsg("%s of %s requires the approval of team \"%s\"", access == OAT_DROP ? "dropping" : "altering",

@@ -1,9 +1,11 @@
 #include "pg/server_files.hpp"
 
+#include "pg/audit_log.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/self_protection.hpp"
 
 extern "C" {
+#include "tcop/tcopprot.h"
 #include "access/xact.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -48,6 +50,7 @@ void gate_server_file_function(Oid function) {
   if (!touches_server_files(function) || !IsTransactionState() || approved_statement_is_running()) return;
   const char *team = configuration_team();
   if (team == nullptr) return;
+  audit_refusal(psprintf("%s()", get_func_name(function)), team, debug_query_string);
   ereport(ERROR,
           (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
            errmsg("%s() reads or writes files on the server, which team \"%s\" governs with pg_mpa",

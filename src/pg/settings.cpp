@@ -27,6 +27,8 @@ int otp_max_attempts = 3;
 int resend_cooldown_s = 60;
 int request_ttl_s = 24 * 60 * 60;
 int grant_warning_s = 15 * 60;
+// Read only by SQL (mpa.team_health), through current_setting().
+int approver_active_period_s = 90 * 24 * 60 * 60;
 
 namespace {
 
@@ -107,6 +109,9 @@ void define_all() {
                  &request_ttl_s, 24 * kOneHour, 1, kThirtyDays);
   define_seconds("mpa.grant_warning", "How long before a temporary grant ends its people are told.",
                  &grant_warning_s, 15 * 60, 0, 24 * kOneHour);
+  define_seconds("mpa.approver_active_period",
+                 "How recently an approver must have voted or confirmed their address to count as active.",
+                 &approver_active_period_s, 90 * 24 * kOneHour, kOneHour, 10 * 365 * 24 * kOneHour);
   MarkGUCPrefixReserved("mpa");
 }
 

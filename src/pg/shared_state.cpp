@@ -20,7 +20,7 @@ shmem_startup_hook_type previous_startup_hook = nullptr;
 void request_shared_memory() {
   if (previous_request_hook) previous_request_hook();
   RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
-  RequestNamedLWLockTranche("pg_mpa", 2);
+  RequestNamedLWLockTranche("pg_mpa", 3);
 }
 
 // Runs in the postmaster when shared memory is (re)created, and is the only
@@ -44,6 +44,10 @@ void attach_shared_memory() {
     LWLockPadded *locks = GetNamedLWLockTranche("pg_mpa");
     state->attempts_lock = &locks[0].lock;
     state->cluster_policies_lock = &locks[1].lock;
+    state->audit_ring_lock = &locks[2].lock;
+    state->audit_ring_first = 0;
+    state->audit_ring_count = 0;
+    state->audit_ring_lost = 0;
     state->cluster_policies_generation = 0;
     state->cluster_policy_count = 0;
     memset(state->challenges, 0, sizeof state->challenges);

@@ -1,7 +1,8 @@
 // pg_mpa's shared memory: the code key, the mail worker's latch (so that a
 // committing backend can wake it), the policy generation (so that backends
-// know when their policy cache is stale) and the wrong-try counters of
-// one-time codes, which must survive the caller's ROLLBACK.
+// know when their policy cache is stale), and what must survive the
+// caller's ROLLBACK: the wrong-try counters of one-time codes and the audit
+// events of refused statements and wrong codes.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,8 @@ namespace mpa::pg {
 inline constexpr std::size_t kCodeKeyBytes = 32;
 inline constexpr int kAttemptSlots = 4096;
 inline constexpr int kClusterPolicySlots = 256;
+inline constexpr int kAuditRingSlots = 256;
+inline constexpr int kAuditDetailBytes = 1536;
 
 // A policy on a cluster-wide operation (roles, databases, tablespaces,
 // ALTER SYSTEM), copied here so that the gate in every database knows it.
@@ -56,6 +59,17 @@ struct VoterAttempts {
   TimestampTz forget_after;  // the request's expiry
 };
 
+// An audit event that happened in a transaction that rolls back (a refused
+// statement, a wrong code), waiting for the worker to write it to mpa.audit.
+struct PendingAuditEntry {
+  TimestampTz at;
+  int64 request_id;  // 0: none
+  Oid role;          // the session role
+  Oid database;
+  char kind[32];
+  char detail[kAuditDetailBytes];  // a JSON object
+};
+
 struct SharedState {
   // Drawn from OpenSSL's CSPRNG when the postmaster creates shared memory
   // (so again after every restart or crash); never written anywhere else.
@@ -77,6 +91,13 @@ struct SharedState {
   uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
   int cluster_policy_count;
   ClusterPolicy cluster_policies[kClusterPolicySlots];
+
+  // Audit events written by backends, taken by the worker (a ring).
+  LWLock *audit_ring_lock;
+  int audit_ring_first;   // oldest entry
+  int audit_ring_count;
+  uint64 audit_ring_lost;  // events dropped because the ring was full, not yet recorded
+  PendingAuditEntry audit_ring[kAuditRingSlots];
 };
 
 // Chains pg_mpa into shmem_request_hook / shmem_startup_hook. Only valid while
