@@ -1,0 +1,113 @@
+# The attacker's view: a superuser and a DBA with CREATEROLE try the paths
+# around pg_mpa, in pg_mpa's database and in another one. Each attempt is
+# refused, and afterwards the protected objects and pg_mpa's tables are
+# exactly as before (only mpa.audit grows: refusals are recorded).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MpaTest;
+
+my $smtp = MpaTest::start_smtp();
+my $node = MpaTest::new_node('attackers', $smtp);
+$node->safe_psql('postgres', q{
+	CREATE DATABASE app;
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE vip LOGIN;
+	CREATE ROLE dba LOGIN CREATEROLE CREATEDB;
+	SELECT mpa_team_create('security', 2);
+	SELECT mpa_approver_add('security', 'alice', 'alice@example.com');
+	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
+	CREATE SCHEMA prod;
+	CREATE TABLE prod.accounts (id int);
+	INSERT INTO prod.accounts VALUES (1), (2), (3);
+	GRANT ALL ON SCHEMA prod TO dba;
+	GRANT ALL ON prod.accounts TO dba;
+	SELECT mpa_protect(op, 'prod.*', 'security') FROM unnest(ARRAY['DROP TABLE', 'TRUNCATE', 'ALTER TABLE']) op;
+	SELECT mpa_protect(op, '*', 'security') FROM unnest(ARRAY['ALTER ROLE', 'DROP ROLE', 'GRANT ROLE', 'DROP DATABASE']) op;
+	SELECT mpa_protect('MPA CONFIGURE', '*', 'security');
+});
+my $request = $node->safe_psql('postgres', q{SELECT mpa_request('DROP TABLE prod.accounts', 'pending, never approved')});
+
+# Everything pg_mpa keeps, except the audit and the mail it records.
+my $snapshot_sql = q{
+	SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
+	  SELECT 'teams ' || row(x.*)::text AS t FROM mpa.teams x UNION ALL
+	  SELECT 'approvers ' || row(x.*)::text FROM mpa.approvers x UNION ALL
+	  SELECT 'policies ' || row(x.*)::text FROM mpa.policies x UNION ALL
+	  SELECT 'requests ' || row(x.*)::text FROM mpa.requests x UNION ALL
+	  SELECT 'votes ' || row(x.*)::text FROM mpa.votes x UNION ALL
+	  SELECT 'challenges ' || row(x.*)::text FROM mpa.challenges x UNION ALL
+	  SELECT 'accounts ' || (SELECT count(*) FROM prod.accounts)::text UNION ALL
+	  SELECT 'roles ' || string_agg(rolname || rolsuper || rolcanlogin || coalesce(rolpassword, ''), ',' ORDER BY rolname)
+	    FROM pg_authid WHERE rolname IN ('alice', 'bob', 'vip', 'dba') UNION ALL
+	  SELECT 'members ' || count(*) FROM pg_auth_members WHERE roleid IN ('alice'::regrole, 'bob'::regrole, 'vip'::regrole)) s};
+my $before = $node->safe_psql('postgres', $snapshot_sql);
+
+my @as_dba = (
+	q{ALTER ROLE alice PASSWORD 'reset-by-dba'},
+	q{ALTER ROLE vip NOLOGIN},
+	q{DROP ROLE vip},
+	q{GRANT alice TO dba},
+	q{DROP TABLE prod.accounts},
+	q{TRUNCATE prod.accounts},
+	q{ALTER TABLE prod.accounts RENAME TO gone},
+	q{INSERT INTO mpa.votes VALUES (1, 'alice', 'approve')},
+	q{UPDATE mpa.requests SET state = 'approved'},
+	q{SELECT mpa_approver_add('security', 'dba', 'dba@evil.example')},
+	q{SELECT mpa_unprotect('DROP TABLE', 'prod.*')},
+	q{SELECT mpa_verify(1, '123456')},
+);
+my @as_superuser = (
+	@as_dba,
+	q{SET ROLE alice; SELECT mpa_verify(1, '123456')},
+	q{BEGIN; SET SESSION AUTHORIZATION alice; SELECT mpa_vote(1, 'approve'); SELECT mpa_verify(1, '123456'); COMMIT},
+	q{DROP SCHEMA prod CASCADE},
+	q{DROP EXTENSION pg_mpa CASCADE},
+	q{ALTER SYSTEM SET shared_preload_libraries = ''},
+	q{DELETE FROM mpa.policies},
+	q{UPDATE pg_catalog.pg_authid SET rolpassword = NULL WHERE rolname = 'alice'},
+	q{SELECT lo_export(lo_from_bytea(0, 'x'), current_setting('data_directory') || '/postgresql.auto.conf')},
+	q{COPY (SELECT 1) TO PROGRAM 'true'},
+	q{SET session_replication_role = replica},
+);
+
+sub attempt
+{
+	my ($role, $db, $sql) = @_;
+	my ($rc, $out, $err) = MpaTest::psql_as($node, $role, $sql, dbname => $db);
+	return ($rc, $err);
+}
+
+for my $db ('postgres', 'app')
+{
+	for my $case ([ 'dba', \@as_dba ], [ 'postgres', \@as_superuser ])
+	{
+		my ($role, $list) = @$case;
+		for my $sql (@$list)
+		{
+			# pg_mpa and the protected schema exist only in pg_mpa's database.
+			next if $db eq 'app' && $sql =~ /mpa[._ ]|prod/;
+			my ($rc, $err) = attempt($role, $db, $sql);
+			isnt($rc, 0, "$role in $db: refused: $sql");
+			like($err, qr/requires the approval|is refused|permission denied|must be|wrong code|no code is waiting|reads or writes files|not an approver/,
+				"$role in $db: with a reason: $sql");
+		}
+	}
+}
+is($node->safe_psql('postgres', $snapshot_sql), $before, 'the protected objects and pg_mpa\'s tables are unchanged');
+is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $request"), 'pending', 'the request is still pending');
+ok(MpaTest::poll_until($node, q{SELECT count(*) >= 20 FROM mpa.audit WHERE kind = 'refused'}, 20),
+	'the refusals are in the audit');
+is($node->safe_psql('postgres', q{SELECT intact FROM mpa_audit_verify()}), 't', 'whose chain is intact');
+
+# An impersonator can ask for a code in alice's name, but it goes to alice,
+# who is told who asked.
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_vote($request, 'approve')");
+my $mail = MpaTest::wait_for_mail_matching($smtp, 'alice@example.com', qr/your code to approve request #$request/)
+  or die 'no code mail';
+like($mail->{body}, qr/Someone connected as alice asked to approve request #$request\..*If you did not ask for it/s,
+	'the code goes to alice, with a warning');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mpa.votes WHERE request_id = $request"), '0', 'and no vote exists');
+
+done_testing();
