@@ -10,7 +10,9 @@ import json
 import os
 import re
 import statistics
+import pwd
 import subprocess
+import threading
 import time
 
 
@@ -64,18 +66,17 @@ def perf_detach(proc):
 
 
 def profile_pgbench(pgbench, host, port, dbname, args, out, psql_bin):
-    """One pgbench run (not timed) with its backends under perf."""
+    """One pgbench run (not timed) with its client backends under perf."""
+    clients = int(args[args.index("-c") + 1]) if "-c" in args else 1
     run = subprocess.Popen([pgbench, "-h", host, "-p", str(port), "-U", "postgres", *args, dbname],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pids = []
-    for _ in range(200):
-        out_ = subprocess.run([psql_bin, "-h", host, "-p", str(port), "-U", "postgres", "-X", "-tA", "-d", dbname,
-                               "-c", "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'"],
+    while run.poll() is None and len(pids) < clients:  # pgbench's own setup connection comes and goes first
+        time.sleep(0.02)
+        pids = subprocess.run([psql_bin, "-h", host, "-p", str(port), "-U", "postgres", "-X", "-tA", "-d", dbname,
+                               "-c", "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'"
+                                     " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"],
                               capture_output=True, text=True).stdout.split()
-        if out_:
-            pids = out_
-            break
-        time.sleep(0.05)
     perf = perf_attach(pids, out) if pids else None
     run.wait()
     if perf:
@@ -89,26 +90,108 @@ def psql(host, port, dbname, sql, psql_bin):
                    stdout=subprocess.DEVNULL)
 
 
+class ExternalLoad:
+    """CPU time used meanwhile by processes that are not the benchmark's:
+    neither the postgres user's (clusters, pgbench, drivers, SMTP server) nor
+    kernel threads. On a 2-core machine shared with other work (a compiler
+    started by someone else), such load spoils a with/without pair."""
+
+    INTERVAL = 0.5
+
+    def __init__(self):
+        self.own_uid = pwd.getpwnam("postgres").pw_uid
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.seen = {}
+        self.used = 0.0
+        self.names = {}
+        self.stop_event = threading.Event()
+        self.thread = None
+        self.started = None
+
+    def _scan(self, record):
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == self.own_uid:
+                    continue
+                with open(f"/proc/{pid}/stat") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            comm = data[data.index("(") + 1:data.rindex(")")]
+            fields = data[data.rindex(")") + 2:].split()
+            if fields[1] in ("0", "2") or pid == "2":  # kernel threads
+                continue
+            cpu = (int(fields[11]) + int(fields[12])) / self.tick
+            key = (pid, fields[19])  # pid and start time: a reused pid is another process
+            if record:
+                delta = cpu - self.seen.get(key, 0.0)
+                if delta > 0:
+                    self.used += delta
+                    self.names[comm] = self.names.get(comm, 0.0) + delta
+            self.seen[key] = cpu
+
+    def _run(self):
+        while not self.stop_event.wait(self.INTERVAL):
+            self._scan(True)
+
+    def start(self):
+        self._scan(False)
+        self.started = time.monotonic()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """(share of one core used by others, the main users by name)"""
+        self.stop_event.set()
+        self.thread.join()
+        self._scan(True)
+        elapsed = time.monotonic() - self.started
+        top = sorted(self.names.items(), key=lambda kv: -kv[1])[:3]
+        return self.used / elapsed, ", ".join(f"{n} {t:.1f}s" for n, t in top)
+
+
+# A pair during which other processes used more than this share of one core
+# is measured again (at most as many times as there are rounds in all).
+EXTERNAL_LOAD_LIMIT = float(os.environ.get("BENCH_EXTERNAL_LOAD_LIMIT", "0.05"))
+
+
 def alternate(rounds, measure_with, measure_without):
     """Runs with/without alternately (ABBA: A B, B A, A B, ...) so that a slow
-    drift of the machine falls on both sides; returns both lists."""
+    drift of the machine falls on both sides; a pair disturbed by other
+    processes' load is discarded and measured again. Returns both lists."""
     with_values, without_values = [], []
-    for r in range(rounds):
+    retries = rounds
+    r = 0
+    while r < rounds:
         order = [("with", measure_with), ("without", measure_without)]
         if r % 2:
             order.reverse()
-        for side, measure in order:
-            value = measure()
-            (with_values if side == "with" else without_values).append(value)
+        load = ExternalLoad()
+        load.start()
+        pair = {side: measure() for side, measure in order}
+        share, who = load.stop()
+        if share > EXTERNAL_LOAD_LIMIT and retries > 0:
+            retries -= 1
+            log(f"    round {r + 1}: other processes used {100 * share:.0f}% of a core ({who}); measuring it again")
+            continue
+        if share > EXTERNAL_LOAD_LIMIT:
+            log(f"    round {r + 1}: other processes used {100 * share:.0f}% of a core ({who}); kept (no retries left)")
+        with_values.append(pair["with"])
+        without_values.append(pair["without"])
+        r += 1
     return with_values, without_values
 
 
 def report_ratio(benchmark, unit, with_values, without_values, target, higher_is_better, fmt="{:,.0f}"):
-    """Adds the row: medians of both sides, their ratio, pass/fail."""
+    """Adds the row: the median of each side, and as the ratio the median of
+    the rounds' with/without ratios (each round's pair ran back to back, so a
+    burst of other load on the machine spoils one pair, not the figure)."""
     w, wo = median(with_values), median(without_values)
-    ratio = w / wo
-    ok = ratio >= target if higher_is_better else ratio <= target
     paired = [a / b for a, b in zip(with_values, without_values)]
+    ratio = median(paired)
+    ok = ratio >= target if higher_is_better else ratio <= target
     log(f"  {benchmark}: with {[round(v, 2) for v in with_values]} without "
         f"{[round(v, 2) for v in without_values]} per-round ratios {[round(v, 3) for v in paired]}")
     add_result(benchmark, f"{fmt.format(w)} {unit}", f"{fmt.format(wo)} {unit}", f"{ratio:.3f}",

@@ -38,22 +38,30 @@ def connect(port):
     return conn
 
 
-def measure(port):
+def measure(port, perf_out=None):
     def run():
         conn = connect(port)
         with conn.cursor() as cur:
             cur.execute(BUILD)
             cur.execute("VACUUM pg_class, pg_type, pg_depend, pg_attribute")
             cur.execute("CHECKPOINT")
+            cur.execute("SELECT pg_backend_pid()")
+            perf = benchlib.perf_attach([cur.fetchone()[0]], perf_out) if perf_out else None
             start = time.perf_counter()
             cur.execute("DROP SCHEMA bench_drop CASCADE")
             elapsed = time.perf_counter() - start
+            if perf:
+                benchlib.perf_detach(perf)
         conn.close()
         return elapsed
     return run
 
 
 def main():
+    if os.environ.get("BENCH_PERF_DIR"):  # one extra, untimed drop under perf
+        out = os.path.join(os.environ["BENCH_PERF_DIR"], "drop.perf.data")
+        measure(os.environ["BENCH_WITH_PORT"], out)()
+        benchlib.log(f"  profile written to {out}")
     with_s, without_s = benchlib.alternate(ROUNDS, measure(os.environ["BENCH_WITH_PORT"]),
                                            measure(os.environ["BENCH_WITHOUT_PORT"]))
     benchlib.report_ratio(f"drop: DROP SCHEMA CASCADE, {TABLES:,} tables", "s", with_s, without_s, 1.10,

@@ -79,14 +79,28 @@ def measure(path):
         requests.append(request)
         if i >= 10:
             samples["request"].append(ms)
+    codes = []
     for i, request in enumerate(requests):
-        _, vote_ms = timed(alice, "SELECT mpa_vote(%s, 'approve')", (request,))
-        code, _ = reader.wait("alice@example.com", request)
-        _, verify_ms = timed(alice, "SELECT mpa_verify(%s, %s)", (request, code))
+        _, ms = timed(alice, "SELECT mpa_vote(%s, 'approve')", (request,))
+        codes.append(reader.wait("alice@example.com", request)[0])
         if i >= 10:
-            samples["vote"].append(vote_ms)
-            samples["verify"].append(verify_ms)
+            samples["vote"].append(ms)
+    perf = None
+    if os.environ.get("BENCH_PERF_DIR"):  # investigating: profile the verify and gate loops of this phase
+        pids = []
+        for conn in (dba, alice):
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                pids.append(cur.fetchone()[0])
+        phase = os.path.basename(path).replace(".json", "")
+        perf = benchlib.perf_attach(pids, os.path.join(os.environ["BENCH_PERF_DIR"], f"{phase}.perf.data"))
+    for i, (request, code) in enumerate(zip(requests, codes)):
+        _, ms = timed(alice, "SELECT mpa_verify(%s, %s)", (request, code))
+        if i >= 10:
+            samples["verify"].append(ms)
     samples.update(gate_samples(dba))
+    if perf:
+        benchlib.perf_detach(perf)
     for request in requests:  # leave no open request behind
         timed(dba, "SELECT mpa_cancel(%s)", (request,))
     with dba.cursor() as cur:

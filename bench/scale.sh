@@ -19,6 +19,17 @@ scale_restart() {
   bench_start "$BENCH_SCALE_DATA"
 }
 
+if [ -n "${BENCH_SCALE_EXPLAIN:-}" ]; then
+  # Investigating, not measuring: the plans of every statement slower than
+  # BENCH_SCALE_EXPLAIN ms, pg_mpa's nested ones included, go to the
+  # server log ($MPA_WORK/data-scale.log; keep it with MPA_KEEP_WORKDIR=1).
+  echo "session_preload_libraries = 'auto_explain'
+auto_explain.log_min_duration = '${BENCH_SCALE_EXPLAIN}ms'
+auto_explain.log_nested_statements = on
+auto_explain.log_analyze = on
+auto_explain.log_buffers = on" | mpa_as_postgres tee -a "$BENCH_SCALE_DATA/postgresql.conf" >/dev/null
+  scale_restart on
+fi
 scale_psql -c "VACUUM ANALYZE"
 echo "  scale: empty installation"
 bench_python "$MPA_WORK/bench/scale.py" measure "$MPA_WORK/scale-empty.json"
@@ -45,7 +56,8 @@ bench_python "$MPA_WORK/bench/scale.py" report "$MPA_WORK/scale-empty.json" "$MP
 
 echo "  scale: 10,000 policies"
 scale_restart off
-scale_psql -c "INSERT INTO mpa.policies (operation, object, team)
+# (triggers off: pg_mpa's policy trigger is a function of the unloaded library)
+scale_psql -c "SET session_replication_role = replica" -c "INSERT INTO mpa.policies (operation, object, team)
   SELECT 'DROP TABLE', format('memory_%s.t_%s', i / 100, i % 100), 'bench' FROM generate_series(1, 9000) i"
 scale_restart on
 bench_python "$MPA_WORK/bench/scale.py" memory

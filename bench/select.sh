@@ -11,8 +11,8 @@
 #     transaction, for the needs_fmgr_hook path.
 # Target: throughput with/without >= 0.99 for each. Called by bench/run.
 set -e
-seconds=${BENCH_SELECT_SECONDS:-6}
-rounds=${BENCH_ROUNDS:-5}
+seconds=${BENCH_SELECT_SECONDS:-4}
+rounds=${BENCH_ROUNDS:-8}
 ab() { bench_python "$MPA_WORK/bench/pgbench_ab.py" --target 0.99 --rounds "$rounds" "$@"; }
 ab --name "select: pgbench -S, 2 clients" -- -c 2 -j 2 -T "$seconds" -S
 ab --name "select: pgbench TPC-B, 2 clients" -- -c 2 -j 2 -T "$seconds"
