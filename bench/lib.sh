@@ -61,10 +61,11 @@ bench_python() {
   local vars=(BENCH_RESULTS="$(bench_results)" BENCH_HOST="$MPA_PGHOST" BENCH_DB="$BENCH_DB"
               BENCH_MAILDIR="$MPA_MAILDIR" MPA_PG_BIN="$MPA_PG_BIN" BENCH_PGBENCH_SCALE="$BENCH_PGBENCH_SCALE"
               BENCH_WITH_PORT="${BENCH_WITH_PORT:-}" BENCH_WITHOUT_PORT="${BENCH_WITHOUT_PORT:-}"
-              BENCH_SCALE_PORT="${BENCH_SCALE_PORT:-}")
+              BENCH_EMPTY_PORT="${BENCH_EMPTY_PORT:-}" BENCH_LOADED_PORT="${BENCH_LOADED_PORT:-}")
   local name
   for name in BENCH_ROUNDS BENCH_DDL_TRANSACTIONS BENCH_SELECT_SECONDS BENCH_DROP_TABLES BENCH_DROP_ROUNDS \
-              BENCH_APPROVAL_LOOPS BENCH_SCALE_SAMPLES BENCH_PERF_DIR; do
+              BENCH_APPROVAL_LOOPS BENCH_SCALE_SAMPLES BENCH_SCALE_ROUNDS BENCH_PERF_DIR \
+              BENCH_EXTERNAL_LOAD_LIMIT; do
     [ -n "${!name:-}" ] && vars+=("$name=${!name}")
   done
   mpa_as_postgres env "${vars[@]}" "$MPA_SYSTEM_PYTHON" "$@"
@@ -100,24 +101,30 @@ bench_start_pair() {
     bench_psql "$BENCH_WITHOUT_PORT" -d "$BENCH_DB" -tAc "SELECT 'copy without: ' || current_setting('shared_preload_libraries') || '(none)'"
 }
 
-# A cluster of its own (for the scale benchmark): $BENCH_SCALE_DATA / _PORT.
-bench_start_scale_cluster() {
-  BENCH_SCALE_DATA=$MPA_WORK/data-scale BENCH_SCALE_PORT=$(mpa_free_port)
-  mpa_as_postgres "$MPA_PG_BIN/initdb" -D "$BENCH_SCALE_DATA" -A trust -U postgres -E UTF8 \
+# The scale benchmark's pair: two clusters with pg_mpa, made like the pair
+# above from one set-up data directory; the "loaded" one then receives the
+# history (bench/scale.sh). $BENCH_EMPTY_DATA/_PORT, $BENCH_LOADED_DATA/_PORT.
+bench_start_scale_pair() {
+  BENCH_EMPTY_DATA=$MPA_WORK/data-scale-empty BENCH_EMPTY_PORT=$(mpa_free_port)
+  mpa_as_postgres "$MPA_PG_BIN/initdb" -D "$BENCH_EMPTY_DATA" -A trust -U postgres -E UTF8 \
     --locale=C.UTF-8 >"$MPA_WORK/initdb-scale.log" || return 1
-  mpa_as_postgres tee -a "$BENCH_SCALE_DATA/postgresql.conf" >/dev/null <<CONF
-port = $BENCH_SCALE_PORT
+  mpa_as_postgres tee -a "$BENCH_EMPTY_DATA/postgresql.conf" >/dev/null <<CONF
 listen_addresses = ''
 unix_socket_directories = '$MPA_WORK'
-shared_preload_libraries = 'pg_mpa'
 fsync = off
 mpa.database = '$BENCH_DB'
 mpa.smtp_url = 'smtp://127.0.0.1:$MPA_SMTP_PORT'
 mpa.smtp_starttls = off
 mpa.mail_from = 'pg-mpa@db.example.test'
 $BENCH_CONF
+port = $BENCH_EMPTY_PORT
 CONF
-  bench_start "$BENCH_SCALE_DATA" && bench_setup_installation "$BENCH_SCALE_PORT"
+  bench_preload "$BENCH_EMPTY_DATA" on
+  bench_start "$BENCH_EMPTY_DATA" && bench_setup_installation "$BENCH_EMPTY_PORT" || return 1
+  bench_stop "$BENCH_EMPTY_DATA"
+  BENCH_LOADED_DATA=$MPA_WORK/data-scale-loaded BENCH_LOADED_PORT=$(mpa_free_port)
+  mpa_as_postgres cp -a "$BENCH_EMPTY_DATA" "$BENCH_LOADED_DATA"
+  echo "port = $BENCH_LOADED_PORT" | mpa_as_postgres tee -a "$BENCH_LOADED_DATA/postgresql.conf" >/dev/null
 }
 
 # Stops every cluster of this run, then the SMTP server and the work dir.

@@ -1,19 +1,21 @@
-"""Benchmark "scale" (issue 7, 5), the measuring half (bench/scale.sh loads
-the rows between the phases): the latency of mpa_request, mpa_vote,
-mpa_verify and of the gate's check of an unprotected and of a protected
-statement, on an empty installation and on one holding a large history.
+"""Benchmark "scale" (issue 7, 5), the measuring half (bench/scale.sh sets up
+the two installations): the latency of mpa_request, mpa_vote, mpa_verify
+and of the gate's check of an unprotected and of a protected statement, on
+an empty installation and on one holding a large history, side by side.
 
-Why: pg_mpa's tables only grow (requests, votes, codes, mail); every path
-must stay an index lookup, never a scan of that history.
+Why: pg_mpa's tables only grow (requests, votes, codes, mail, audit); every
+path must stay an index lookup, never a scan of that history.
 
-  scale.py measure FILE      latencies of this phase, as JSON, to FILE
-  scale.py report EMPTY LOADED
-  scale.py memory            memory of a backend's policy cache (10,000 policies loaded by scale.sh)
-  scale.py gate10k EMPTY     the gate's latency with 10,000 policies (info)
+  scale.py rounds EMPTY.json   alternating rounds on both installations; adds the rows
+  scale.py memory              memory of a backend's policy cache (10,000 policies, empty installation)
+  scale.py gate10k EMPTY.json  the gate's latency with 10,000 policies (info)
 
-Each figure is the median over BENCH_SCALE_SAMPLES calls (default 200),
-timed by the client (same connection, same statement text in both phases).
-Target: loaded within 1.2x of empty (medians).
+Each round measures BENCH_SCALE_SAMPLES (40) calls of each kind per
+installation, timed by the client; rounds alternate (ABBA) as in the
+with/without pairs, and a pair of rounds disturbed by other processes is
+measured again. Figures: medians over all samples of each installation;
+ratio: the median of the rounds' loaded/empty ratios of medians.
+Target: loaded within 1.2x of empty.
 """
 import json
 import os
@@ -24,14 +26,15 @@ import psycopg2
 
 import benchlib
 
-SAMPLES = int(os.environ.get("BENCH_SCALE_SAMPLES", "200"))
-PORT = os.environ["BENCH_SCALE_PORT"]
-
-
-def connect(user):
-    conn = psycopg2.connect(host=os.environ["BENCH_HOST"], port=PORT, dbname=os.environ["BENCH_DB"], user=user)
-    conn.autocommit = True
-    return conn
+SAMPLES = int(os.environ.get("BENCH_SCALE_SAMPLES", "40"))
+ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "6"))
+KINDS = {
+    "request": "mpa_request",
+    "vote": "mpa_vote",
+    "verify": "mpa_verify",
+    "gate_unprotected": "gate, unprotected ALTER TABLE",
+    "gate_protected": "gate, protected DROP TABLE (refused)",
+}
 
 
 def timed(conn, sql, args=(), expect_sqlstate=None):
@@ -50,116 +53,130 @@ def timed(conn, sql, args=(), expect_sqlstate=None):
     return value, (time.perf_counter() - start) * 1000
 
 
-def gate_samples(dba):
-    """The gate alone: a protected DROP TABLE (refused, MP001, after looking
-    for an approval in mpa.requests) and an unprotected ALTER TABLE (which
-    the gate describes and matches against every policy before letting it
-    run), SAMPLES each after a warm-up."""
-    out = {"gate_protected": [], "gate_unprotected": []}
-    for i in range(SAMPLES + 10):
-        _, protected_ms = timed(dba, "DROP TABLE scale.t_1", expect_sqlstate="MP001")
-        _, unprotected_ms = timed(dba, f"ALTER TABLE public.scale_free ALTER COLUMN v SET DEFAULT {i}")
-        if i >= 10:
-            out["gate_protected"].append(protected_ms)
-            out["gate_unprotected"].append(unprotected_ms)
-    return out
+class Installation:
+    """dba's and alice's sessions on one installation, kept across rounds."""
 
+    def __init__(self, name, port, alice_address, reader):
+        self.name, self.port, self.alice_address, self.reader = name, port, alice_address, reader
+        self.dba, self.alice = self.connect("dba"), self.connect("alice")
+        with self.dba.cursor() as cur:
+            cur.execute("DO $$ BEGIN FOR i IN 1..10 LOOP"
+                        " EXECUTE format('CREATE TABLE IF NOT EXISTS scale.t_%s (id int)', i); END LOOP; END $$")
+            cur.execute("CREATE TABLE IF NOT EXISTS public.scale_free (id int, v int)")
+        self.counter = 0
 
-def measure(path):
-    dba, alice = connect("dba"), connect("alice")
-    with dba.cursor() as cur:
-        cur.execute("DO $$ BEGIN FOR i IN 1..10 LOOP"
-                    " EXECUTE format('CREATE TABLE IF NOT EXISTS scale.t_%s (id int)', i); END LOOP; END $$")
-        cur.execute("CREATE TABLE IF NOT EXISTS public.scale_free (id int, v int)")
-    reader = benchlib.CodeReader(os.environ["BENCH_MAILDIR"])
-    samples = {"request": [], "vote": [], "verify": []}
-    requests = []
-    for i in range(SAMPLES + 10):  # the first 10 warm the connections up
-        request, ms = timed(dba, "SELECT mpa_request(%s, 'scale benchmark')", (f"DROP TABLE scale.t_{i % 10 + 1}",))
-        requests.append(request)
-        if i >= 10:
-            samples["request"].append(ms)
-    codes = []
-    for i, request in enumerate(requests):
-        _, ms = timed(alice, "SELECT mpa_vote(%s, 'approve')", (request,))
-        codes.append(reader.wait("alice@example.com", request)[0])
-        if i >= 10:
-            samples["vote"].append(ms)
-    perf = None
-    if os.environ.get("BENCH_PERF_DIR"):  # investigating: profile the verify and gate loops of this phase
-        pids = []
-        for conn in (dba, alice):
+    def connect(self, user):
+        conn = psycopg2.connect(host=os.environ["BENCH_HOST"], port=self.port, dbname=os.environ["BENCH_DB"],
+                                user=user)
+        conn.autocommit = True
+        return conn
+
+    def pids(self):
+        out = []
+        for conn in (self.dba, self.alice):
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_backend_pid()")
-                pids.append(cur.fetchone()[0])
-        phase = os.path.basename(path).replace(".json", "")
-        perf = benchlib.perf_attach(pids, os.path.join(os.environ["BENCH_PERF_DIR"], f"{phase}.perf.data"))
-    for i, (request, code) in enumerate(zip(requests, codes)):
-        _, ms = timed(alice, "SELECT mpa_verify(%s, %s)", (request, code))
-        if i >= 10:
-            samples["verify"].append(ms)
-    samples.update(gate_samples(dba))
-    if perf:
-        benchlib.perf_detach(perf)
-    for request in requests:  # leave no open request behind
-        timed(dba, "SELECT mpa_cancel(%s)", (request,))
-    with dba.cursor() as cur:
-        cur.execute("SELECT (SELECT count(*) FROM mpa.requests), (SELECT count(*) FROM mpa.votes),"
-                    " (SELECT count(*) FROM mpa.challenges), (SELECT count(*) FROM mpa.outbox),"
-                    " to_regclass('mpa.audit') IS NOT NULL")
-        rows = cur.fetchone()
-        counts = {"requests": rows[0], "votes": rows[1], "challenges": rows[2], "outbox": rows[3]}
-        if rows[4]:
-            cur.execute("SELECT count(*) FROM mpa.audit")
-            counts["audit"] = cur.fetchone()[0]
-    benchlib.log(f"  scale: rows after measuring: {counts}")
-    with open(path, "w") as f:
-        json.dump({"samples": samples, "counts": counts}, f)
+                out.append(cur.fetchone()[0])
+        return out
+
+    def measure(self, n):
+        """n calls of each kind: {kind: [milliseconds, ...]}."""
+        got = {kind: [] for kind in KINDS}
+        requests = []
+        for _ in range(n):
+            self.counter += 1
+            request, ms = timed(self.dba, "SELECT mpa_request(%s, 'scale benchmark')",
+                                (f"DROP TABLE scale.t_{self.counter % 10 + 1}",))
+            requests.append(request)
+            got["request"].append(ms)
+        codes = []
+        for request in requests:
+            _, ms = timed(self.alice, "SELECT mpa_vote(%s, 'approve')", (request,))
+            got["vote"].append(ms)
+            codes.append(self.reader.wait(self.alice_address, request)[0])
+        for request, code in zip(requests, codes):
+            _, ms = timed(self.alice, "SELECT mpa_verify(%s, %s)", (request, code))
+            got["verify"].append(ms)
+        for _ in range(n):
+            # Refused after the gate looked for an approval in mpa.requests.
+            got["gate_protected"].append(timed(self.dba, "DROP TABLE scale.t_1", expect_sqlstate="MP001")[1])
+            # Described and matched against every policy, then run.
+            self.counter += 1
+            got["gate_unprotected"].append(
+                timed(self.dba, f"ALTER TABLE public.scale_free ALTER COLUMN v SET DEFAULT {self.counter}")[1])
+        for request in requests:  # leave no open request behind (not timed)
+            timed(self.dba, "SELECT mpa_cancel(%s)", (request,))
+        return got
+
+    def counts(self):
+        with self.dba.cursor() as cur:
+            cur.execute("SELECT (SELECT count(*) FROM mpa.requests), (SELECT count(*) FROM mpa.votes),"
+                        " (SELECT count(*) FROM mpa.challenges), (SELECT count(*) FROM mpa.outbox),"
+                        " (SELECT CASE WHEN to_regclass('mpa.audit') IS NOT NULL THEN"
+                        "   (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM mpa.audit', false, true, '')))[1]::text::bigint END)")
+            rows = cur.fetchone()
+        names = ("requests", "votes", "challenges", "outbox", "audit entries")
+        return ", ".join(f"{v:,} {n}" for n, v in zip(names, rows) if v is not None)
 
 
-LABELS = {
-    "request": "mpa_request",
-    "vote": "mpa_vote",
-    "verify": "mpa_verify",
-    "gate_unprotected": "gate, unprotected ALTER TABLE",
-    "gate_protected": "gate, protected DROP TABLE (refused)",
-}
+def rounds(empty_path):
+    reader = benchlib.CodeReader(os.environ["BENCH_MAILDIR"])
+    empty = Installation("empty", os.environ["BENCH_EMPTY_PORT"], "alice@example.com", reader)
+    loaded = Installation("loaded", os.environ["BENCH_LOADED_PORT"], "alice+loaded@example.com", reader)
+    benchlib.log(f"  scale: empty holds {empty.counts()}; loaded holds {loaded.counts()}")
+    for installation in (empty, loaded):  # warm-up: plans, caches, connections
+        installation.measure(10)
 
+    perf = None
+    if os.environ.get("BENCH_PERF_DIR"):  # investigating: one extra, untimed round of each under perf
+        for installation in (empty, loaded):
+            out = os.path.join(os.environ["BENCH_PERF_DIR"], f"scale-{installation.name}.perf.data")
+            perf = benchlib.perf_attach(installation.pids(), out)
+            installation.measure(SAMPLES)
+            benchlib.perf_detach(perf)
+            benchlib.log(f"  profile written to {out}")
 
-def report(empty_path, loaded_path):
-    with open(empty_path) as f:
-        empty = json.load(f)
-    with open(loaded_path) as f:
-        loaded = json.load(f)
-    history = ", ".join(f"{v:,} {k}" for k, v in loaded["counts"].items())
-    benchlib.log(f"  scale: loaded phase holds {history}")
-    for key, label in LABELS.items():
-        e, l = benchlib.median(empty["samples"][key]), benchlib.median(loaded["samples"][key])
-        ratio = l / e
-        benchlib.log(f"  scale {key}: empty p50 {e:.2f} p99 {benchlib.percentile(empty['samples'][key], 99):.2f}; "
-                     f"loaded p50 {l:.2f} p99 {benchlib.percentile(loaded['samples'][key], 99):.2f} ms")
+    empty_rounds, loaded_rounds = benchlib.alternate(ROUNDS, lambda: empty.measure(SAMPLES),
+                                                     lambda: loaded.measure(SAMPLES))
+    medians = {}
+    for kind, label in KINDS.items():
+        e_all = [v for r in empty_rounds for v in r[kind]]
+        l_all = [v for r in loaded_rounds for v in r[kind]]
+        e, l = benchlib.median(e_all), benchlib.median(l_all)
+        medians[kind] = e
+        per_round = [benchlib.median(lr[kind]) / benchlib.median(er[kind])
+                     for er, lr in zip(empty_rounds, loaded_rounds)]
+        ratio = benchlib.median(per_round)
+        benchlib.log(f"  scale {kind}: empty p50 {e:.2f} p99 {benchlib.percentile(e_all, 99):.2f}; "
+                     f"loaded p50 {l:.2f} p99 {benchlib.percentile(l_all, 99):.2f} ms; "
+                     f"round ratios {[round(v, 2) for v in per_round]}")
         benchlib.add_result(f"scale: {label}", f"loaded {l:.2f} ms / empty {e:.2f} ms", "n/a", f"{ratio:.3f}",
                             "<= 1.2", "pass" if ratio <= 1.2 else "FAIL")
+    with open(empty_path, "w") as f:
+        json.dump(medians, f)
 
 
 def memory():
     """A fresh backend's memory before and after its first utility statement
     loads the 10,000-policy cache."""
-    conn = connect("dba")
+    conn = psycopg2.connect(host=os.environ["BENCH_HOST"], port=os.environ["BENCH_EMPTY_PORT"],
+                            dbname=os.environ["BENCH_DB"], user="dba")
+    conn.autocommit = True
     total_sql = "SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts"
+    cache_sql = "SELECT total_bytes FROM pg_backend_memory_contexts WHERE name = 'pg_mpa policies'"
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM mpa.policies")
         policies = cur.fetchone()[0]
         for _ in range(3):  # let the measuring query's own caches settle
             cur.execute(total_sql)
             before = cur.fetchone()[0]
-        cur.execute("SELECT total_bytes FROM pg_backend_memory_contexts WHERE name = 'pg_mpa policies'")
+        cur.execute(cache_sql)
         if cur.fetchone() is not None:
             raise SystemExit("the policy cache was loaded before the first utility statement")
         cur.execute("DROP TABLE IF EXISTS public.scale_absent")  # the gate loads the cache
         cur.execute(total_sql)
         after = cur.fetchone()[0]
-        cur.execute("SELECT total_bytes FROM pg_backend_memory_contexts WHERE name = 'pg_mpa policies'")
+        cur.execute(cache_sql)
         cache = cur.fetchone()[0]
     benchlib.log(f"  scale memory: {policies} policies; context 'pg_mpa policies' {cache} bytes; "
                  f"backend total {before} -> {after} bytes")
@@ -169,22 +186,24 @@ def memory():
 
 
 def gate10k(empty_path):
-    """The gate with 10,000 policies, against the empty phase (1,000)."""
+    """The gate with 10,000 policies, against the rounds' figures with 1,000."""
     with open(empty_path) as f:
-        empty = json.load(f)
-    samples = gate_samples(connect("dba"))
-    for key in ("gate_unprotected", "gate_protected"):
-        e, l = benchlib.median(empty["samples"][key]), benchlib.median(samples[key])
-        benchlib.add_result(f"scale: {LABELS[key]}, 10,000 policies",
-                            f"{l:.2f} ms (1,000 policies: {e:.2f} ms)", "n/a", f"{l / e:.3f}", "(none)", "info")
+        before = json.load(f)
+    installation = Installation("empty", os.environ["BENCH_EMPTY_PORT"], "alice@example.com",
+                                benchlib.CodeReader(os.environ["BENCH_MAILDIR"]))
+    installation.measure(10)
+    got = installation.measure(SAMPLES * 2)
+    for kind in ("gate_unprotected", "gate_protected"):
+        now = benchlib.median(got[kind])
+        benchlib.add_result(f"scale: {KINDS[kind]}, 10,000 policies",
+                            f"{now:.2f} ms (1,000 policies: {before[kind]:.2f} ms)", "n/a",
+                            f"{now / before[kind]:.3f}", "(none)", "info")
 
 
 def main():
     command = sys.argv[1]
-    if command == "measure":
-        measure(sys.argv[2])
-    elif command == "report":
-        report(sys.argv[2], sys.argv[3])
+    if command == "rounds":
+        rounds(sys.argv[2])
     elif command == "memory":
         memory()
     elif command == "gate10k":

@@ -1,65 +1,65 @@
 # Benchmark "scale" (issue 7, 5), sourced by bench/run: latencies of
-# mpa_request, mpa_vote, mpa_verify and the gate on an empty installation,
-# then on the same one holding a year of history (1,000,000 requests, their
-# codes, votes and mail; and 10,000,000 audit entries once mpa.audit
-# exists), loaded with pg_mpa unloaded; then the memory a backend's policy
-# cache takes with 10,000 policies. Runs on a cluster of its own (the same
-# setup.sql: 1,000 policies, governed), so the other benchmarks' requests do
-# not count as history. Measuring: bench/scale.py. Loading: bench/scale_load.sql.
+# mpa_request, mpa_vote, mpa_verify and the gate on an empty installation
+# and on one holding a year of history (1,000,000 requests with their codes,
+# votes and mail, and 10,000,000 audit entries), then the memory a backend's
+# policy cache takes with 10,000 policies.
+# Both installations run side by side, made from one set-up data directory
+# (setup.sql: 1,000 policies, governed) and copied; the copy receives the
+# history while pg_mpa is not loaded (it refuses direct writes to its
+# tables), then both are measured in alternating rounds (bench/scale.py),
+# like the with/without pairs. Loading: bench/scale_load.sql, scale_audit.sql.
 #   BENCH_SCALE_REQUESTS (1000000), BENCH_SCALE_OUTBOX (1000000),
-#   BENCH_SCALE_AUDIT (10000000), BENCH_SCALE_SAMPLES (200)
+#   BENCH_SCALE_AUDIT (10000000), BENCH_SCALE_ROUNDS (6), BENCH_SCALE_SAMPLES (40 per round)
+#   BENCH_SCALE_EXPLAIN=MS (investigating: auto_explain of pg_mpa's statements
+#   slower than MS into the server logs $MPA_WORK/data-scale-*.log)
 set -e
-bench_start_scale_cluster
-export BENCH_SCALE_PORT
-scale_psql() { bench_psql "$BENCH_SCALE_PORT" -d "$BENCH_DB" "$@"; }
-# scale_restart on|off: restart the cluster with or without pg_mpa preloaded
-scale_restart() {
-  bench_stop "$BENCH_SCALE_DATA"
-  bench_preload "$BENCH_SCALE_DATA" "$1"
-  bench_start "$BENCH_SCALE_DATA"
-}
+bench_start_scale_pair
+export BENCH_EMPTY_PORT BENCH_LOADED_PORT
+loaded_psql() { bench_psql "$BENCH_LOADED_PORT" -d "$BENCH_DB" "$@"; }
+empty_psql() { bench_psql "$BENCH_EMPTY_PORT" -d "$BENCH_DB" "$@"; }
 
-if [ -n "${BENCH_SCALE_EXPLAIN:-}" ]; then
-  # Investigating, not measuring: the plans of every statement slower than
-  # BENCH_SCALE_EXPLAIN ms, pg_mpa's nested ones included, go to the
-  # server log ($MPA_WORK/data-scale.log; keep it with MPA_KEEP_WORKDIR=1).
-  echo "session_preload_libraries = 'auto_explain'
-auto_explain.log_min_duration = '${BENCH_SCALE_EXPLAIN}ms'
-auto_explain.log_nested_statements = on
-auto_explain.log_analyze = on
-auto_explain.log_buffers = on" | mpa_as_postgres tee -a "$BENCH_SCALE_DATA/postgresql.conf" >/dev/null
-  scale_restart on
-fi
-scale_psql -c "VACUUM ANALYZE"
-echo "  scale: empty installation"
-bench_python "$MPA_WORK/bench/scale.py" measure "$MPA_WORK/scale-empty.json"
-
-echo "  scale: loading the history (pg_mpa unloaded)"
-scale_restart off
+echo "  scale: loading the history into the copy (pg_mpa unloaded)"
 start=$(date +%s)
-scale_psql -v requests="${BENCH_SCALE_REQUESTS:-1000000}" -v outbox="${BENCH_SCALE_OUTBOX:-1000000}" \
+bench_preload "$BENCH_LOADED_DATA" off
+bench_start "$BENCH_LOADED_DATA"
+loaded_psql -v requests="${BENCH_SCALE_REQUESTS:-1000000}" -v outbox="${BENCH_SCALE_OUTBOX:-1000000}" \
   -f "$MPA_WORK/bench/scale_load.sql"
-if [ "$(scale_psql -tAc "SELECT to_regclass('mpa.audit') IS NOT NULL")" = t ]; then
-  if [ -f "$MPA_WORK/bench/scale_audit.sql" ]; then
-    scale_psql -v audit="${BENCH_SCALE_AUDIT:-10000000}" -f "$MPA_WORK/bench/scale_audit.sql"
-  else
-    echo "  scale: NOTE mpa.audit exists but bench/ has no loader for it yet (scale_audit.sql): not loaded"
-  fi
+if [ "$(loaded_psql -tAc "SELECT to_regclass('mpa.audit') IS NOT NULL")" = t ]; then
+  loaded_psql -v audit="${BENCH_SCALE_AUDIT:-10000000}" -f "$MPA_WORK/bench/scale_audit.sql"
 else
   echo "  scale: NOTE mpa.audit does not exist in this build: no audit entries loaded"
 fi
-scale_psql -c "VACUUM ANALYZE"
+# Codes of the two installations go to different addresses (the SMTP server is shared).
+loaded_psql -c "SET session_replication_role = replica" \
+  -c "UPDATE mpa.approvers SET email = replace(email, '@', '+loaded@')" -c "VACUUM ANALYZE"
+bench_stop "$BENCH_LOADED_DATA"
 echo "  scale: loaded in $(( $(date +%s) - start )) s"
-scale_restart on
-bench_python "$MPA_WORK/bench/scale.py" measure "$MPA_WORK/scale-loaded.json"
-bench_python "$MPA_WORK/bench/scale.py" report "$MPA_WORK/scale-empty.json" "$MPA_WORK/scale-loaded.json"
 
-echo "  scale: 10,000 policies"
-scale_restart off
+if [ -n "${BENCH_SCALE_EXPLAIN:-}" ]; then
+  for data in "$BENCH_EMPTY_DATA" "$BENCH_LOADED_DATA"; do
+    echo "session_preload_libraries = 'auto_explain'
+auto_explain.log_min_duration = '${BENCH_SCALE_EXPLAIN}ms'
+auto_explain.log_nested_statements = on
+auto_explain.log_analyze = on
+auto_explain.log_buffers = on" | mpa_as_postgres tee -a "$data/postgresql.conf" >/dev/null
+  done
+fi
+bench_preload "$BENCH_LOADED_DATA" on
+bench_start "$BENCH_EMPTY_DATA" && bench_start "$BENCH_LOADED_DATA"
+empty_psql -c "VACUUM ANALYZE"
+bench_python "$MPA_WORK/bench/scale.py" rounds "$MPA_WORK/scale-empty.json"
+
+echo "  scale: 10,000 policies (in the empty installation)"
+bench_stop "$BENCH_LOADED_DATA"
+bench_stop "$BENCH_EMPTY_DATA"
+bench_preload "$BENCH_EMPTY_DATA" off
+bench_start "$BENCH_EMPTY_DATA"
 # (triggers off: pg_mpa's policy trigger is a function of the unloaded library)
-scale_psql -c "SET session_replication_role = replica" -c "INSERT INTO mpa.policies (operation, object, team)
+empty_psql -c "SET session_replication_role = replica" -c "INSERT INTO mpa.policies (operation, object, team)
   SELECT 'DROP TABLE', format('memory_%s.t_%s', i / 100, i % 100), 'bench' FROM generate_series(1, 9000) i"
-scale_restart on
+bench_stop "$BENCH_EMPTY_DATA"
+bench_preload "$BENCH_EMPTY_DATA" on
+bench_start "$BENCH_EMPTY_DATA"
 bench_python "$MPA_WORK/bench/scale.py" memory
 bench_python "$MPA_WORK/bench/scale.py" gate10k "$MPA_WORK/scale-empty.json"
-bench_stop "$BENCH_SCALE_DATA"
+bench_stop "$BENCH_EMPTY_DATA"
