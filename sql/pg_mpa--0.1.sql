@@ -173,8 +173,9 @@ CREATE TABLE mpa.challenges (
   CHECK ((decision = 'confirm') = (request_id IS NULL)),
   CHECK (decision <> 'confirm' OR team IS NOT NULL)
 );
-CREATE INDEX challenges_open ON mpa.challenges (request_id, approver) WHERE state = 'open';
-CREATE INDEX confirmations_open ON mpa.challenges (team, approver) WHERE state = 'open' AND request_id IS NULL;
+-- Every code of a voter (the resend cooldown looks at the last one, open or not).
+CREATE INDEX challenges_by_voter ON mpa.challenges (request_id, approver);
+CREATE INDEX confirmations_by_approver ON mpa.challenges (team, approver) WHERE request_id IS NULL;
 
 ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
 

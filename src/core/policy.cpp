@@ -25,16 +25,7 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
-enum class Scope { Everything, WholeSchema, Exact };
-
-// A parsed pattern; schema and name are identifier values (unquoted,
-// unescaped). schema is empty for "*" and bare names, name for "*" and
-// "schema.*".
-struct Pattern {
-  Scope scope;
-  std::string schema;
-  std::string name;
-};
+using Pattern = ParsedPattern;
 
 // One part of a pattern: "*" or an identifier's value.
 struct Part {
@@ -183,28 +174,32 @@ std::string stored_operation(const Policy &policy) {
   }
 }
 
-Pattern stored_pattern(const Policy &policy) {
-  try {
-    return PatternParser(policy.object).parse();
-  } catch (const Error &error) {
-    corrupt_policy(policy, "object pattern", error);
-  }
-}
-
 // 0 when `pattern` does not match, else higher for more specific patterns.
-int specificity(const Pattern &pattern, const ObjectName &object, const std::string &schema,
-                const std::string &name) {
-  const bool in_schema = !object.schema.empty();
+int specificity(const PatternView &pattern, const ObjectValues &object) {
   switch (pattern.scope) {
     case Scope::Everything:
       return 1;
     case Scope::WholeSchema:
-      return in_schema && pattern.schema == schema ? 2 : 0;
+      return object.in_schema && pattern.schema == object.schema ? 2 : 0;
     case Scope::Exact:
       break;
   }
   const bool pattern_in_schema = !pattern.schema.empty();
-  return pattern_in_schema == in_schema && pattern.schema == schema && pattern.name == name ? 3 : 0;
+  return pattern_in_schema == object.in_schema && pattern.schema == object.schema && pattern.name == object.name
+             ? 3
+             : 0;
+}
+
+// Views of patterns parsed into `storage` (which must outlive them).
+std::vector<PatternView> views_of(const std::vector<Policy> &policies, std::vector<ParsedPattern> &storage) {
+  storage.clear();
+  storage.reserve(policies.size());
+  for (const Policy &policy : policies) storage.push_back(parse_stored_pattern(policy));
+  std::vector<PatternView> views;
+  views.reserve(policies.size());
+  for (std::size_t i = 0; i < policies.size(); ++i)
+    views.push_back({policies[i].id, storage[i].scope, storage[i].schema, storage[i].name});
+  return views;
 }
 
 // The spelling PostgreSQL's command tags use for commands people also write
@@ -247,24 +242,55 @@ std::string normalize_operation(std::string_view text) {
   return command_tag_spelling(operation);
 }
 
-const Policy *escaped_by_renaming(const std::vector<Policy> &policies, const ObjectName &object,
-                                  bool object_is_schema, bool leaves_schema) {
-  const std::string schema = identifier_value(object.schema);
-  const std::string name = identifier_value(object.name);
-  const Policy *found = nullptr;
-  for (const Policy &policy : policies) {
-    const Pattern pattern = stored_pattern(policy);
+ParsedPattern parse_stored_pattern(const Policy &policy) {
+  try {
+    return PatternParser(policy.object).parse();
+  } catch (const Error &error) {
+    corrupt_policy(policy, "object pattern", error);
+  }
+}
+
+ObjectValues object_values(const ObjectName &object) {
+  return {!object.schema.empty(), identifier_value(object.schema), identifier_value(object.name)};
+}
+
+int first_escaped(const PatternView *patterns, std::size_t count, const ObjectValues &object, bool object_is_schema,
+                  bool leaves_schema) {
+  int found = -1;
+  for (std::size_t i = 0; i < count; ++i) {
+    const PatternView &pattern = patterns[i];
     bool escaped = false;
     if (object_is_schema) {
-      escaped = pattern.scope != Scope::Everything && pattern.schema == name;
+      escaped = pattern.scope != Scope::Everything && pattern.schema == object.name;
     } else if (pattern.scope == Scope::Exact) {
-      escaped = specificity(pattern, object, schema, name) == 3;
+      escaped = specificity(pattern, object) == 3;
     } else if (pattern.scope == Scope::WholeSchema) {
-      escaped = leaves_schema && !object.schema.empty() && pattern.schema == schema;
+      escaped = leaves_schema && object.in_schema && pattern.schema == object.schema;
     }
-    if (escaped && (found == nullptr || policy.id < found->id)) found = &policy;
+    if (escaped && (found < 0 || pattern.id < patterns[found].id)) found = static_cast<int>(i);
   }
   return found;
+}
+
+int best_match(const PatternView *patterns, std::size_t count, const ObjectValues &object) {
+  int best = -1;
+  int best_specificity = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const int rank = specificity(patterns[i], object);
+    if (rank > best_specificity || (rank != 0 && rank == best_specificity && patterns[i].id < patterns[best].id)) {
+      best = static_cast<int>(i);
+      best_specificity = rank;
+    }
+  }
+  return best;
+}
+
+const Policy *escaped_by_renaming(const std::vector<Policy> &policies, const ObjectName &object,
+                                  bool object_is_schema, bool leaves_schema) {
+  std::vector<ParsedPattern> storage;
+  std::vector<PatternView> views = views_of(policies, storage);
+  int found = first_escaped(views.data(), views.size(), object_values(object), object_is_schema, leaves_schema);
+  return found < 0 ? nullptr : &policies[found];
 }
 
 bool is_cluster_wide_operation(std::string_view operation) {
@@ -282,19 +308,16 @@ std::string normalize_pattern(std::string_view text) { return print_pattern(Patt
 
 const Policy *match(const std::vector<Policy> &policies, std::string_view operation, const ObjectName &object) {
   const std::string wanted = normalize_operation(operation);
-  const std::string schema = identifier_value(object.schema);
-  const std::string name = identifier_value(object.name);
-  const Policy *best = nullptr;
-  int best_specificity = 0;
-  for (const Policy &policy : policies) {
-    if (stored_operation(policy) != wanted) continue;
-    const int rank = specificity(stored_pattern(policy), object, schema, name);
-    if (rank > best_specificity || (rank != 0 && rank == best_specificity && policy.id < best->id)) {
-      best = &policy;
-      best_specificity = rank;
-    }
-  }
-  return best;
+  std::vector<Policy> candidates;
+  for (const Policy &policy : policies)
+    if (stored_operation(policy) == wanted) candidates.push_back(policy);
+  std::vector<ParsedPattern> storage;
+  std::vector<PatternView> views = views_of(candidates, storage);
+  int best = best_match(views.data(), views.size(), object_values(object));
+  if (best < 0) return nullptr;
+  for (const Policy &policy : policies)
+    if (policy.id == candidates[best].id) return &policy;
+  return nullptr;
 }
 
 }  // namespace mpa::policy

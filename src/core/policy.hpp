@@ -54,6 +54,45 @@ std::string normalize_operation(std::string_view text);
 const Policy *escaped_by_renaming(const std::vector<Policy> &policies, const ObjectName &object,
                                   bool object_is_schema, bool leaves_schema);
 
+// A stored pattern parsed once, so that many objects can be matched against
+// many policies without parsing again (the policy cache parses every policy
+// when it loads). schema and name are identifier values (unquoted,
+// unescaped): schema is empty for "*" and bare names, name for "*" and
+// "schema.*".
+enum class Scope { Everything, WholeSchema, Exact };
+struct ParsedPattern {
+  Scope scope;
+  std::string schema;
+  std::string name;
+};
+// Throws mpa::Error (XX000) when the stored pattern is invalid.
+ParsedPattern parse_stored_pattern(const Policy &policy);
+
+// A parsed pattern whose strings live elsewhere (in the cache's memory).
+struct PatternView {
+  std::int64_t id;
+  Scope scope;
+  std::string_view schema;
+  std::string_view name;
+};
+
+// An object's parts as identifier values, for matching.
+struct ObjectValues {
+  bool in_schema;
+  std::string schema;
+  std::string name;
+};
+ObjectValues object_values(const ObjectName &object);
+
+// The index in `patterns` (all of one operation) of the pattern that governs
+// `object`, by the rules of match() below, or -1.
+int best_match(const PatternView *patterns, std::size_t count, const ObjectValues &object);
+
+// The index in `patterns` of the pattern renaming or moving `object` would
+// escape, by the rules of escaped_by_renaming(), or -1.
+int first_escaped(const PatternView *patterns, std::size_t count, const ObjectValues &object, bool object_is_schema,
+                  bool leaves_schema);
+
 // Whether a (normalised) operation acts on objects shared by the whole
 // cluster (roles, databases, tablespaces, server settings), so that it can
 // be run from any database and must be gated in every one.

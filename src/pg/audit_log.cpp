@@ -60,10 +60,11 @@ char *json_object(const JsonField *fields, int count, int clipped = -1) {
 
 void push(const char *kind, int64 request_id, const char *detail) {
   SharedState *state = shared_state();
-  if (state == nullptr || strlen(detail) >= kAuditDetailBytes) return;
+  if (state == nullptr) return;
+  bool fits = strlen(detail) < kAuditDetailBytes;
   LWLockAcquire(state->audit_ring_lock, LW_EXCLUSIVE);
-  if (state->audit_ring_count == kAuditRingSlots) {
-    state->audit_ring_lost++;
+  if (state->audit_ring_count == kAuditRingSlots || !fits) {
+    state->audit_ring_lost++;  // recorded as such by the worker
   } else {
     PendingAuditEntry &entry =
         state->audit_ring[(state->audit_ring_first + state->audit_ring_count) % kAuditRingSlots];

@@ -161,6 +161,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   const char *team = approving_team(description, &target);
   if (team == nullptr) return false;
   if (!in_mpa_database()) refuse_outside_mpa_database(description, target, team);
+  description.fingerprint = statement_fingerprint(text);
   if (spend_approval(description)) return true;
 
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";

@@ -8,7 +8,10 @@ extern "C" {
 #include "tcop/tcopprot.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "utils/lsyscache.h"
 #include "catalog/pg_class_d.h"
+#include "catalog/pg_proc_d.h"
+#include "catalog/pg_type_d.h"
 }
 
 namespace mpa::pg {
@@ -37,6 +40,16 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   }
   if (!IsTransactionState()) return;
   ObjectAddress address{class_id, object_id, 0};
+  // Most objects a cascade reaches live in schemas no policy names: two
+  // cache lookups rule them out (DROP SCHEMA … CASCADE of thousands). Only
+  // for relations, types and functions, which policies name "schema.name".
+  bool named_in_schema = class_id == RelationRelationId || class_id == TypeRelationId ||
+                         class_id == ProcedureRelationId;
+  Oid schema = named_in_schema ? get_object_namespace(&address) : InvalidOid;
+  if (OidIsValid(schema)) {
+    const char *schema_name = get_namespace_name(schema);
+    if (schema_name != nullptr && !objects_in_schema_may_be_protected(schema_name)) return;
+  }
   const char *operation = access == OAT_TRUNCATE ? "TRUNCATE TABLE" : drop_operation(address);
   if (operation == nullptr || !operation_is_protected(operation)) return;
 

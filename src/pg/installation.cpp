@@ -10,10 +10,41 @@
 #include "pg/settings.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 }
 
 namespace mpa::pg {
+
+namespace {
+
+struct Identity {
+  bool known;
+  Oid extension;
+  Oid schema;
+};
+Identity identity{false, InvalidOid, InvalidOid};
+
+void forget_identity(Datum, int, uint32) { identity.known = false; }
+
+const Identity &current_identity() {
+  if (!identity.known) {
+    identity.extension = get_extension_oid("pg_mpa", true);
+    identity.schema = OidIsValid(identity.extension) ? get_namespace_oid("mpa", true) : InvalidOid;
+    identity.known = true;
+  }
+  return identity;
+}
+
+}  // namespace
+
+Oid pg_mpa_extension_oid() { return current_identity().extension; }
+Oid pg_mpa_schema_oid() { return current_identity().schema; }
+
+void install_installation_cache() { CacheRegisterSyscacheCallback(NAMESPACEOID, forget_identity, 0); }
 
 bool in_mpa_database() {
   static Oid mpa_database_oid = InvalidOid;  // resolved once per backend

@@ -3,6 +3,7 @@
 #include "pg/mail_worker.hpp"
 #include "pg/at_commit.hpp"
 #include "pg/gate.hpp"
+#include "pg/installation.hpp"
 #include "pg/log_redaction.hpp"
 #include "pg/self_protection.hpp"
 #include "pg/postgres.hpp"
@@ -28,6 +29,7 @@ void _PG_init(void) {
   mpa::pg::install_commit_actions();
   mpa::pg::install_gate();
   mpa::pg::install_log_redaction();
+  mpa::pg::install_installation_cache();
   mpa::pg::install_self_protection();
   mpa::pg::register_mail_worker();
 }

@@ -1,8 +1,6 @@
 #include "pg/policy_cache.hpp"
 
 #include <cstring>
-#include <string>
-#include <vector>
 
 #include "core/policy.hpp"
 #include "pg/guard.hpp"
@@ -30,10 +28,19 @@ struct CachedPolicy {
   char *team;
 };
 
-// Lives in cache_context, which is reset at every reload.
+// Lives in cache_context, which is reset at every reload. Policies are
+// sorted by operation (then id) and their patterns parsed once, at load:
+// the gate and the object access hook look up one operation's range and
+// compare values, without parsing or copying anything.
 MemoryContext cache_context = nullptr;
 CachedPolicy *policies = nullptr;
+policy::PatternView *patterns = nullptr;  // patterns[i] is policies[i]'s
 int policy_count = 0;
+// The schemas policies name (values, sorted), and whether a policy names
+// everything ('*'): what a cheap look at an object's schema can rule out.
+const char **named_schemas = nullptr;
+int named_schema_count = 0;
+bool some_policy_names_everything = false;
 uint64 loaded_generation = 0;  // 0: nothing loaded
 
 // Whether pg_mpa is installed here, with its tables (not while its own
@@ -126,6 +133,65 @@ uint64 load_from_shared_memory() {
   return generation;
 }
 
+int compare_policies(const void *a, const void *b) {
+  const auto *left = static_cast<const CachedPolicy *>(a);
+  const auto *right = static_cast<const CachedPolicy *>(b);
+  int by_operation = std::strcmp(left->operation, right->operation);
+  if (by_operation != 0) return by_operation;
+  return left->id < right->id ? -1 : left->id > right->id ? 1 : 0;
+}
+
+int compare_strings(const void *a, const void *b) {
+  return std::strcmp(*static_cast<const char *const *>(a), *static_cast<const char *const *>(b));
+}
+
+// C++ core behind a PostgreSQL-style call: a stored pattern's parts,
+// copied into the cache's memory.
+policy::PatternView parse_into_cache(const CachedPolicy &cached) {
+  return run_cpp([&cached] {
+    policy::ParsedPattern parsed = policy::parse_stored_pattern({cached.id, cached.operation, cached.object, cached.team});
+    return call_postgres([&parsed, &cached] {
+      char *schema = MemoryContextStrdup(cache_context, parsed.schema.c_str());
+      char *name = MemoryContextStrdup(cache_context, parsed.name.c_str());
+      return policy::PatternView{cached.id, parsed.scope, schema, name};
+    });
+  });
+}
+
+// Sorts the loaded policies, parses their patterns and lists the schemas
+// they name.
+void index_policies() {
+  if (policy_count == 0) return;
+  qsort(policies, policy_count, sizeof(CachedPolicy), compare_policies);
+  patterns = static_cast<policy::PatternView *>(
+      MemoryContextAlloc(cache_context, sizeof(policy::PatternView) * policy_count));
+  named_schemas = static_cast<const char **>(MemoryContextAlloc(cache_context, sizeof(char *) * policy_count));
+  for (int i = 0; i < policy_count; i++) {
+    patterns[i] = parse_into_cache(policies[i]);
+    if (patterns[i].scope == policy::Scope::Everything)
+      some_policy_names_everything = true;
+    else if (!patterns[i].schema.empty())
+      named_schemas[named_schema_count++] = patterns[i].schema.data();
+  }
+  qsort(named_schemas, named_schema_count, sizeof(char *), compare_strings);
+}
+
+// [*first, *first + count) are the policies on `operation`.
+int operation_range(const char *operation, int *first) {
+  int low = 0, high = policy_count;
+  while (low < high) {
+    int middle = (low + high) / 2;
+    if (std::strcmp(policies[middle].operation, operation) < 0)
+      low = middle + 1;
+    else
+      high = middle;
+  }
+  int end = low;
+  while (end < policy_count && std::strcmp(policies[end].operation, operation) == 0) end++;
+  *first = low;
+  return end - low;
+}
+
 void ensure_fresh() {
   uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
   if (generation == loaded_generation) return;
@@ -133,24 +199,27 @@ void ensure_fresh() {
     cache_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa policies", ALLOCSET_SMALL_SIZES);
   MemoryContextReset(cache_context);
   policies = nullptr;
+  patterns = nullptr;
   policy_count = 0;
+  named_schemas = nullptr;
+  named_schema_count = 0;
+  some_policy_names_everything = false;
   loaded_generation = 0;
-  loaded_generation = in_mpa_database() ? load_from_table(generation) : load_from_shared_memory();
+  uint64 loaded = in_mpa_database() ? load_from_table(generation) : load_from_shared_memory();
+  index_policies();
+  loaded_generation = loaded;
 }
 
-// C++ core behind a PostgreSQL-style call: the team of the most specific
-// policy for one target, copied into palloc'd memory; nullptr if none.
+// The team of the most specific policy on `operation` for one target, or
+// nullptr if none.
 const char *team_for(const char *operation, const char *schema, const char *name) {
-  return run_cpp([&]() -> const char * {
-    std::vector<policy::Policy> candidates;
-    for (int i = 0; i < policy_count; i++)
-      if (std::strcmp(policies[i].operation, operation) == 0)
-        candidates.push_back({policies[i].id, policies[i].operation, policies[i].object, policies[i].team});
-    const policy::Policy *match = policy::match(candidates, operation, policy::ObjectName{schema, name});
-    if (match == nullptr) return nullptr;
-    std::string team = match->team;
-    return call_postgres([&team] { return pstrdup(team.c_str()); });
+  int first = 0;
+  int count = operation_range(operation, &first);
+  if (count == 0) return nullptr;
+  int best = run_cpp([&] {
+    return policy::best_match(patterns + first, count, policy::object_values(policy::ObjectName{schema, name}));
   });
+  return best < 0 ? nullptr : pstrdup(policies[first + best].team);
 }
 
 }  // namespace
@@ -161,9 +230,14 @@ void refresh_policies() { ensure_fresh(); }
 
 bool operation_is_protected(const char *operation) {
   ensure_fresh();
-  for (int i = 0; i < policy_count; i++)
-    if (std::strcmp(policies[i].operation, operation) == 0) return true;
-  return false;
+  int first = 0;
+  return operation_range(operation, &first) > 0;
+}
+
+bool objects_in_schema_may_be_protected(const char *schema) {
+  ensure_fresh();
+  if (some_policy_names_everything) return true;
+  return bsearch(&schema, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
 }
 
 bool policies_exist() {
@@ -175,36 +249,29 @@ const char *team_guarding_names(const StatementDescription &description, bool le
                                 int *target_index) {
   *target_index = -1;
   if (!policies_exist()) return nullptr;
-  int found = -1;
-  const char *team = run_cpp([&]() -> const char * {
-    std::vector<policy::Policy> all;
-    for (int i = 0; i < policy_count; i++)
-      all.push_back({policies[i].id, policies[i].operation, policies[i].object, policies[i].team});
-    for (int i = 0; i < description.target_count; i++) {
-      const StatementTarget &target = description.targets[i];
-      const policy::Policy *escaped =
-          policy::escaped_by_renaming(all, policy::ObjectName{target.schema, target.name},
-                                      target.class_id == NamespaceRelationId, leaves_schema);
-      if (escaped == nullptr) continue;
-      found = i;
-      std::string name = escaped->team;
-      return call_postgres([&name] { return pstrdup(name.c_str()); });
-    }
-    return nullptr;
-  });
-  *target_index = found;
+  const char *team = nullptr;
+  for (int i = 0; i < description.target_count && team == nullptr; i++) {
+    const StatementTarget &target = description.targets[i];
+    bool is_schema = target.class_id == NamespaceRelationId;
+    int escaped = run_cpp([&] {
+      return policy::first_escaped(patterns, policy_count,
+                                   policy::object_values(policy::ObjectName{target.schema, target.name}), is_schema,
+                                   leaves_schema);
+    });
+    if (escaped < 0) continue;
+    team = pstrdup(policies[escaped].team);
+    *target_index = i;
+  }
   return team;
 }
 
 const char *configuration_team() {
   ensure_fresh();
-  const char *team = nullptr;
-  for (int i = 0; i < policy_count; i++) {
-    if (std::strcmp(policies[i].operation, kConfigureOperation) != 0) continue;
+  int first = 0;
+  int count = operation_range(kConfigureOperation, &first);
+  for (int i = first; i < first + count; i++)
     if (std::strcmp(policies[i].object, "*") == 0) return policies[i].team;
-    if (team == nullptr) team = policies[i].team;
-  }
-  return team;
+  return count > 0 ? policies[first].team : nullptr;
 }
 
 const char *governing_team(const StatementDescription &description, int *target_index) {

@@ -4,6 +4,7 @@
 
 #include "pg/audit_log.hpp"
 #include "pg/indirect_paths.hpp"
+#include "pg/installation.hpp"
 #include "pg/server_files.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
@@ -40,11 +41,7 @@ bool approved_statement_running = false;
 
 bool running_trusted_code() { return trusted_process || trusted_depth > 0; }
 
-bool is_pg_mpa_schema(Oid schema) {
-  if (!OidIsValid(schema)) return false;
-  const char *name = get_namespace_name(schema);
-  return name != nullptr && std::strcmp(name, "mpa") == 0 && OidIsValid(get_extension_oid("pg_mpa", true));
-}
+bool is_pg_mpa_schema(Oid schema) { return OidIsValid(schema) && schema == pg_mpa_schema_oid(); }
 
 bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(relid)); }
 
@@ -65,12 +62,11 @@ bool is_trusted_function(Oid function) {
   if (!HeapTupleIsValid(tuple)) return false;
   auto *proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
   const char *name = NameStr(proc->proname);
-  const char *schema = get_namespace_name(proc->pronamespace);
-  bool candidate = std::strncmp(name, "mpa_", 4) == 0 || (schema != nullptr && std::strcmp(schema, "mpa") == 0);
+  bool candidate = std::strncmp(name, "mpa_", 4) == 0 || is_pg_mpa_schema(proc->pronamespace);
   bool excluded = std::strcmp(name, "mpa_execute") == 0;
   ReleaseSysCache(tuple);
   if (!candidate || excluded) return false;
-  Oid extension = get_extension_oid("pg_mpa", true);
+  Oid extension = pg_mpa_extension_oid();
   return OidIsValid(extension) && getExtensionOfObject(ProcedureRelationId, function) == extension;
 }
 
@@ -129,7 +125,7 @@ void on_function_event(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private
 // and to anyone while no team governs pg_mpa.
 bool pg_mpa_change_allowed() {
   if (running_trusted_code() || approved_statement_running) return true;
-  Oid extension = get_extension_oid("pg_mpa", true);
+  Oid extension = pg_mpa_extension_oid();
   if (creating_extension && CurrentExtensionObject == extension) return true;
   return configuration_team() == nullptr;
 }
@@ -162,7 +158,7 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
 }  // namespace
 
 bool is_pg_mpa_object(Oid class_id, Oid object_id) {
-  Oid extension = get_extension_oid("pg_mpa", true);
+  Oid extension = pg_mpa_extension_oid();
   if (!OidIsValid(extension)) return false;
   switch (class_id) {
     case ExtensionRelationId:

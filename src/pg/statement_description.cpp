@@ -295,14 +295,6 @@ const char *revocation_of(Node *statement) {
                   tables.data, role_list(grant->grantees));
 }
 
-// C++ core behind a PostgreSQL-style call: the normalised text's hash.
-const char *fingerprint_text(const char *text) {
-  return run_cpp([text] {
-    std::string fingerprint = sql::fingerprint(sql::normalize_statement(text));
-    return call_postgres([&fingerprint] { return pstrdup(fingerprint.c_str()); });
-  });
-}
-
 // Settings that decide what pg_mpa is: its own, the libraries loaded into
 // every session (one could replace pg_mpa's hooks), session_replication_role
 // (replica mode silences triggers, pg_mpa's too) and allow_system_table_mods.
@@ -351,6 +343,9 @@ bool changes_pg_mpa_setup(Node *parsetree) {
       return is_pg_mpa_setting(castNode(VariableSetStmt, parsetree)->name);
     case T_LoadStmt:
     case T_CreateExtensionStmt:
+    // Event triggers run code inside every DDL statement of every user.
+    case T_CreateEventTrigStmt:
+    case T_AlterEventTrigStmt:
       return true;
     case T_CopyStmt: {  // COPY … PROGRAM, or a file on the server
       auto *copy = castNode(CopyStmt, parsetree);
@@ -367,7 +362,7 @@ bool changes_pg_mpa_setup(Node *parsetree) {
 
 namespace {
 
-StatementDescription describe(Node *statement, const char *text, bool require_existing) {
+StatementDescription describe(Node *statement, const char *text, bool require_existing, bool with_fingerprint) {
   // Fingerprints read '...' literals the standard way; with backslash
   // escapes in plain strings the same text could mean another statement.
   if (!standard_conforming_strings)
@@ -377,7 +372,8 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
   targets.require_existing = require_existing;
   collect_targets(targets, statement);
   return StatementDescription{GetCommandTagName(CreateCommandTag(statement)), targets.count,
-                              targets.items, fingerprint_text(text), revocation_of(statement),
+                              targets.items, with_fingerprint ? statement_fingerprint(text) : nullptr,
+                              revocation_of(statement),
                               changes_pg_mpa_setup(statement), name_change_of(statement)};
 }
 
@@ -385,7 +381,7 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
 StatementDescription describe_configuration_call(const char *function, const char *text) {
   auto *target = static_cast<StatementTarget *>(palloc(sizeof(StatementTarget)));
   *target = StatementTarget{InvalidOid, InvalidOid, "", function};
-  return StatementDescription{kConfigureOperation, 1, target, fingerprint_text(text), nullptr, false};
+  return StatementDescription{kConfigureOperation, 1, target, statement_fingerprint(text), nullptr, false};
 }
 
 }  // namespace
@@ -429,11 +425,18 @@ StatementDescription describe_statement_text(const char *text) {
                     errhint("Make one request for each statement.")));
   RawStmt *raw = linitial_node(RawStmt, statements);
   if (const char *function = configuration_call(raw->stmt)) return describe_configuration_call(function, text);
-  return describe(raw->stmt, text, true);
+  return describe(raw->stmt, text, true, true);
 }
 
 StatementDescription describe_parsed_statement(Node *statement, const char *text) {
-  return describe(statement, text, false);
+  return describe(statement, text, false, false);
+}
+
+const char *statement_fingerprint(const char *text) {
+  return run_cpp([text] {
+    std::string fingerprint = sql::fingerprint(sql::normalize_statement(text));
+    return call_postgres([&fingerprint] { return pstrdup(fingerprint.c_str()); });
+  });
 }
 
 // Named the way getObjectIdentityParts names it (a list of C strings): the

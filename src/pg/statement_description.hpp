@@ -31,7 +31,7 @@ struct StatementDescription {
   const char *operation;  // the command tag, e.g. "DROP TABLE"
   int target_count;
   StatementTarget *targets;
-  const char *fingerprint;  // hex SHA-256 of the normalised statement text
+  const char *fingerprint;  // hex SHA-256 of the normalised statement text (nullptr: not computed)
   // For GRANT of roles or of table privileges: the REVOKE that undoes it
   // (what a temporary grant runs when it ends); nullptr for anything else.
   const char *revoke_statement;
@@ -46,8 +46,8 @@ NameChange name_change_of(Node *statement);
 // Whether the statement changes pg_mpa's set-up or opens a route around it:
 // its settings (mpa.*), the libraries loaded into sessions (one could
 // replace pg_mpa's hooks), session_replication_role, LOAD, new extensions,
-// code in untrusted languages (C, plpython3u, ...), and COPY to or from a
-// program or a server file.
+// event triggers, code in untrusted languages (C, plpython3u, ...), and COPY
+// to or from a program or a server file.
 bool changes_pg_mpa_setup(Node *statement);
 
 // Parses `text`, which must hold exactly one statement, and describes it.
@@ -57,8 +57,12 @@ StatementDescription describe_statement_text(const char *text);
 
 // Describes an already parsed utility statement whose source text is
 // `text`; targets that do not exist are skipped (PostgreSQL will complain
-// about them itself). PostgreSQL-style: may ereport.
+// about them itself). The fingerprint is left out (nullptr): the gate
+// computes it only for a statement that needs approval. PostgreSQL-style.
 StatementDescription describe_parsed_statement(Node *statement, const char *text);
+
+// Hex SHA-256 of the statement's normalised text. PostgreSQL-style.
+const char *statement_fingerprint(const char *text);
 
 // An object as a target, named the way policies name it.
 StatementTarget target_of(const ObjectAddress &address);

@@ -58,7 +58,9 @@ my @attacks = (
 	q{SELECT lo_export(lo_from_bytea(0, 'x'), current_setting('data_directory') || '/postgresql.auto.conf')},
 	q{CREATE FUNCTION read_it() RETURNS text LANGUAGE sql AS $$SELECT pg_read_file('postgresql.conf')$$; SELECT read_it()},
 	q{DO $$BEGIN PERFORM lo_export(lo_from_bytea(0, 'x'), '/tmp/pg_mpa_exported'); END$$},
-	q{CREATE VIEW files AS SELECT pg_ls_dir('.') AS name; SELECT * FROM files});
+	q{CREATE VIEW files AS SELECT pg_ls_dir('.') AS name; SELECT * FROM files},
+	q{CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;
+	  CREATE EVENT TRIGGER watcher ON ddl_command_start EXECUTE FUNCTION on_ddl()});
 for my $attack (@attacks)
 {
 	like(refused('postgres', $attack), qr/requires the approval of team "security"|Team "security" governs pg_mpa|reads or writes files on the server, which team "security" governs/,
