@@ -79,18 +79,20 @@ class Installation:
                 out.append(cur.fetchone()[0])
         return out
 
-    def drain(self):
-        """Waits until the mail worker has sent everything queued, so that it
-        does not compete with the next timed loop for the 2 cores."""
+    def quiet(self):
+        """Waits until the mail worker has no mail left to send, so that every
+        timed call runs on an otherwise idle server: on 2 cores the worker's
+        and the SMTP server's work for the previous call (a request mails
+        three approvers) would otherwise fall into the next call's time.
+        Each status is read through its partial index."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with self.dba.cursor() as cur:
-                # one status at a time: each has its partial index
                 cur.execute("SELECT NOT EXISTS (SELECT FROM mpa.outbox WHERE status = 'pending')"
                             " AND NOT EXISTS (SELECT FROM mpa.outbox WHERE status = 'sending')")
                 if cur.fetchone()[0]:
                     return
-            time.sleep(0.005)
+            time.sleep(0.001)
         raise SystemExit(f"{self.name}: mail still queued after 60 s")
 
     def measure(self, n, perf_dir=None):
@@ -104,7 +106,7 @@ class Installation:
             cur.execute("ANALYZE mpa.requests, mpa.challenges, mpa.votes, mpa.outbox")
 
         def loop(kind, body):
-            self.drain()
+            self.quiet()
             perf = None
             if perf_dir:
                 perf = benchlib.perf_attach(self.pids(), os.path.join(perf_dir, f"scale-{self.name}-{kind}.perf.data"))
@@ -118,6 +120,7 @@ class Installation:
             out = []
             for _ in range(n):
                 self.counter += 1
+                self.quiet()
                 request, ms = timed(self.dba, "SELECT mpa_request(%s, 'scale benchmark')",
                                     (f"DROP TABLE scale.t_{self.counter % 10 + 1}",))
                 out.append(request)
@@ -127,6 +130,7 @@ class Installation:
         def votes_loop():
             out = []
             for request in requests:
+                self.quiet()
                 _, ms = timed(self.alice, "SELECT mpa_vote(%s, 'approve')", (request,))
                 got["vote"].append(ms)
                 out.append(self.reader.wait(self.alice_address, request)[0])
@@ -134,17 +138,20 @@ class Installation:
 
         def verify_loop():
             for request, code in zip(requests, codes):
+                self.quiet()
                 got["verify"].append(timed(self.alice, "SELECT mpa_verify(%s, %s)", (request, code))[1])
 
         def gate_protected_loop():
             # Refused after the gate looked for an approval in mpa.requests.
             for _ in range(n):
+                self.quiet()
                 got["gate_protected"].append(timed(self.dba, "DROP TABLE scale.t_1", expect_sqlstate="MP001")[1])
 
         def gate_unprotected_loop():
             # Described and matched against every policy, then run.
             for _ in range(n):
                 self.counter += 1
+                self.quiet()
                 got["gate_unprotected"].append(
                     timed(self.dba, f"ALTER TABLE public.scale_free ALTER COLUMN v SET DEFAULT {self.counter}")[1])
 
