@@ -56,7 +56,7 @@ def perf_attach(pids, out):
     """perf record (user space, call graphs) of these backends until
     perf_detach; for profiling a run (BENCH_PERF_DIR), never during a timed one."""
     return subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock:u", "--call-graph", "dwarf,16384",
-                             "-F", "499", "-p", ",".join(str(p) for p in pids), "-o", out],
+                             "-F", os.environ.get("BENCH_PERF_FREQ", "499"), "-p", ",".join(str(p) for p in pids), "-o", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
