@@ -210,12 +210,21 @@ void ensure_fresh() {
   loaded_generation = loaded;
 }
 
+// Whether some policy names the schema `quoted` (as quote_identifier prints
+// it). Conservative: a quoted spelling, whose value differs, counts as named.
+bool schema_is_named(const char *quoted) {
+  if (quoted[0] == '\0' || std::strchr(quoted, '"') != nullptr) return true;
+  return bsearch(&quoted, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
+}
+
 // The team of the most specific policy on `operation` for one target, or
 // nullptr if none.
 const char *team_for(const char *operation, const char *schema, const char *name) {
   int first = 0;
   int count = operation_range(operation, &first);
   if (count == 0) return nullptr;
+  // Only '*' reaches an object in a schema no policy names.
+  if (!some_policy_names_everything && !schema_is_named(schema)) return nullptr;
   int best = run_cpp([&] {
     return policy::best_match(patterns + first, count, policy::object_values(policy::ObjectName{schema, name}));
   });
@@ -253,6 +262,8 @@ const char *team_guarding_names(const StatementDescription &description, bool le
   for (int i = 0; i < description.target_count && team == nullptr; i++) {
     const StatementTarget &target = description.targets[i];
     bool is_schema = target.class_id == NamespaceRelationId;
+    // A schema, or an object in a schema, that no policy names escapes none.
+    if (!schema_is_named(is_schema ? target.name : target.schema)) continue;
     int escaped = run_cpp([&] {
       return policy::first_escaped(patterns, policy_count,
                                    policy::object_values(policy::ObjectName{target.schema, target.name}), is_schema,

@@ -15,6 +15,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_authid_d.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_database_d.h"
 #include "catalog/pg_shdepend.h"
 #include "commands/dbcommands.h"
@@ -442,6 +443,19 @@ const char *statement_fingerprint(const char *text) {
 // Named the way getObjectIdentityParts names it (a list of C strings): the
 // last part is the name, the one before it (if any) the schema.
 StatementTarget target_of(const ObjectAddress &address) {
+  // Relations, the common case, straight from their catalog row (the same
+  // parts getObjectIdentityParts gives, temporary schemas as "pg_temp").
+  if (address.classId == RelationRelationId) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(address.objectId));
+    if (HeapTupleIsValid(tuple)) {
+      auto *relation = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+      StatementTarget target{address.classId, address.objectId,
+                             quote_identifier(get_namespace_name_or_temp(relation->relnamespace)),
+                             quote_identifier(pstrdup(NameStr(relation->relname)))};
+      ReleaseSysCache(tuple);
+      return target;
+    }
+  }
   List *parts = NIL;
   List *args = NIL;
   getObjectIdentityParts(&address, &parts, &args, false);
