@@ -35,7 +35,7 @@ def add_result(benchmark, with_value, without_value, ratio, target, result):
 
 
 def log(message):
-    print(message, flush=True)
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
 # --- pgbench, alternating between the two clusters ---------------------------

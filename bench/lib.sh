@@ -41,10 +41,10 @@ bench_stop() {
 }
 
 # bench_preload DATADIR on|off: pg_mpa in shared_preload_libraries or not
-# (the last setting in postgresql.conf wins).
+# (the last setting in postgresql.conf wins); with $BENCH_EXTRA_PRELOAD too.
 bench_preload() {
   local value
-  [ "$2" = on ] && value=pg_mpa || value=
+  [ "$2" = on ] && value=pg_mpa${BENCH_EXTRA_PRELOAD:+,$BENCH_EXTRA_PRELOAD} || value=
   mpa_as_postgres sed -i '/^shared_preload_libraries = /d' "$1/postgresql.conf"
   echo "shared_preload_libraries = '$value'" | mpa_as_postgres tee -a "$1/postgresql.conf" >/dev/null
 }
@@ -64,7 +64,7 @@ bench_python() {
               BENCH_EMPTY_PORT="${BENCH_EMPTY_PORT:-}" BENCH_LOADED_PORT="${BENCH_LOADED_PORT:-}")
   local name
   for name in BENCH_ROUNDS BENCH_DDL_TRANSACTIONS BENCH_SELECT_SECONDS BENCH_DROP_TABLES BENCH_DROP_ROUNDS \
-              BENCH_APPROVAL_LOOPS BENCH_SCALE_SAMPLES BENCH_SCALE_ROUNDS BENCH_PERF_DIR BENCH_PERF_FREQ \
+              BENCH_APPROVAL_LOOPS BENCH_SCALE_SAMPLES BENCH_SCALE_ROUNDS BENCH_PERF_DIR BENCH_PERF_FREQ BENCH_SCALE_VERBOSE \
               BENCH_EXTERNAL_LOAD_LIMIT; do
     [ -n "${!name:-}" ] && vars+=("$name=${!name}")
   done

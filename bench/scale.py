@@ -4,13 +4,16 @@ and of the gate's check of an unprotected and of a protected statement, on
 an empty installation and on one holding a large history, side by side.
 
 Why: pg_mpa's tables only grow (requests, votes, codes, mail, audit); every
-path must stay an index lookup, never a scan of that history.
+path must stay an index lookup, never a scan of that history. That includes
+the mail worker's: a vote is only usable once its code mail arrives, so the
+time from the vote's commit to the SMTP server storing the code mail is
+measured with the same target.
 
   scale.py rounds EMPTY.json   alternating rounds on both installations; adds the rows
   scale.py memory              memory of a backend's policy cache (10,000 policies, empty installation)
   scale.py gate10k EMPTY.json  the gate's latency with 10,000 policies (info)
 
-Each round measures BENCH_SCALE_SAMPLES (40) calls of each kind per
+Each round measures BENCH_SCALE_SAMPLES (20) calls of each kind per
 installation, timed by the client; rounds alternate (ABBA) as in the
 with/without pairs, and a pair of rounds disturbed by other processes is
 measured again. Figures: medians over all samples of each installation;
@@ -26,11 +29,12 @@ import psycopg2
 
 import benchlib
 
-SAMPLES = int(os.environ.get("BENCH_SCALE_SAMPLES", "40"))
-ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "6"))
+SAMPLES = int(os.environ.get("BENCH_SCALE_SAMPLES", "20"))
+ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "5"))
 KINDS = {
     "request": "mpa_request",
     "vote": "mpa_vote",
+    "code_mail": "code mail, vote commit -> SMTP stored",
     "verify": "mpa_verify",
     "gate_unprotected": "gate, unprotected ALTER TABLE",
     "gate_protected": "gate, protected DROP TABLE (refused)",
@@ -99,13 +103,17 @@ class Installation:
         """n calls of each kind: {kind: [milliseconds, ...]}. With perf_dir,
         each loop runs under perf (investigating; not for the figures)."""
         got = {kind: [] for kind in KINDS}
+        spent = {}
+        started = time.monotonic()
         # Autovacuum is off in the benchmark clusters (noise); its ANALYZE
         # is done here instead, untimed, so that plans follow the tables'
         # growth as they would in production.
         with self.dba.cursor() as cur:
             cur.execute("ANALYZE mpa.requests, mpa.challenges, mpa.votes, mpa.outbox")
+        spent["analyze"] = time.monotonic() - started
 
         def loop(kind, body):
+            begun = time.monotonic()
             self.quiet()
             perf = None
             if perf_dir:
@@ -114,6 +122,7 @@ class Installation:
             result = body()
             if perf:
                 benchlib.perf_detach(perf)
+            spent[kind] = time.monotonic() - begun
             return result
 
         def requests_loop():
@@ -132,8 +141,11 @@ class Installation:
             for request in requests:
                 self.quiet()
                 _, ms = timed(self.alice, "SELECT mpa_vote(%s, 'approve')", (request,))
+                committed = time.time()
                 got["vote"].append(ms)
-                out.append(self.reader.wait(self.alice_address, request)[0])
+                code, received = self.reader.wait(self.alice_address, request, timeout=120)
+                got["code_mail"].append((received - committed) * 1000)
+                out.append(code)
             return out
 
         def verify_loop():
@@ -160,8 +172,13 @@ class Installation:
         loop("verify", verify_loop)
         loop("gate_protected", gate_protected_loop)
         loop("gate_unprotected", gate_unprotected_loop)
+        begun = time.monotonic()
         for request in requests:  # leave no open request behind (not timed)
             timed(self.dba, "SELECT mpa_cancel(%s)", (request,))
+        spent["cancel"] = time.monotonic() - begun
+        if os.environ.get("BENCH_SCALE_VERBOSE"):
+            benchlib.log(f"    {self.name}: {n} of each in {time.monotonic() - started:.1f} s ("
+                         + ", ".join(f"{k} {v:.1f}" for k, v in spent.items()) + ")")
         return got
 
     def counts(self):

@@ -3,7 +3,7 @@
 -- writes to its tables while loaded). Rows respect every constraint; the
 -- foreign-key triggers are skipped (session_replication_role) because the
 -- rows reference existing ones by construction. Sizes come from psql
--- variables: requests (1,000,000), outbox (1,000,000).
+-- variables: requests (1,000,000), outbox (other mail besides the codes' own, 0).
 SET session_replication_role = replica;
 SET maintenance_work_mem = '256MB';
 
@@ -38,7 +38,16 @@ SELECT c.request_id, c.approver, c.decision, c.created_at + interval '1 minute'
   FROM mpa.challenges c JOIN mpa.requests r ON r.id = c.request_id
  WHERE r.state IN ('executed', 'rejected') AND r.justification LIKE 'history row %';
 
--- Delivered mail.
+-- Delivered mail: each code's mail (what the mail worker joins with the
+-- codes), then :outbox other messages (requests, votes, decisions).
+INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, status, attempts, created_at,
+                        next_attempt_at, expires_at, sent_at, supersede_key, challenge_id)
+SELECT 'code', c.email, format('[pg_mpa] your code to %s request #%s', c.decision, c.request_id),
+       'history', format('history-code-%s@db.example.test', c.id), 'sent', 1, c.created_at, c.created_at,
+       c.expires_at, c.created_at + interval '1 second', format('code:%s:%s', c.request_id, c.approver::oid), c.id
+  FROM mpa.challenges c JOIN mpa.requests r ON r.id = c.request_id
+ WHERE r.justification LIKE 'history row %';
+
 INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, status, attempts, created_at,
                         next_attempt_at, expires_at, sent_at)
 SELECT 'request', 'carol@example.com', format('[pg_mpa] approval requested (#%s)', i),

@@ -12,7 +12,7 @@
 # Target: throughput with/without >= 0.99 for each. Called by bench/run.
 set -e
 seconds=${BENCH_SELECT_SECONDS:-4}
-rounds=${BENCH_ROUNDS:-8}
+rounds=${BENCH_ROUNDS:-6}
 ab() { bench_python "$MPA_WORK/bench/pgbench_ab.py" --target 0.99 --rounds "$rounds" "$@"; }
 ab --name "select: pgbench -S, 2 clients" -- -c 2 -j 2 -T "$seconds" -S
 ab --name "select: pgbench TPC-B, 2 clients" -- -c 2 -j 2 -T "$seconds"
