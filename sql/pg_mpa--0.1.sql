@@ -175,6 +175,8 @@ CREATE TABLE mpa.challenges (
 );
 -- Every code of a voter (the resend cooldown looks at the last one, open or not).
 CREATE INDEX challenges_by_voter ON mpa.challenges (request_id, approver);
+-- The open ones, by expiry: the worker's timers look at them every round.
+CREATE INDEX challenges_open ON mpa.challenges (expires_at) WHERE state = 'open';
 CREATE INDEX confirmations_by_approver ON mpa.challenges (team, approver) WHERE request_id IS NULL;
 
 ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
