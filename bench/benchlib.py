@@ -43,13 +43,33 @@ def log(message):
 TPS_RE = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.M)
 
 
-def pgbench_tps(pgbench, host, port, dbname, args):
+TXNS_RE = re.compile(r"^number of transactions actually processed: ([0-9]+)", re.M)
+
+
+def children_cpu(data_dir):
+    """CPU seconds of the postmaster's children that have exited (cutime +
+    cstime): read before and after a pgbench run, the CPU its backends
+    used, whatever else ran on the machine meanwhile."""
+    with open(os.path.join(data_dir, "postmaster.pid")) as f:
+        pid = f.readline().strip()
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def pgbench_tps(pgbench, host, port, dbname, args, data_dir=None):
+    """(transactions per second, backend CPU milliseconds per transaction or None)."""
+    before = children_cpu(data_dir) if data_dir else None
     out = subprocess.run([pgbench, "-h", host, "-p", str(port), "-U", "postgres", *args, dbname],
                          capture_output=True, text=True)
     match = TPS_RE.search(out.stdout)
     if out.returncode != 0 or not match:
         raise SystemExit(f"pgbench failed on port {port}:\n{out.stdout}\n{out.stderr}")
-    return float(match.group(1))
+    cpu_per_txn = None
+    if data_dir:
+        time.sleep(0.2)  # the backends' exit reaches the postmaster
+        cpu_per_txn = (children_cpu(data_dir) - before) * 1000 / int(TXNS_RE.search(out.stdout).group(1))
+    return float(match.group(1)), cpu_per_txn
 
 
 def perf_attach(pids, out):
