@@ -57,8 +57,62 @@ def children_cpu(data_dir):
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
+class WaitSampler:
+    """Investigating (BENCH_WAIT_EVENTS=1): what pgbench's backends are
+    doing, sampled from pg_stat_activity every 5 ms during a run."""
+
+    def __init__(self, host, port, dbname):
+        import psycopg2
+        self.conn = psycopg2.connect(host=host, port=port, dbname=dbname, user="postgres")
+        self.conn.autocommit = True
+        self.counts = {}
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        with self.conn.cursor() as cur:
+            while not self.stop_event.wait(0.005):
+                cur.execute("SELECT state, coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity"
+                            " WHERE application_name = 'pgbench' AND backend_type = 'client backend'")
+                for state, event in cur.fetchall():
+                    key = event if state == "active" else f"({state}) {event}"
+                    self.counts[key] = self.counts.get(key, 0) + 1
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join()
+        self.conn.close()
+        total = sum(self.counts.values()) or 1
+        return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in
+                         sorted(self.counts.items(), key=lambda kv: -kv[1])[:6])
+
+
+def live_children_cpu(data_dir):
+    """{process title: CPU seconds} of the postmaster's running children."""
+    with open(os.path.join(data_dir, "postmaster.pid")) as f:
+        postmaster = f.readline().strip()
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if fields[1] != postmaster:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        out[title] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def pgbench_tps(pgbench, host, port, dbname, args, data_dir=None):
     """(transactions per second, backend CPU milliseconds per transaction or None)."""
+    sampler = WaitSampler(host, port, dbname) if os.environ.get("BENCH_WAIT_EVENTS") and data_dir else None
+    others_before = live_children_cpu(data_dir) if sampler else None
     before = children_cpu(data_dir) if data_dir else None
     out = subprocess.run([pgbench, "-h", host, "-p", str(port), "-U", "postgres", *args, dbname],
                          capture_output=True, text=True)
@@ -69,6 +123,11 @@ def pgbench_tps(pgbench, host, port, dbname, args, data_dir=None):
     if data_dir:
         time.sleep(0.2)  # the backends' exit reaches the postmaster
         cpu_per_txn = (children_cpu(data_dir) - before) * 1000 / int(TXNS_RE.search(out.stdout).group(1))
+    if sampler:
+        others = live_children_cpu(data_dir)
+        used = sorted(((t, c - others_before.get(t, 0.0)) for t, c in others.items()), key=lambda tc: -tc[1])
+        log(f"    port {port}: {float(match.group(1)):,.0f} tps; backends: {sampler.stop()}; other processes: "
+            + ", ".join(f"{t[:40]} {c:.2f}s" for t, c in used[:3] if c > 0))
     return float(match.group(1)), cpu_per_txn
 
 
