@@ -236,6 +236,32 @@ class ExternalLoad:
 EXTERNAL_LOAD_LIMIT = float(os.environ.get("BENCH_EXTERNAL_LOAD_LIMIT", "0.05"))
 
 
+class BenchCluster:
+    """The benchmark cluster (bench/lib.sh), restarted with or without pg_mpa
+    in shared_preload_libraries: the same build and the same data on both
+    sides. BENCH_CALIBRATE=1 makes the "with" side run without pg_mpa too
+    (an A/A run: what the method reads when nothing differs)."""
+
+    def __init__(self):
+        self.data = os.environ["BENCH_WITH_DATA"]
+        self.port = os.environ["BENCH_WITH_PORT"]
+        self.pg_ctl = os.path.join(os.environ["MPA_PG_BIN"], "pg_ctl")
+        self.calibrate = bool(os.environ.get("BENCH_CALIBRATE"))
+
+    def use(self, with_pg_mpa):
+        """Restarts the cluster with or without pg_mpa (always: every
+        measurement starts from a freshly started server)."""
+        preload = "pg_mpa" if with_pg_mpa and not self.calibrate else ""
+        conf = os.path.join(self.data, "postgresql.conf")
+        with open(conf) as f:
+            lines = [l for l in f if not l.startswith("shared_preload_libraries")]
+        lines.append(f"shared_preload_libraries = '{preload}'\n")
+        with open(conf, "w") as f:
+            f.writelines(lines)
+        subprocess.run([self.pg_ctl, "-D", self.data, "-l", self.data + ".log", "-m", "fast", "-w", "-t", "120",
+                        "restart"], check=True, stdout=subprocess.DEVNULL)
+
+
 def alternate(rounds, measure_with, measure_without):
     """Runs with/without alternately (ABBA: A B, B A, A B, ...) so that a slow
     drift of the machine falls on both sides; a pair disturbed by other

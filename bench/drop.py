@@ -1,6 +1,6 @@
 """Benchmark "drop" (issue 7, 3): DROP SCHEMA ... CASCADE of an unprotected
-schema holding 10,000 tables, timed on the cluster with pg_mpa (1,000
-policies, governed) and on its copy without, alternately.
+schema holding 10,000 tables, timed on the benchmark cluster (1,000
+policies, governed) restarted with and without pg_mpa, alternately.
 
 Why: PostgreSQL calls pg_mpa's object access hook for every object such a
 drop removes (each table, its row type and array type) so that a protected
@@ -38,9 +38,13 @@ def connect(port):
     return conn
 
 
-def measure(port, perf_out=None):
+CLUSTER = benchlib.BenchCluster()
+
+
+def measure(with_pg_mpa, perf_out=None):
     def run():
-        conn = connect(port)
+        CLUSTER.use(with_pg_mpa)
+        conn = connect(CLUSTER.port)
         with conn.cursor() as cur:
             cur.execute(BUILD)
             cur.execute("VACUUM pg_class, pg_type, pg_depend, pg_attribute")
@@ -60,10 +64,10 @@ def measure(port, perf_out=None):
 def main():
     if os.environ.get("BENCH_PERF_DIR"):  # one extra, untimed drop under perf
         out = os.path.join(os.environ["BENCH_PERF_DIR"], "drop.perf.data")
-        measure(os.environ["BENCH_WITH_PORT"], out)()
+        measure(True, out)()
         benchlib.log(f"  profile written to {out}")
-    with_s, without_s = benchlib.alternate(ROUNDS, measure(os.environ["BENCH_WITH_PORT"]),
-                                           measure(os.environ["BENCH_WITHOUT_PORT"]))
+    with_s, without_s = benchlib.alternate(ROUNDS, measure(True), measure(False))
+    CLUSTER.use(True)  # the next benchmarks need pg_mpa
     benchlib.report_ratio(f"drop: DROP SCHEMA CASCADE, {TABLES:,} tables", "s", with_s, without_s, 1.10,
                           higher_is_better=False, fmt="{:.2f}")
 

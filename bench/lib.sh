@@ -1,11 +1,10 @@
 # Shell helpers of the benchmarks (source after test/lib/cluster.sh).
 #
-# The comparisons "with" and "without pg_mpa" run against two clusters of
-# the same build made from one data directory: it is set up once with
-# pg_mpa (extension, team, 1,000 policies, governed, pgbench tables),
-# stopped and copied; the copy is started with shared_preload_libraries
-# emptied. Both then run side by side (only one is measured at a time), so
-# rounds can alternate without restarts or cold caches.
+# The comparisons "with" and "without pg_mpa" run on one cluster, set up once
+# with pg_mpa (extension, team, 1,000 policies, governed, pgbench tables)
+# and restarted with and without pg_mpa in shared_preload_libraries before
+# every measured run. (Two identical copies side by side, the first design,
+# differed by up to 11% in A/A runs: see docs/benchmarks.md.)
 
 BENCH_DB=mpa_bench
 # The same for every cluster of the benchmarks. Autovacuum and checkpoints
@@ -60,8 +59,8 @@ bench_copy_scripts() {
 bench_python() {
   local vars=(BENCH_RESULTS="$(bench_results)" BENCH_HOST="$MPA_PGHOST" BENCH_DB="$BENCH_DB"
               BENCH_MAILDIR="$MPA_MAILDIR" MPA_PG_BIN="$MPA_PG_BIN" BENCH_PGBENCH_SCALE="$BENCH_PGBENCH_SCALE"
-              BENCH_WITH_PORT="${BENCH_WITH_PORT:-}" BENCH_WITHOUT_PORT="${BENCH_WITHOUT_PORT:-}"
-              BENCH_WITH_DATA="${BENCH_WITH_DATA:-}" BENCH_WITHOUT_DATA="${BENCH_WITHOUT_DATA:-}"
+              BENCH_WITH_PORT="${BENCH_WITH_PORT:-}"
+              BENCH_WITH_DATA="${BENCH_WITH_DATA:-}" BENCH_CALIBRATE="${BENCH_CALIBRATE:-}"
               BENCH_EMPTY_PORT="${BENCH_EMPTY_PORT:-}" BENCH_LOADED_PORT="${BENCH_LOADED_PORT:-}")
   local name
   for name in BENCH_ROUNDS BENCH_DDL_TRANSACTIONS BENCH_SELECT_SECONDS BENCH_SELECT_CLIENTS BENCH_DROP_TABLES BENCH_DROP_ROUNDS \
@@ -80,26 +79,19 @@ bench_setup_installation() {
     bench_psql "$port" -d "$BENCH_DB" -f "$MPA_WORK/bench/setup.sql" >/dev/null
 }
 
-# The pair: $BENCH_WITH_DATA / $BENCH_WITH_PORT (pg_mpa preloaded) and
-# $BENCH_WITHOUT_DATA / $BENCH_WITHOUT_PORT (the copy, not preloaded).
+# The benchmark cluster: $BENCH_WITH_DATA / $BENCH_WITH_PORT, pg_mpa
+# preloaded at rest; the comparisons restart it without pg_mpa and back
+# (benchlib.BenchCluster), so both sides run the same build on the same data.
 bench_start_pair() {
   [ -n "${BENCH_WITH_PORT:-}" ] && return 0
-  echo "== setting up the clusters with and without pg_mpa"
+  echo "== setting up the benchmark cluster"
   mpa_start_cluster "$BENCH_DB" "$BENCH_CONF" || return 1
   BENCH_WITH_DATA=$MPA_PGDATA BENCH_WITH_PORT=$MPA_PGPORT
   bench_setup_installation "$BENCH_WITH_PORT" || return 1
   mpa_as_postgres "$MPA_PG_BIN/pgbench" -h "$MPA_PGHOST" -p "$BENCH_WITH_PORT" -U postgres -i -q \
     -s "$BENCH_PGBENCH_SCALE" "$BENCH_DB" >"$MPA_WORK/pgbench-init.log" 2>&1 || {
     cat "$MPA_WORK/pgbench-init.log"; return 1; }
-  bench_psql "$BENCH_WITH_PORT" -d "$BENCH_DB" -c "VACUUM ANALYZE" || return 1
-  bench_stop "$BENCH_WITH_DATA"
-  BENCH_WITHOUT_DATA=$MPA_WORK/data-without BENCH_WITHOUT_PORT=$(mpa_free_port)
-  mpa_as_postgres cp -a "$BENCH_WITH_DATA" "$BENCH_WITHOUT_DATA"
-  echo "port = $BENCH_WITHOUT_PORT" | mpa_as_postgres tee -a "$BENCH_WITHOUT_DATA/postgresql.conf" >/dev/null
-  bench_preload "$BENCH_WITHOUT_DATA" off
-  bench_start "$BENCH_WITH_DATA" && bench_start "$BENCH_WITHOUT_DATA" || return 1
-  bench_psql "$BENCH_WITH_PORT" -d "$BENCH_DB" -tAc "SELECT 'pg_mpa loaded: ' || current_setting('shared_preload_libraries')" &&
-    bench_psql "$BENCH_WITHOUT_PORT" -d "$BENCH_DB" -tAc "SELECT 'copy without: ' || current_setting('shared_preload_libraries') || '(none)'"
+  bench_psql "$BENCH_WITH_PORT" -d "$BENCH_DB" -c "VACUUM ANALYZE"
 }
 
 # The scale benchmark's pair: two clusters with pg_mpa, made like the pair

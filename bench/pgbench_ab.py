@@ -1,5 +1,6 @@
-"""Runs one pgbench workload against the cluster with pg_mpa and its copy
-without, alternately (ABBA order), and adds the row with the medians of the
+"""Runs one pgbench workload on the benchmark cluster restarted with and
+without pg_mpa, alternately (ABBA order; each run after a restart and an
+untimed warm-up run), and adds the row with the medians of the
 transactions per second and their ratio to the results; and, as an info row,
 the same runs' backend CPU time per transaction (without/with, so that it
 reads like the throughput ratio).
@@ -7,7 +8,7 @@ reads like the throughput ratio).
   pgbench_ab.py --name NAME --target 0.99 --rounds 5 [--vacuum] -- PGBENCH-ARGS...
 
 Connection settings come from the environment bench/run exports
-(BENCH_HOST, BENCH_WITH_PORT, BENCH_WITHOUT_PORT, BENCH_DB, MPA_PG_BIN)."""
+(BENCH_HOST, BENCH_WITH_PORT, BENCH_WITH_DATA, BENCH_DB, MPA_PG_BIN)."""
 import argparse
 import os
 
@@ -27,28 +28,35 @@ def main():
 
     host, db = os.environ["BENCH_HOST"], os.environ["BENCH_DB"]
     pg_bin = os.environ["MPA_PG_BIN"]
+    cluster = benchlib.BenchCluster()
+    pgbench = os.path.join(pg_bin, "pgbench")
 
-    def measure(port, data_dir):
+    # The untimed run after each restart: the first run on a freshly
+    # started server (empty caches) is an outlier.
+    warm_up_args = list(pgbench_args)
+    for option, value in (("-T", "1"), ("-t", None)):
+        if option in warm_up_args:
+            i = warm_up_args.index(option) + 1
+            warm_up_args[i] = value or str(max(1, int(warm_up_args[i]) // 5))
+
+    def measure(with_pg_mpa):
         def run():
+            cluster.use(with_pg_mpa)
             if args.vacuum:
-                benchlib.psql(host, port, db, "VACUUM", os.path.join(pg_bin, "psql"))
-            return benchlib.pgbench_tps(os.path.join(pg_bin, "pgbench"), host, port, db, pgbench_args, data_dir)
+                benchlib.psql(host, cluster.port, db, "VACUUM", os.path.join(pg_bin, "psql"))
+            benchlib.pgbench_tps(pgbench, host, cluster.port, db, warm_up_args)
+            return benchlib.pgbench_tps(pgbench, host, cluster.port, db, pgbench_args, cluster.data)
         return run
 
     if os.environ.get("BENCH_PERF_DIR"):  # one extra, untimed run under perf
         out = os.path.join(os.environ["BENCH_PERF_DIR"],
                            "".join(c if c.isalnum() else "_" for c in args.name) + ".perf.data")
-        benchlib.profile_pgbench(os.path.join(pg_bin, "pgbench"), host, os.environ["BENCH_WITH_PORT"], db,
-                                 pgbench_args, out, os.path.join(pg_bin, "psql"))
+        cluster.use(True)
+        benchlib.pgbench_tps(pgbench, host, cluster.port, db, warm_up_args)
+        benchlib.profile_pgbench(pgbench, host, cluster.port, db, pgbench_args, out, os.path.join(pg_bin, "psql"))
 
-    # One untimed run on each side first: the first run after the clusters
-    # were set up (catalog caches, hint bits, free space) is an outlier.
-    measure(os.environ["BENCH_WITH_PORT"], None)()
-    measure(os.environ["BENCH_WITHOUT_PORT"], None)()
-
-    with_runs, without_runs = benchlib.alternate(
-        args.rounds, measure(os.environ["BENCH_WITH_PORT"], os.environ["BENCH_WITH_DATA"]),
-        measure(os.environ["BENCH_WITHOUT_PORT"], os.environ["BENCH_WITHOUT_DATA"]))
+    with_runs, without_runs = benchlib.alternate(args.rounds, measure(True), measure(False))
+    cluster.use(True)  # the next benchmarks need pg_mpa
     benchlib.report_ratio(args.name, "tps", [r[0] for r in with_runs], [r[0] for r in without_runs], args.target,
                           higher_is_better=True)
     # The same runs seen as cost: the backends' CPU time per transaction,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark "select" (issue 7, 2): what pg_mpa costs ordinary queries, with
 # the same 1,000-policy governed installation as "ddl". Three pgbench
-# workloads, 2 clients, each alternately against the cluster with pg_mpa and
-# its copy without:
+# workloads, 2 clients, each on the benchmark cluster restarted with and
+# without pg_mpa, alternately:
 #   - pgbench -S (select-only): ExecutorCheckPerms hook per query, object
 #     access hook (function execute) per operator;
 #   - the default TPC-B-like script: the permission hook also examines the
