@@ -10,7 +10,6 @@
 #include "pg/statement_description.hpp"
 
 extern "C" {
-#include "tcop/tcopprot.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -123,19 +122,16 @@ bool may_change_pg_mpa(Node *parsetree) {
   }
 }
 
-// Cluster-wide operations can be run from any database, but their requests
-// and approvals live in mpa.database: a protected one runs only there.
-[[noreturn]] void refuse_outside_mpa_database(const StatementDescription &description, int target,
-                                              const char *team) {
+// Refuses the statement (`text`) for want of `team`'s approval, naming the
+// operation and its first governed target, and records the refusal.
+[[noreturn]] void refuse(const StatementDescription &description, int target, const char *team, const char *text,
+                         const char *detail, const char *hint) {
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
-  audit_refusal(psprintf("%s on %s", description.operation, object), team, debug_query_string);
+  audit_refusal(psprintf("%s on %s", description.operation, object), team, text);
   ereport(ERROR,
           (errcode(kApprovalRequired),
            errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
-           errdetail("Its requests and approvals live in database \"%s\"; protected cluster-wide "
-                     "operations run only there.",
-                     settings::database),
-           errhint("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database)));
+           errdetail("%s", detail), errhint("%s", hint)));
 }
 
 // Returns whether the statement runs as an approved one (its approval was
@@ -160,19 +156,21 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   int target = -1;
   const char *team = approving_team(description, &target);
   if (team == nullptr) return false;
-  if (!in_mpa_database()) refuse_outside_mpa_database(description, target, team);
+  // Cluster-wide operations can be run from any database, but their
+  // requests and approvals live in mpa.database: a protected one runs only there.
+  if (!in_mpa_database())
+    refuse(description, target, team, text,
+           psprintf("Its requests and approvals live in database \"%s\"; protected cluster-wide operations "
+                    "run only there.",
+                    settings::database),
+           psprintf("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database));
   description.fingerprint = statement_fingerprint(text);
   if (spend_approval(description)) return true;
 
-  const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
-  audit_refusal(psprintf("%s on %s", description.operation, object), team, text);
-  ereport(ERROR,
-          (errcode(kApprovalRequired),
-           errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
-           errdetail("pg_mpa protects this operation: it runs only after the team's approvers have "
-                     "voted for it with codes mailed to them."),
-           errhint("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');",
-                   quote_literal_cstr(text))));
+  refuse(description, target, team, text,
+         "pg_mpa protects this operation: it runs only after the team's approvers have voted for it with "
+         "codes mailed to them.",
+         psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');", quote_literal_cstr(text)));
 }
 
 void run_utility(PlannedStmt *statement, const char *query, bool read_only_tree,

@@ -177,19 +177,24 @@ void index_policies() {
 }
 
 // [*first, *first + count) are the policies on `operation`.
-int operation_range(const char *operation, int *first) {
+// The first policy whose operation sorts after `operation` (or, with
+// `inclusive`, not before it): a binary search.
+int bound(const char *operation, bool inclusive) {
   int low = 0, high = policy_count;
   while (low < high) {
     int middle = (low + high) / 2;
-    if (std::strcmp(policies[middle].operation, operation) < 0)
+    int order = std::strcmp(policies[middle].operation, operation);
+    if (order < 0 || (order == 0 && !inclusive))
       low = middle + 1;
     else
       high = middle;
   }
-  int end = low;
-  while (end < policy_count && std::strcmp(policies[end].operation, operation) == 0) end++;
-  *first = low;
-  return end - low;
+  return low;
+}
+
+int operation_range(const char *operation, int *first) {
+  *first = bound(operation, true);
+  return bound(operation, false) - *first;
 }
 
 void ensure_fresh() {
@@ -254,6 +259,11 @@ bool policies_exist() {
   return policy_count > 0;
 }
 
+namespace {
+
+// For a statement renaming, moving or re-owning objects: the team of a policy
+// that the change would take an object away from (policy::first_escaped),
+// or nullptr. *target_index is the target concerned.
 const char *team_guarding_names(const StatementDescription &description, bool leaves_schema,
                                 int *target_index) {
   *target_index = -1;
@@ -275,6 +285,8 @@ const char *team_guarding_names(const StatementDescription &description, bool le
   }
   return team;
 }
+
+}  // namespace
 
 const char *configuration_team() {
   ensure_fresh();

@@ -48,10 +48,4 @@ bool objects_in_schema_may_be_protected(const char *schema);
 // Whether any policy exists (in this database's view).
 bool policies_exist();
 
-// For a statement renaming or moving objects: the team of a policy that
-// the new name would escape (policy::escaped_by_renaming), or nullptr.
-// *target_index is the target concerned. PostgreSQL-style: may ereport.
-const char *team_guarding_names(const StatementDescription &description, bool leaves_schema,
-                                int *target_index);
-
 }  // namespace mpa::pg
