@@ -49,6 +49,7 @@ void announce_policy_change_at_commit() {
 void wake_mail_worker() {
   SharedState *state = shared_state();
   if (state == nullptr) return;
+  pg_atomic_write_u32(&state->worker_has_work, 1);  // SetLatch is a barrier: the worker sees it
   SpinLockAcquire(&state->mutex);
   Latch *latch = state->worker_latch;
   SpinLockRelease(&state->mutex);

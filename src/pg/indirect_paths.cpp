@@ -9,21 +9,89 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "utils/lsyscache.h"
-#include "catalog/pg_class_d.h"
-#include "catalog/pg_proc_d.h"
-#include "catalog/pg_type_d.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "utils/syscache.h"
 }
 
 namespace mpa::pg {
 namespace {
 
-// "DROP TABLE", "DROP MATERIALIZED VIEW", "DROP FUNCTION": the command tag of
-// the statement that would drop this object by name.
-const char *drop_operation(const ObjectAddress &address) {
-  char *type = getObjectTypeDescription(&address, true);
-  if (type == nullptr) return nullptr;
-  for (char *c = type; *c; c++) *c = pg_toupper(static_cast<unsigned char>(*c));
-  return psprintf("DROP %s", type);
+// What removing an object amounts to: the command tag of the statement that
+// would remove it by name ("DROP TABLE", "DROP MATERIALIZED VIEW",
+// "TRUNCATE TABLE"), and, for the objects policies name "schema.name"
+// (relations, types, functions), its schema.
+struct IndirectChange {
+  const char *operation;  // nullptr: the object is gone
+  Oid schema;             // InvalidOid: not named by schema
+};
+
+// As getObjectTypeDescription() names relation kinds.
+const char *relation_drop_operation(char relkind) {
+  switch (relkind) {
+    case RELKIND_RELATION:
+    case RELKIND_PARTITIONED_TABLE: return "DROP TABLE";
+    case RELKIND_INDEX:
+    case RELKIND_PARTITIONED_INDEX: return "DROP INDEX";
+    case RELKIND_SEQUENCE: return "DROP SEQUENCE";
+    case RELKIND_TOASTVALUE: return "DROP TOAST TABLE";
+    case RELKIND_VIEW: return "DROP VIEW";
+    case RELKIND_MATVIEW: return "DROP MATERIALIZED VIEW";
+    case RELKIND_COMPOSITE_TYPE: return "DROP COMPOSITE TYPE";
+    case RELKIND_FOREIGN_TABLE: return "DROP FOREIGN TABLE";
+    default: return "DROP RELATION";
+  }
+}
+
+const char *function_drop_operation(char prokind) {
+  switch (prokind) {
+    case PROKIND_AGGREGATE: return "DROP AGGREGATE";
+    case PROKIND_PROCEDURE: return "DROP PROCEDURE";
+    default: return "DROP FUNCTION";
+  }
+}
+
+// One catalog lookup for the objects a cascade reaches by the thousand
+// (relations, their row and array types, functions): the hook runs for
+// each of them, so nothing here builds strings.
+IndirectChange change_of(ObjectAccessType access, const ObjectAddress &address) {
+  IndirectChange change{nullptr, InvalidOid};
+  HeapTuple tuple = nullptr;
+  switch (address.classId) {
+    case RelationRelationId:
+      tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(address.objectId));
+      if (!HeapTupleIsValid(tuple)) return change;
+      {
+        auto *relation = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+        change = {access == OAT_TRUNCATE ? "TRUNCATE TABLE" : relation_drop_operation(relation->relkind),
+                  relation->relnamespace};
+      }
+      break;
+    case TypeRelationId:
+      tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(address.objectId));
+      if (!HeapTupleIsValid(tuple)) return change;
+      change = {"DROP TYPE", reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typnamespace};
+      break;
+    case ProcedureRelationId:
+      tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(address.objectId));
+      if (!HeapTupleIsValid(tuple)) return change;
+      {
+        auto *function = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
+        change = {function_drop_operation(function->prokind), function->pronamespace};
+      }
+      break;
+    default: {
+      // Rarer objects (constraints, triggers, schemas, ...): named as
+      // PostgreSQL describes their type.
+      char *type = getObjectTypeDescription(&address, true);
+      if (type == nullptr) return change;
+      for (char *c = type; *c; c++) *c = pg_toupper(static_cast<unsigned char>(*c));
+      return {psprintf("DROP %s", type), InvalidOid};
+    }
+  }
+  ReleaseSysCache(tuple);
+  return change;
 }
 
 }  // namespace
@@ -40,18 +108,15 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   }
   if (!IsTransactionState()) return;
   ObjectAddress address{class_id, object_id, 0};
-  // Most objects a cascade reaches live in schemas no policy names: two
-  // cache lookups rule them out (DROP SCHEMA … CASCADE of thousands). Only
-  // for relations, types and functions, which policies name "schema.name".
-  bool named_in_schema = class_id == RelationRelationId || class_id == TypeRelationId ||
-                         class_id == ProcedureRelationId;
-  Oid schema = named_in_schema ? get_object_namespace(&address) : InvalidOid;
-  if (OidIsValid(schema)) {
-    const char *schema_name = get_namespace_name(schema);
-    if (schema_name != nullptr && !objects_in_schema_may_be_protected(schema_name)) return;
+  IndirectChange change = change_of(access, address);
+  if (change.operation == nullptr || !operation_is_protected(change.operation)) return;
+  // Most objects a cascade reaches live in schemas no policy on their
+  // operation names: one more cache lookup rules them out.
+  if (OidIsValid(change.schema)) {
+    const char *schema_name = get_namespace_name(change.schema);
+    if (schema_name != nullptr && !operation_may_reach_schema(change.operation, schema_name)) return;
   }
-  const char *operation = access == OAT_TRUNCATE ? "TRUNCATE TABLE" : drop_operation(address);
-  if (operation == nullptr || !operation_is_protected(operation)) return;
+  const char *operation = change.operation;
 
   StatementTarget target = target_of(address);
   StatementDescription description{operation, 1, &target, "", nullptr, false};

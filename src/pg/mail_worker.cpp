@@ -28,9 +28,11 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/sinval.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 PGDLLEXPORT void mpa_mail_worker_main(Datum);
 }
@@ -247,6 +249,31 @@ void publish_latch(Latch *latch) {
 
 void unpublish_latch(int, Datum) { publish_latch(nullptr); }
 
+void handle_interrupts() {
+  CHECK_FOR_INTERRUPTS();
+  if (ConfigReloadPending) {
+    ConfigReloadPending = false;
+    ProcessConfigFile(PGC_SIGHUP);
+  }
+}
+
+// Sleeps until someone wakes the worker for work or `sleep_ms` pass. Other
+// wake-ups (a catch-up signal: other backends' DDL filled the invalidation
+// queue) only absorb the invalidations, in an empty transaction, and sleep
+// on; running a round for each of them cost busy DDL servers a fifth of a core.
+void sleep_until_work(long sleep_ms) {
+  TimestampTz round_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms);
+  for (;;) {
+    long remaining_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), round_at);
+    if (remaining_ms <= 0) return;
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining_ms, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    handle_interrupts();
+    if (pg_atomic_read_u32(&shared_state()->worker_has_work) != 0) return;
+    if (catchupInterruptPending) ProcessCatchupInterrupt();
+  }
+}
+
 }  // namespace
 
 void register_mail_worker() {
@@ -279,17 +306,11 @@ void mpa_mail_worker_main(Datum) {
 
   bool first_round = true;
   for (;;) {
-    CHECK_FOR_INTERRUPTS();
-    if (ConfigReloadPending) {
-      ConfigReloadPending = false;
-      ProcessConfigFile(PGC_SIGHUP);
-    }
+    handle_interrupts();
+    // Cleared before the round: a wake-up during it brings another round.
+    pg_atomic_exchange_u32(&shared_state()->worker_has_work, 0);
     long sleep_ms = deliver_due_mail(first_round);
     first_round = false;
-    if (sleep_ms > 0) {
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
-                      PG_WAIT_EXTENSION);
-      ResetLatch(MyLatch);
-    }
+    sleep_until_work(sleep_ms);
   }
 }

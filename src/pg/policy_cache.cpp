@@ -36,11 +36,13 @@ MemoryContext cache_context = nullptr;
 CachedPolicy *policies = nullptr;
 policy::PatternView *patterns = nullptr;  // patterns[i] is policies[i]'s
 int policy_count = 0;
-// The schemas policies name (values, sorted), and whether a policy names
-// everything ('*'): what a cheap look at an object's schema can rule out.
+// The schemas policies name (values, sorted), and, at the first policy of
+// each operation, whether a policy on that operation names everything
+// ('*'): what a cheap look at an object's schema can rule out. (A '*' on
+// ALTER SYSTEM must not make every dropped table worth a closer look.)
 const char **named_schemas = nullptr;
 int named_schema_count = 0;
-bool some_policy_names_everything = false;
+bool *operation_names_everything = nullptr;
 uint64 loaded_generation = 0;  // 0: nothing loaded
 
 // Whether pg_mpa is installed here, with its tables (not while its own
@@ -166,10 +168,13 @@ void index_policies() {
   patterns = static_cast<policy::PatternView *>(
       MemoryContextAlloc(cache_context, sizeof(policy::PatternView) * policy_count));
   named_schemas = static_cast<const char **>(MemoryContextAlloc(cache_context, sizeof(char *) * policy_count));
+  operation_names_everything = static_cast<bool *>(MemoryContextAllocZero(cache_context, sizeof(bool) * policy_count));
+  int operation_start = 0;
   for (int i = 0; i < policy_count; i++) {
     patterns[i] = parse_into_cache(policies[i]);
+    if (std::strcmp(policies[i].operation, policies[operation_start].operation) != 0) operation_start = i;
     if (patterns[i].scope == policy::Scope::Everything)
-      some_policy_names_everything = true;
+      operation_names_everything[operation_start] = true;
     else if (!patterns[i].schema.empty())
       named_schemas[named_schema_count++] = patterns[i].schema.data();
   }
@@ -208,18 +213,21 @@ void ensure_fresh() {
   policy_count = 0;
   named_schemas = nullptr;
   named_schema_count = 0;
-  some_policy_names_everything = false;
+  operation_names_everything = nullptr;
   loaded_generation = 0;
   uint64 loaded = in_mpa_database() ? load_from_table(generation) : load_from_shared_memory();
   index_policies();
   loaded_generation = loaded;
 }
 
+bool schema_value_is_named(const char *schema) {
+  return bsearch(&schema, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
+}
+
 // Whether some policy names the schema `quoted` (as quote_identifier prints
 // it). Conservative: a quoted spelling, whose value differs, counts as named.
 bool schema_is_named(const char *quoted) {
-  if (quoted[0] == '\0' || std::strchr(quoted, '"') != nullptr) return true;
-  return bsearch(&quoted, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
+  return quoted[0] == '\0' || std::strchr(quoted, '"') != nullptr || schema_value_is_named(quoted);
 }
 
 // The team of the most specific policy on `operation` for one target, or
@@ -229,7 +237,7 @@ const char *team_for(const char *operation, const char *schema, const char *name
   int count = operation_range(operation, &first);
   if (count == 0) return nullptr;
   // Only '*' reaches an object in a schema no policy names.
-  if (!some_policy_names_everything && !schema_is_named(schema)) return nullptr;
+  if (!operation_names_everything[first] && !schema_is_named(schema)) return nullptr;
   int best = run_cpp([&] {
     return policy::best_match(patterns + first, count, policy::object_values(policy::ObjectName{schema, name}));
   });
@@ -248,10 +256,11 @@ bool operation_is_protected(const char *operation) {
   return operation_range(operation, &first) > 0;
 }
 
-bool objects_in_schema_may_be_protected(const char *schema) {
+bool operation_may_reach_schema(const char *operation, const char *schema) {
   ensure_fresh();
-  if (some_policy_names_everything) return true;
-  return bsearch(&schema, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
+  int first = 0;
+  if (operation_range(operation, &first) == 0) return false;
+  return operation_names_everything[first] || schema_value_is_named(schema);
 }
 
 bool policies_exist() {

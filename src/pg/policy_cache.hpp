@@ -40,10 +40,11 @@ const char *governing_team(const StatementDescription &description, int *target_
 // The gate and mpa_request() both ask this. PostgreSQL-style.
 const char *approving_team(const StatementDescription &description, int *target_index);
 
-// False when no policy can name an object in this schema (given as its
-// name): none names the schema and none names everything ('*'). Lets the
-// object access hook pass over the objects of unprotected schemas cheaply.
-bool objects_in_schema_may_be_protected(const char *schema);
+// False when no policy on `operation` can name an object in this schema
+// (given as its name): none on it names the schema or everything ('*').
+// Lets the object access hook pass over the objects of unprotected schemas
+// cheaply.
+bool operation_may_reach_schema(const char *operation, const char *schema);
 
 // Whether any policy exists (in this database's view).
 bool policies_exist();

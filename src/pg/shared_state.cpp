@@ -40,6 +40,7 @@ void attach_shared_memory() {
     state->key_drawn_at = GetCurrentTimestamp();
     SpinLockInit(&state->mutex);
     state->worker_latch = nullptr;
+    pg_atomic_init_u32(&state->worker_has_work, 1);
     pg_atomic_init_u64(&state->policy_generation, 1);
     LWLockPadded *locks = GetNamedLWLockTranche("pg_mpa");
     state->attempts_lock = &locks[0].lock;

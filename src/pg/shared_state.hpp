@@ -78,6 +78,11 @@ struct SharedState {
 
   slock_t mutex;          // protects worker_latch
   Latch *worker_latch;    // the running mail worker's latch, or nullptr
+  // Set by wake_mail_worker() before it sets the latch, cleared by the
+  // worker when a round starts. The latch is also set by signals that need
+  // no round (sinval catch-up, which busy DDL sends constantly): only this
+  // flag, or a timer running out, makes the worker query its tables.
+  pg_atomic_uint32 worker_has_work;
 
   pg_atomic_uint64 policy_generation;  // bumped when committed policies change
 

@@ -184,6 +184,28 @@ SKIP:
 	cmp_ok($cpu1 - $cpu0, '<=', 5, 'idle: the worker uses (almost) no CPU');
 }
 
+# Busy DDL elsewhere fills the shared invalidation queue, and PostgreSQL
+# signals the backend furthest behind (the sleeping worker) to catch up. The
+# worker absorbs the invalidations without a delivery round: one round per
+# signal cost busy DDL servers a fifth of a core. A mail wakes it first, so
+# that its 60 s timeout is far away.
+my ($before_ddl) = queue_many($node, 'before-ddl@example.com', 1);
+ok(all_sent($node, [$before_ddl]), 'busy DDL: the worker has just finished a round');
+ok( MpaTest::poll_until($node,
+		"SELECT state = 'idle' AND wait_event = 'Extension' AND now() - state_change < '5 s'"
+		  . " FROM pg_stat_activity WHERE $worker_sql", 10),
+	'busy DDL: the worker sleeps, its timeout far away');
+$since = $node->safe_psql('postgres', "SELECT state_change FROM pg_stat_activity WHERE $worker_sql");
+my $ddl_start = time();
+$node->safe_psql('postgres',
+	join('', map { "CREATE TEMP TABLE churn_$_ (a int PRIMARY KEY, b text); DROP TABLE churn_$_;\n" } 1 .. 1500));
+diag(sprintf('busy DDL: 1,500 temporary tables created and dropped in %.1f s', time() - $ddl_start));
+is($node->safe_psql('postgres', "SELECT state_change FROM pg_stat_activity WHERE $worker_sql"),
+	$since, 'busy DDL: the catch-up signals caused no delivery round');
+my ($after_ddl) = queue_many($node, 'after-ddl@example.com', 1);
+ok(MpaTest::poll_until($node, "SELECT status = 'sent' FROM mpa.outbox WHERE id = $after_ddl", 2),
+	'busy DDL: a commit still wakes the worker at once');
+
 for my $round (1 .. 2)
 {
 	# The idle wait is 60 s; it began at state_change. With more than 5 s of

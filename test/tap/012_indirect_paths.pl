@@ -103,4 +103,34 @@ is(refused('REASSIGN OWNED BY app_owner TO bob'), '', 'the approved REASSIGN OWN
 is($node->safe_psql('postgres', q{SELECT relowner::regrole FROM pg_class WHERE oid = 'app.accounts'::regclass}),
 	'bob', 'and re-owns the protected table');
 
+# Each kind of object a cascade reaches is judged as the statement that
+# would drop it by name: a policy on DROP MATERIALIZED VIEW, DROP SEQUENCE,
+# DROP PROCEDURE or DROP AGGREGATE stops DROP SCHEMA … CASCADE at that
+# object (PostgreSQL describes procedures and aggregates as functions). A
+# '*' policy on another operation (ALTER SYSTEM) reaches none.
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA lab;
+	CREATE TABLE lab.samples (id int);
+	CREATE MATERIALIZED VIEW lab.summary AS SELECT count(*) FROM lab.samples;
+	CREATE SEQUENCE lab.ids;
+	CREATE PROCEDURE lab.tidy() LANGUAGE sql AS 'SELECT 1';
+	CREATE AGGREGATE lab.total(int) (SFUNC = int4pl, STYPE = int);
+	CREATE SCHEMA lab_free;
+	CREATE TABLE lab_free.t (id int);
+	SELECT mpa_protect('ALTER SYSTEM', '*', 'ops');
+});
+for my $case (
+	[ 'DROP MATERIALIZED VIEW', 'lab.summary',  qr/dropping materialized view lab\.summary requires/ ],
+	[ 'DROP SEQUENCE',          'lab.ids',      qr/dropping sequence lab\.ids requires/ ],
+	[ 'DROP PROCEDURE',         'lab.tidy',     qr/dropping function lab\.tidy\(\) requires/ ],
+	[ 'DROP AGGREGATE',         'lab.total',    qr/dropping function lab\.total\(integer\) requires/ ])
+{
+	my ($operation, $object, $refusal) = @$case;
+	$node->safe_psql('postgres', "SELECT mpa_protect('$operation', '$object', 'ops')");
+	like(refused('DROP SCHEMA lab CASCADE'), $refusal, "a cascade stops at a protected object ($operation)");
+	$node->safe_psql('postgres', "SELECT mpa_unprotect('$operation', '$object')");
+}
+is(refused('DROP SCHEMA lab CASCADE'), '', 'once unprotected, the schema drops with everything in it');
+is(refused('DROP SCHEMA lab_free CASCADE'), '', "a '*' policy on ALTER SYSTEM reaches no dropped table");
+
 done_testing();
