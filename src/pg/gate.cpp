@@ -146,10 +146,16 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // Inside a statement already approved (an approved CREATE EXTENSION runs
   // its script), nested statements are part of what was approved.
   bool changes_setup = governed && !approved_statement_is_running() && changes_pg_mpa_setup(parsetree);
-  if (!operation_is_protected(GetCommandTagName(CreateCommandTag(parsetree))) &&
-      !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
+  const char *operation = GetCommandTagName(CreateCommandTag(parsetree));
+  if (!operation_is_protected(operation) && !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
       !(change != NameChange::None && policies_exist()))
     return false;
+  // Ordinary DDL on relations in schemas no policy names: judged from the
+  // names alone, before resolving them.
+  constexpr int kMaxNamedRelations = 8;
+  const char *schemas[kMaxNamedRelations];
+  int named = relation_target_schemas(parsetree, schemas, kMaxNamedRelations);
+  if (named >= 0 && !changes_setup && !relations_may_be_governed(operation, schemas, named)) return false;
 
   char *text = statement_text(query, statement);
   StatementDescription description = describe_parsed_statement(parsetree, text);

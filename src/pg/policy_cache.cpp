@@ -15,7 +15,9 @@ extern "C" {
 #include "catalog/pg_namespace_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace mpa::pg {
@@ -44,6 +46,13 @@ const char **named_schemas = nullptr;
 int named_schema_count = 0;
 bool *operation_names_everything = nullptr;
 uint64 loaded_generation = 0;  // 0: nothing loaded
+// named_schemas resolved to the OIDs of the schemas that exist (sorted),
+// for a look at a statement's names before they are resolved. Resolved
+// again after a reload and after any change to pg_namespace (a schema
+// created, renamed or dropped), which a syscache callback reports.
+Oid *named_schema_oids = nullptr;
+int named_schema_oid_count = 0;
+bool named_schema_oids_valid = false;
 
 // Whether pg_mpa is installed here, with its tables (not while its own
 // CREATE EXTENSION script is still creating them).
@@ -202,12 +211,17 @@ int operation_range(const char *operation, int *first) {
   return bound(operation, false) - *first;
 }
 
+void forget_named_schema_oids(Datum, int, uint32) { named_schema_oids_valid = false; }
+
 void ensure_fresh() {
   uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
   if (generation == loaded_generation) return;
-  if (cache_context == nullptr)
+  if (cache_context == nullptr) {
     cache_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa policies", ALLOCSET_SMALL_SIZES);
+    CacheRegisterSyscacheCallback(NAMESPACEOID, forget_named_schema_oids, 0);
+  }
   MemoryContextReset(cache_context);
+  named_schema_oids_valid = false;
   policies = nullptr;
   patterns = nullptr;
   policy_count = 0;
@@ -222,6 +236,26 @@ void ensure_fresh() {
 
 bool schema_value_is_named(const char *schema) {
   return bsearch(&schema, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
+}
+
+int compare_oids(const void *a, const void *b) {
+  Oid left = *static_cast<const Oid *>(a), right = *static_cast<const Oid *>(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+// Whether some policy names the schema with this OID.
+bool schema_oid_is_named(Oid schema) {
+  if (!named_schema_oids_valid) {
+    named_schema_oids = static_cast<Oid *>(MemoryContextAlloc(cache_context, sizeof(Oid) * (named_schema_count + 1)));
+    named_schema_oid_count = 0;
+    for (int i = 0; i < named_schema_count; i++) {
+      Oid oid = get_namespace_oid(named_schemas[i], true);
+      if (OidIsValid(oid)) named_schema_oids[named_schema_oid_count++] = oid;
+    }
+    qsort(named_schema_oids, named_schema_oid_count, sizeof(Oid), compare_oids);
+    named_schema_oids_valid = true;
+  }
+  return bsearch(&schema, named_schema_oids, named_schema_oid_count, sizeof(Oid), compare_oids) != nullptr;
 }
 
 // Whether some policy names the schema `quoted` (as quote_identifier prints
@@ -261,6 +295,33 @@ bool operation_may_reach_schema(const char *operation, const char *schema) {
   int first = 0;
   if (operation_range(operation, &first) == 0) return false;
   return operation_names_everything[first] || schema_value_is_named(schema);
+}
+
+bool relations_may_be_governed(const char *operation, const char *const *schemas, int count) {
+  ensure_fresh();
+  int first = 0;
+  if (operation_range(operation, &first) > 0 && operation_names_everything[first]) return true;
+  Oid pg_mpa_schema = configuration_team() != nullptr ? pg_mpa_schema_oid() : InvalidOid;
+  auto may_hold_governed = [pg_mpa_schema](Oid schema) {
+    return OidIsValid(schema) && (schema == pg_mpa_schema || schema_oid_is_named(schema));
+  };
+  bool search_path_seen = false;
+  for (int i = 0; i < count; i++) {
+    // "pg_temp" is the session's temporary schema, which the search path holds.
+    if (schemas[i] != nullptr && std::strcmp(schemas[i], "pg_temp") != 0) {
+      if (may_hold_governed(get_namespace_oid(schemas[i], true))) return true;
+      continue;
+    }
+    if (search_path_seen) continue;
+    search_path_seen = true;
+    List *path = fetch_search_path(true);  // with pg_temp and pg_catalog
+    bool found = false;
+    ListCell *cell;
+    foreach (cell, path) found = found || may_hold_governed(lfirst_oid(cell));
+    list_free(path);
+    if (found) return true;
+  }
+  return false;
 }
 
 bool policies_exist() {

@@ -46,6 +46,15 @@ const char *approving_team(const StatementDescription &description, int *target_
 // cheaply.
 bool operation_may_reach_schema(const char *operation, const char *schema);
 
+// For a statement on relations named, unresolved, in `schemas` (nullptr:
+// an unqualified name, found on the search path): false when describing it
+// could find no team, because no policy names any of those schemas (for
+// the statement itself, or for a name it would take away), no policy on
+// `operation` names everything, and none is pg_mpa's own schema while a
+// team governs pg_mpa. Lets the gate pass over ordinary DDL without
+// resolving names, locking or reading catalogs. PostgreSQL-style.
+bool relations_may_be_governed(const char *operation, const char *const *schemas, int count);
+
 // Whether any policy exists (in this database's view).
 bool policies_exist();
 

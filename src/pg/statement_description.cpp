@@ -387,6 +387,60 @@ StatementDescription describe_configuration_call(const char *function, const cha
 
 }  // namespace
 
+namespace {
+
+// The schema of a name list ("name", "schema.name", "catalog.schema.name").
+const char *schema_of_name_list(List *names) {
+  return list_length(names) >= 2 ? strVal(list_nth(names, list_length(names) - 2)) : nullptr;
+}
+
+bool is_relation_type(ObjectType type) {
+  switch (type) {
+    case OBJECT_TABLE:
+    case OBJECT_INDEX:
+    case OBJECT_SEQUENCE:
+    case OBJECT_VIEW:
+    case OBJECT_MATVIEW:
+    case OBJECT_FOREIGN_TABLE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// Mirrors collect_targets() for the statements it names relations of.
+int relation_target_schemas(Node *statement, const char **schemas, int capacity) {
+  RangeVar *relation = nullptr;
+  switch (nodeTag(statement)) {
+    case T_DropStmt: {
+      auto *drop = castNode(DropStmt, statement);
+      if (!is_relation_type(drop->removeType) || list_length(drop->objects) > capacity) return -1;
+      int count = 0;
+      ListCell *cell;
+      foreach (cell, drop->objects) schemas[count++] = schema_of_name_list(lfirst_node(List, cell));
+      return count;
+    }
+    case T_TruncateStmt: {
+      List *relations = castNode(TruncateStmt, statement)->relations;
+      if (list_length(relations) > capacity) return -1;
+      int count = 0;
+      ListCell *cell;
+      foreach (cell, relations) schemas[count++] = lfirst_node(RangeVar, cell)->schemaname;
+      return count;
+    }
+    case T_AlterTableStmt: relation = castNode(AlterTableStmt, statement)->relation; break;
+    case T_RenameStmt: relation = castNode(RenameStmt, statement)->relation; break;
+    case T_AlterObjectSchemaStmt: relation = castNode(AlterObjectSchemaStmt, statement)->relation; break;
+    case T_AlterOwnerStmt: relation = castNode(AlterOwnerStmt, statement)->relation; break;
+    default: break;
+  }
+  if (relation == nullptr || capacity < 1) return -1;
+  schemas[0] = relation->schemaname;
+  return 1;
+}
+
 NameChange name_change_of(Node *parsetree) {
   switch (nodeTag(parsetree)) {
     case T_AlterObjectSchemaStmt:

@@ -50,6 +50,14 @@ NameChange name_change_of(Node *statement);
 // to or from a program or a server file.
 bool changes_pg_mpa_setup(Node *statement);
 
+// For statements whose targets are relations named in the parse tree (DROP
+// TABLE, INDEX, SEQUENCE, VIEW, MATERIALIZED VIEW or FOREIGN TABLE;
+// TRUNCATE; ALTER TABLE; renaming, moving or re-owning a relation): stores
+// the schema each target is named in (nullptr when unqualified) into
+// `schemas` and returns how many, without any catalog lookup. -1 for other
+// statements and for more than `capacity` targets: describe those.
+int relation_target_schemas(Node *statement, const char **schemas, int capacity);
+
 // Parses `text`, which must hold exactly one statement, and describes it.
 // Targets that do not exist are an error (a request names real objects).
 // PostgreSQL-style: may ereport.

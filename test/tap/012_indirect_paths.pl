@@ -133,4 +133,30 @@ for my $case (
 is(refused('DROP SCHEMA lab CASCADE'), '', 'once unprotected, the schema drops with everything in it');
 is(refused('DROP SCHEMA lab_free CASCADE'), '', "a '*' policy on ALTER SYSTEM reaches no dropped table");
 
+# The gate judges ordinary DDL on relations from their names before
+# resolving them; an unqualified name counts as being in every schema of
+# the search path (temporary schema included), and a schema created or
+# renamed in the same session counts from then on (the first statement
+# makes the session resolve the schemas policies name before that).
+$node->safe_psql('postgres', q{
+	SELECT mpa_protect('DROP TABLE', 'later.*', 'ops');
+	SELECT mpa_protect('ALTER TABLE', 'renamed.*', 'ops');
+});
+like(refused('SET search_path = billing, public; DROP TABLE invoices'),
+	qr/DROP TABLE on billing\.invoices requires the approval of team "ops"/,
+	'an unqualified name is found on the search path');
+like(refused('SET search_path = billing, public; ALTER TABLE invoices RENAME TO gone'),
+	qr/ALTER TABLE on billing\.invoices requires the approval/, 'also for a rename');
+like(refused(q{DROP TABLE IF EXISTS public.nothing; CREATE SCHEMA later; CREATE TABLE later.t (id int); DROP TABLE later.t}),
+	qr/DROP TABLE on later\.t requires the approval of team "ops"/,
+	'a protected schema created in this session (after the policies were cached) counts');
+like(refused(q{DROP TABLE IF EXISTS public.nothing; CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.t (id int);
+	ALTER SCHEMA elsewhere RENAME TO renamed; ALTER TABLE renamed.t ADD COLUMN c int}),
+	qr/ALTER TABLE on renamed\.t requires the approval of team "ops"/,
+	'and so does a schema renamed into a protected name');
+like(refused(q{SET search_path = later;
+	BEGIN; CREATE TEMP TABLE t (id int); DROP TABLE pg_temp.t; DROP TABLE t; COMMIT}),
+	qr/DROP TABLE on later\.t requires the approval/,
+	'pg_temp.t is the temporary table; t, once it is gone, the protected one (later.t, made above)');
+
 done_testing();
