@@ -38,13 +38,25 @@ MemoryContext cache_context = nullptr;
 CachedPolicy *policies = nullptr;
 policy::PatternView *patterns = nullptr;  // patterns[i] is policies[i]'s
 int policy_count = 0;
-// The schemas policies name (values, sorted), and, at the first policy of
-// each operation, whether a policy on that operation names everything
-// ('*'): what a cheap look at an object's schema can rule out. (A '*' on
-// ALTER SYSTEM must not make every dropped table worth a closer look.)
+// The distinct operations policies name (sorted), each with its range of
+// policies and whether one of them names everything ('*'): a '*' on ALTER
+// SYSTEM must not make every dropped table worth a closer look. The gate
+// asks for an operation several times per statement, and the object access
+// hook once per dropped object.
+struct OperationRange {
+  const char *operation;
+  int first;
+  int count;
+  bool names_everything;
+};
+OperationRange *operations = nullptr;
+int operation_count = 0;
+// The schemas policies name (values, sorted): what a cheap look at an
+// object's schema can rule out.
 const char **named_schemas = nullptr;
 int named_schema_count = 0;
-bool *operation_names_everything = nullptr;
+// The configuration team (see configuration_team()), found at load.
+const char *configuring_team = nullptr;
 uint64 loaded_generation = 0;  // 0: nothing loaded
 // named_schemas resolved to the OIDs of the schemas that exist (sorted),
 // for a look at a statement's names before they are resolved. Resolved
@@ -169,46 +181,48 @@ policy::PatternView parse_into_cache(const CachedPolicy &cached) {
   });
 }
 
-// Sorts the loaded policies, parses their patterns and lists the schemas
-// they name.
+int compare_operation_ranges(const void *key, const void *range) {
+  return std::strcmp(static_cast<const char *>(key), static_cast<const OperationRange *>(range)->operation);
+}
+
+// The policies on `operation`, or nullptr if none.
+const OperationRange *find_operation(const char *operation) {
+  return static_cast<const OperationRange *>(
+      bsearch(operation, operations, operation_count, sizeof(OperationRange), compare_operation_ranges));
+}
+
+// The configuration team: of a policy on MPA CONFIGURE for '*', else of the
+// first one.
+const char *find_configuring_team() {
+  const OperationRange *range = find_operation(kConfigureOperation);
+  if (range == nullptr) return nullptr;
+  for (int i = range->first; i < range->first + range->count; i++)
+    if (std::strcmp(policies[i].object, "*") == 0) return policies[i].team;
+  return policies[range->first].team;
+}
+
+// Sorts the loaded policies, parses their patterns, lists the operations
+// and the schemas they name.
 void index_policies() {
   if (policy_count == 0) return;
   qsort(policies, policy_count, sizeof(CachedPolicy), compare_policies);
   patterns = static_cast<policy::PatternView *>(
       MemoryContextAlloc(cache_context, sizeof(policy::PatternView) * policy_count));
+  operations = static_cast<OperationRange *>(MemoryContextAlloc(cache_context, sizeof(OperationRange) * policy_count));
   named_schemas = static_cast<const char **>(MemoryContextAlloc(cache_context, sizeof(char *) * policy_count));
-  operation_names_everything = static_cast<bool *>(MemoryContextAllocZero(cache_context, sizeof(bool) * policy_count));
-  int operation_start = 0;
   for (int i = 0; i < policy_count; i++) {
     patterns[i] = parse_into_cache(policies[i]);
-    if (std::strcmp(policies[i].operation, policies[operation_start].operation) != 0) operation_start = i;
+    if (operation_count == 0 || std::strcmp(policies[i].operation, operations[operation_count - 1].operation) != 0)
+      operations[operation_count++] = OperationRange{policies[i].operation, i, 0, false};
+    OperationRange &range = operations[operation_count - 1];
+    range.count++;
     if (patterns[i].scope == policy::Scope::Everything)
-      operation_names_everything[operation_start] = true;
+      range.names_everything = true;
     else if (!patterns[i].schema.empty())
       named_schemas[named_schema_count++] = patterns[i].schema.data();
   }
   qsort(named_schemas, named_schema_count, sizeof(char *), compare_strings);
-}
-
-// [*first, *first + count) are the policies on `operation`.
-// The first policy whose operation sorts after `operation` (or, with
-// `inclusive`, not before it): a binary search.
-int bound(const char *operation, bool inclusive) {
-  int low = 0, high = policy_count;
-  while (low < high) {
-    int middle = (low + high) / 2;
-    int order = std::strcmp(policies[middle].operation, operation);
-    if (order < 0 || (order == 0 && !inclusive))
-      low = middle + 1;
-    else
-      high = middle;
-  }
-  return low;
-}
-
-int operation_range(const char *operation, int *first) {
-  *first = bound(operation, true);
-  return bound(operation, false) - *first;
+  configuring_team = find_configuring_team();
 }
 
 void forget_named_schema_oids(Datum, int, uint32) { named_schema_oids_valid = false; }
@@ -225,9 +239,11 @@ void ensure_fresh() {
   policies = nullptr;
   patterns = nullptr;
   policy_count = 0;
+  operations = nullptr;
+  operation_count = 0;
   named_schemas = nullptr;
   named_schema_count = 0;
-  operation_names_everything = nullptr;
+  configuring_team = nullptr;
   loaded_generation = 0;
   uint64 loaded = in_mpa_database() ? load_from_table(generation) : load_from_shared_memory();
   index_policies();
@@ -267,15 +283,15 @@ bool schema_is_named(const char *quoted) {
 // The team of the most specific policy on `operation` for one target, or
 // nullptr if none.
 const char *team_for(const char *operation, const char *schema, const char *name) {
-  int first = 0;
-  int count = operation_range(operation, &first);
-  if (count == 0) return nullptr;
+  const OperationRange *range = find_operation(operation);
+  if (range == nullptr) return nullptr;
   // Only '*' reaches an object in a schema no policy names.
-  if (!operation_names_everything[first] && !schema_is_named(schema)) return nullptr;
+  if (!range->names_everything && !schema_is_named(schema)) return nullptr;
   int best = run_cpp([&] {
-    return policy::best_match(patterns + first, count, policy::object_values(policy::ObjectName{schema, name}));
+    return policy::best_match(patterns + range->first, range->count,
+                              policy::object_values(policy::ObjectName{schema, name}));
   });
-  return best < 0 ? nullptr : pstrdup(policies[first + best].team);
+  return best < 0 ? nullptr : pstrdup(policies[range->first + best].team);
 }
 
 }  // namespace
@@ -286,22 +302,20 @@ void refresh_policies() { ensure_fresh(); }
 
 bool operation_is_protected(const char *operation) {
   ensure_fresh();
-  int first = 0;
-  return operation_range(operation, &first) > 0;
+  return find_operation(operation) != nullptr;
 }
 
 bool operation_may_reach_schema(const char *operation, const char *schema) {
   ensure_fresh();
-  int first = 0;
-  if (operation_range(operation, &first) == 0) return false;
-  return operation_names_everything[first] || schema_value_is_named(schema);
+  const OperationRange *range = find_operation(operation);
+  return range != nullptr && (range->names_everything || schema_value_is_named(schema));
 }
 
 bool relations_may_be_governed(const char *operation, const char *const *schemas, int count) {
   ensure_fresh();
-  int first = 0;
-  if (operation_range(operation, &first) > 0 && operation_names_everything[first]) return true;
-  Oid pg_mpa_schema = configuration_team() != nullptr ? pg_mpa_schema_oid() : InvalidOid;
+  const OperationRange *range = find_operation(operation);
+  if (range != nullptr && range->names_everything) return true;
+  Oid pg_mpa_schema = configuring_team != nullptr ? pg_mpa_schema_oid() : InvalidOid;
   auto may_hold_governed = [pg_mpa_schema](Oid schema) {
     return OidIsValid(schema) && (schema == pg_mpa_schema || schema_oid_is_named(schema));
   };
@@ -360,11 +374,7 @@ const char *team_guarding_names(const StatementDescription &description, bool le
 
 const char *configuration_team() {
   ensure_fresh();
-  int first = 0;
-  int count = operation_range(kConfigureOperation, &first);
-  for (int i = first; i < first + count; i++)
-    if (std::strcmp(policies[i].object, "*") == 0) return policies[i].team;
-  return count > 0 ? policies[first].team : nullptr;
+  return configuring_team;
 }
 
 const char *governing_team(const StatementDescription &description, int *target_index) {
