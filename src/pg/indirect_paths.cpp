@@ -111,11 +111,8 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   IndirectChange change = change_of(access, address);
   if (change.operation == nullptr || !operation_is_protected(change.operation)) return;
   // Most objects a cascade reaches live in schemas no policy on their
-  // operation names: one more cache lookup rules them out.
-  if (OidIsValid(change.schema)) {
-    const char *schema_name = get_namespace_name(change.schema);
-    if (schema_name != nullptr && !operation_may_reach_schema(change.operation, schema_name)) return;
-  }
+  // operation names.
+  if (OidIsValid(change.schema) && !operation_may_reach_schema(change.operation, change.schema)) return;
   const char *operation = change.operation;
 
   StatementTarget target = target_of(address);

@@ -250,9 +250,6 @@ void ensure_fresh() {
   loaded_generation = loaded;
 }
 
-bool schema_value_is_named(const char *schema) {
-  return bsearch(&schema, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
-}
 
 int compare_oids(const void *a, const void *b) {
   Oid left = *static_cast<const Oid *>(a), right = *static_cast<const Oid *>(b);
@@ -277,7 +274,8 @@ bool schema_oid_is_named(Oid schema) {
 // Whether some policy names the schema `quoted` (as quote_identifier prints
 // it). Conservative: a quoted spelling, whose value differs, counts as named.
 bool schema_is_named(const char *quoted) {
-  return quoted[0] == '\0' || std::strchr(quoted, '"') != nullptr || schema_value_is_named(quoted);
+  if (quoted[0] == '\0' || std::strchr(quoted, '"') != nullptr) return true;
+  return bsearch(&quoted, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
 }
 
 // The team of the most specific policy on `operation` for one target, or
@@ -305,10 +303,10 @@ bool operation_is_protected(const char *operation) {
   return find_operation(operation) != nullptr;
 }
 
-bool operation_may_reach_schema(const char *operation, const char *schema) {
+bool operation_may_reach_schema(const char *operation, Oid schema) {
   ensure_fresh();
   const OperationRange *range = find_operation(operation);
-  return range != nullptr && (range->names_everything || schema_value_is_named(schema));
+  return range != nullptr && (range->names_everything || schema_oid_is_named(schema));
 }
 
 bool relations_may_be_governed(const char *operation, const char *const *schemas, int count) {

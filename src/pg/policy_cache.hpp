@@ -40,11 +40,10 @@ const char *governing_team(const StatementDescription &description, int *target_
 // The gate and mpa_request() both ask this. PostgreSQL-style.
 const char *approving_team(const StatementDescription &description, int *target_index);
 
-// False when no policy on `operation` can name an object in this schema
-// (given as its name): none on it names the schema or everything ('*').
-// Lets the object access hook pass over the objects of unprotected schemas
-// cheaply.
-bool operation_may_reach_schema(const char *operation, const char *schema);
+// False when no policy on `operation` can name an object in this schema:
+// none on it names the schema or everything ('*'). Lets the object access
+// hook pass over the objects of unprotected schemas cheaply.
+bool operation_may_reach_schema(const char *operation, Oid schema);
 
 // For a statement on relations named, unresolved, in `schemas` (nullptr:
 // an unqualified name, found on the search path): false when describing it
