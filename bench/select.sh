@@ -13,7 +13,7 @@
 set -e
 seconds=${BENCH_SELECT_SECONDS:-4}
 clients=${BENCH_SELECT_CLIENTS:-2}  # 1 client is no quieter here: every round trip then waits for an idle vCPU to wake
-rounds=${BENCH_ROUNDS:-6}
+rounds=${BENCH_ROUNDS:-10}
 ab() { bench_python "$MPA_WORK/bench/pgbench_ab.py" --target 0.99 --rounds "$rounds" "$@"; }
 ab --name "select: pgbench -S, $clients clients" -- -c "$clients" -j "$clients" -T "$seconds" -S
 ab --name "select: pgbench TPC-B, $clients clients" -- -c "$clients" -j "$clients" -T "$seconds"
