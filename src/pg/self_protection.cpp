@@ -5,6 +5,7 @@
 #include "pg/audit_log.hpp"
 #include "pg/indirect_paths.hpp"
 #include "pg/installation.hpp"
+#include "pg/oid_memo.hpp"
 #include "pg/server_files.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
@@ -23,6 +24,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
@@ -41,6 +43,32 @@ bool approved_statement_running = false;
 
 bool running_trusted_code() { return trusted_process || trusted_depth > 0; }
 
+// What the hooks below ask for every query, remembered per backend:
+// whether a function is one of pg_mpa's (cleared when any function
+// changes; a function taken out of the extension with ALTER EXTENSION, an
+// approved change once pg_mpa is governed, stays trusted until then, its
+// code unchanged), and each written relation's schema (cleared for the
+// relation when its relcache entry is invalidated, SET SCHEMA included).
+OidMemo<bool> trusted_functions;
+OidMemo<Oid> relation_schemas;
+
+void forget_trusted_functions(Datum, int, uint32) { trusted_functions.forget_all(); }
+
+void forget_relation_schema(Datum, Oid relid) {
+  if (OidIsValid(relid))
+    relation_schemas.forget(relid);
+  else
+    relation_schemas.forget_all();
+}
+
+Oid schema_of_relation(Oid relid) {
+  Oid schema = InvalidOid;
+  if (relation_schemas.find(relid, &schema)) return schema;
+  schema = get_rel_namespace(relid);
+  relation_schemas.remember(relid, schema);
+  return schema;
+}
+
 bool is_pg_mpa_schema(Oid schema) { return OidIsValid(schema) && schema == pg_mpa_schema_oid(); }
 
 bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(relid)); }
@@ -57,7 +85,7 @@ bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(rel
 // pg_mpa's own functions: members of the extension, except mpa_execute,
 // which runs an approved statement with the caller's privileges and so
 // must not lend it pg_mpa's trust.
-bool is_trusted_function(Oid function) {
+bool lookup_trusted_function(Oid function) {
   HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
   if (!HeapTupleIsValid(tuple)) return false;
   auto *proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
@@ -70,6 +98,14 @@ bool is_trusted_function(Oid function) {
   return OidIsValid(extension) && getExtensionOfObject(ProcedureRelationId, function) == extension;
 }
 
+bool is_trusted_function(Oid function) {
+  bool trusted = false;
+  if (trusted_functions.find(function, &trusted)) return trusted;
+  trusted = lookup_trusted_function(function);
+  trusted_functions.remember(function, trusted);
+  return trusted;
+}
+
 bool check_permissions(List *range_table, bool ereport_on_violation) {
   if (previous_check_perms && !previous_check_perms(range_table, ereport_on_violation)) return false;
   if (running_trusted_code()) return true;
@@ -78,7 +114,7 @@ bool check_permissions(List *range_table, bool ereport_on_violation) {
     auto *entry = lfirst_node(RangeTblEntry, cell);
     if (entry->rtekind != RTE_RELATION || !(entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)))
       continue;
-    Oid schema = get_rel_namespace(entry->relid);  // one lookup per written relation
+    Oid schema = schema_of_relation(entry->relid);
     if (schema == PG_CATALOG_NAMESPACE && !approved_statement_running) {
       // Editing the system catalogs by hand could undo anything pg_mpa
       // guards (its functions, dependencies, the extension itself): once a
@@ -190,6 +226,8 @@ void install_self_protection() {
   fmgr_hook = on_function_event;
   previous_object_access = object_access_hook;
   object_access_hook = on_object_access;
+  CacheRegisterSyscacheCallback(PROCOID, forget_trusted_functions, 0);
+  CacheRegisterRelcacheCallback(forget_relation_schema, 0);
 }
 
 }  // namespace mpa::pg

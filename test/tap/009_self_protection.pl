@@ -15,6 +15,17 @@ my $node = MpaTest::new_node('protected', $smtp, "mpa.resend_cooldown = 0\n");
 $node->safe_psql('postgres', 'DROP EXTENSION pg_mpa; CREATE EXTENSION pg_mpa;');
 pass('before a team governs, a superuser may even reinstall pg_mpa');
 
+# Each session remembers the schema of the relations it writes: a table
+# moved into pg_mpa's schema is pg_mpa's from then on, in the same session.
+my ($rc, $out, $err) = $node->psql('postgres', q{
+	CREATE TABLE moved (id int);
+	INSERT INTO moved VALUES (1);
+	ALTER TABLE moved SET SCHEMA mpa;
+	INSERT INTO mpa.moved VALUES (2);});
+like($err, qr/INSERT on pg_mpa's table mpa\.moved is refused/,
+	'a table written, then moved into pg_mpa\'s schema, is refused to the same session');
+$node->safe_psql('postgres', 'DROP TABLE mpa.moved');
+
 $node->safe_psql('postgres', q{
 	CREATE ROLE alice; CREATE ROLE bob;
 	SELECT mpa_team_create('security', 1);
