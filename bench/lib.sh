@@ -99,19 +99,7 @@ bench_start_pair() {
 # history (bench/scale.sh). $BENCH_EMPTY_DATA/_PORT, $BENCH_LOADED_DATA/_PORT.
 bench_start_scale_pair() {
   BENCH_EMPTY_DATA=$MPA_WORK/data-scale-empty BENCH_EMPTY_PORT=$(mpa_free_port)
-  mpa_as_postgres "$MPA_PG_BIN/initdb" -D "$BENCH_EMPTY_DATA" -A trust -U postgres -E UTF8 \
-    --locale=C.UTF-8 >"$MPA_WORK/initdb-scale.log" || return 1
-  mpa_as_postgres tee -a "$BENCH_EMPTY_DATA/postgresql.conf" >/dev/null <<CONF
-listen_addresses = ''
-unix_socket_directories = '$MPA_WORK'
-fsync = off
-mpa.database = '$BENCH_DB'
-mpa.smtp_url = 'smtp://127.0.0.1:$MPA_SMTP_PORT'
-mpa.smtp_starttls = off
-mpa.mail_from = 'pg-mpa@db.example.test'
-$BENCH_CONF
-port = $BENCH_EMPTY_PORT
-CONF
+  mpa_init_cluster "$BENCH_EMPTY_DATA" "$BENCH_EMPTY_PORT" "$BENCH_DB" "$BENCH_CONF" || return 1
   bench_preload "$BENCH_EMPTY_DATA" on
   bench_start "$BENCH_EMPTY_DATA" && bench_setup_installation "$BENCH_EMPTY_PORT" || return 1
   bench_stop "$BENCH_EMPTY_DATA"

@@ -11,13 +11,15 @@ namespace mpa::pg {
 template <typename Value, int kSlots = 64>
 class OidMemo {
  public:
-  bool find(Oid key, Value *value) const {
-    const Slot &slot = slots_[key % kSlots];
-    if (!OidIsValid(key) || slot.key != key) return false;
-    *value = slot.value;
-    return true;
+  // The value remembered for `key`, else lookup(key), remembered.
+  template <typename Lookup>
+  Value get(Oid key, Lookup lookup) {
+    Slot &slot = slots_[key % kSlots];
+    if (OidIsValid(key) && slot.key == key) return slot.value;
+    Value value = lookup(key);
+    slot = Slot{key, value};
+    return value;
   }
-  void remember(Oid key, Value value) { slots_[key % kSlots] = Slot{key, value}; }
   void forget(Oid key) {
     if (slots_[key % kSlots].key == key) slots_[key % kSlots].key = InvalidOid;
   }

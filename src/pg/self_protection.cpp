@@ -61,13 +61,6 @@ void forget_relation_schema(Datum, Oid relid) {
     relation_schemas.forget_all();
 }
 
-Oid schema_of_relation(Oid relid) {
-  Oid schema = InvalidOid;
-  if (relation_schemas.find(relid, &schema)) return schema;
-  schema = get_rel_namespace(relid);
-  relation_schemas.remember(relid, schema);
-  return schema;
-}
 
 bool is_pg_mpa_schema(Oid schema) { return OidIsValid(schema) && schema == pg_mpa_schema_oid(); }
 
@@ -98,13 +91,7 @@ bool lookup_trusted_function(Oid function) {
   return OidIsValid(extension) && getExtensionOfObject(ProcedureRelationId, function) == extension;
 }
 
-bool is_trusted_function(Oid function) {
-  bool trusted = false;
-  if (trusted_functions.find(function, &trusted)) return trusted;
-  trusted = lookup_trusted_function(function);
-  trusted_functions.remember(function, trusted);
-  return trusted;
-}
+bool is_trusted_function(Oid function) { return trusted_functions.get(function, lookup_trusted_function); }
 
 bool check_permissions(List *range_table, bool ereport_on_violation) {
   if (previous_check_perms && !previous_check_perms(range_table, ereport_on_violation)) return false;
@@ -114,7 +101,7 @@ bool check_permissions(List *range_table, bool ereport_on_violation) {
     auto *entry = lfirst_node(RangeTblEntry, cell);
     if (entry->rtekind != RTE_RELATION || !(entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)))
       continue;
-    Oid schema = schema_of_relation(entry->relid);
+    Oid schema = relation_schemas.get(entry->relid, get_rel_namespace);
     if (schema == PG_CATALOG_NAMESPACE && !approved_statement_running) {
       // Editing the system catalogs by hand could undo anything pg_mpa
       // guards (its functions, dependencies, the extension itself): once a

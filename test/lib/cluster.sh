@@ -88,10 +88,19 @@ mpa_start_cluster() {
   MPA_PGPORT=$(mpa_free_port)
   MPA_PGDATA=$MPA_WORK/data
   MPA_PGHOST=$MPA_WORK
-  mpa_as_postgres "$MPA_PG_BIN/initdb" -D "$MPA_PGDATA" -A trust -U postgres -E UTF8 \
-    --locale=C.UTF-8 >"$MPA_WORK/initdb.log"
-  mpa_as_postgres tee -a "$MPA_PGDATA/postgresql.conf" >/dev/null <<CONF
-port = $MPA_PGPORT
+  mpa_init_cluster "$MPA_PGDATA" "$MPA_PGPORT" "$dbname" "$extra" || return 1
+  mpa_as_postgres "$MPA_PG_BIN/pg_ctl" -D "$MPA_PGDATA" -l "$MPA_WORK/postgres.log" -w start >/dev/null
+  export PGHOST=$MPA_PGHOST PGPORT=$MPA_PGPORT PGUSER=postgres
+}
+
+# mpa_init_cluster DATADIR PORT DBNAME [extra postgresql.conf lines]: initdb
+# with pg_mpa preloaded, mpa.database = DBNAME, mail to our SMTP server.
+mpa_init_cluster() {
+  local data=$1 port=$2 dbname=$3 extra=${4:-}
+  mpa_as_postgres "$MPA_PG_BIN/initdb" -D "$data" -A trust -U postgres -E UTF8 \
+    --locale=C.UTF-8 >"$data.initdb.log" || { cat "$data.initdb.log"; return 1; }
+  mpa_as_postgres tee -a "$data/postgresql.conf" >/dev/null <<CONF
+port = $port
 listen_addresses = ''
 unix_socket_directories = '$MPA_WORK'
 shared_preload_libraries = 'pg_mpa'
@@ -102,8 +111,6 @@ mpa.smtp_starttls = off
 mpa.mail_from = 'pg-mpa@db.example.test'
 $extra
 CONF
-  mpa_as_postgres "$MPA_PG_BIN/pg_ctl" -D "$MPA_PGDATA" -l "$MPA_WORK/postgres.log" -w start >/dev/null
-  export PGHOST=$MPA_PGHOST PGPORT=$MPA_PGPORT PGUSER=postgres
 }
 
 mpa_psql() {
