@@ -107,6 +107,12 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
     return;
   }
   if (!IsTransactionState()) return;
+  // Types (every table brings two) and truncated tables have their
+  // operation without a catalog lookup: most of a cascade ends here.
+  const char *known_operation = access == OAT_TRUNCATE ? "TRUNCATE TABLE"
+                                : class_id == TypeRelationId ? "DROP TYPE"
+                                                             : nullptr;
+  if (known_operation != nullptr && !operation_is_protected(known_operation)) return;
   ObjectAddress address{class_id, object_id, 0};
   IndirectChange change = change_of(access, address);
   if (change.operation == nullptr || !operation_is_protected(change.operation)) return;

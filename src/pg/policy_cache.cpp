@@ -55,6 +55,9 @@ int operation_count = 0;
 // object's schema can rule out.
 const char **named_schemas = nullptr;
 int named_schema_count = 0;
+// Whether a policy names "pg_temp", as objects in temporary schemas are
+// named (every session's).
+bool temporary_schemas_named = false;
 // The configuration team (see configuration_team()), found at load.
 const char *configuring_team = nullptr;
 uint64 loaded_generation = 0;  // 0: nothing loaded
@@ -222,6 +225,9 @@ void index_policies() {
       named_schemas[named_schema_count++] = patterns[i].schema.data();
   }
   qsort(named_schemas, named_schema_count, sizeof(char *), compare_strings);
+  const char *temporary = "pg_temp";
+  temporary_schemas_named =
+      bsearch(&temporary, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
   configuring_team = find_configuring_team();
 }
 
@@ -243,6 +249,7 @@ void ensure_fresh() {
   operation_count = 0;
   named_schemas = nullptr;
   named_schema_count = 0;
+  temporary_schemas_named = false;
   configuring_team = nullptr;
   loaded_generation = 0;
   uint64 loaded = in_mpa_database() ? load_from_table(generation) : load_from_shared_memory();
@@ -258,6 +265,7 @@ int compare_oids(const void *a, const void *b) {
 
 // Whether some policy names the schema with this OID.
 bool schema_oid_is_named(Oid schema) {
+  if (temporary_schemas_named && isAnyTempNamespace(schema)) return true;
   if (!named_schema_oids_valid) {
     named_schema_oids = static_cast<Oid *>(MemoryContextAlloc(cache_context, sizeof(Oid) * (named_schema_count + 1)));
     named_schema_oid_count = 0;

@@ -18,6 +18,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_database_d.h"
 #include "catalog/pg_shdepend.h"
+#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
 #include "nodes/value.h"
@@ -497,15 +498,20 @@ const char *statement_fingerprint(const char *text) {
 // Named the way getObjectIdentityParts names it (a list of C strings): the
 // last part is the name, the one before it (if any) the schema.
 StatementTarget target_of(const ObjectAddress &address) {
-  // Relations, the common case, straight from their catalog row (the same
-  // parts getObjectIdentityParts gives, temporary schemas as "pg_temp").
-  if (address.classId == RelationRelationId) {
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(address.objectId));
+  // Relations, the common case, and types straight from their catalog row
+  // (temporary schemas as "pg_temp", as getObjectIdentityParts names them;
+  // it gives a type as one formatted, qualified string, which no
+  // "schema.name" policy would match).
+  if (address.classId == RelationRelationId || address.classId == TypeRelationId) {
+    bool is_relation = address.classId == RelationRelationId;
+    HeapTuple tuple = SearchSysCache1(is_relation ? RELOID : TYPEOID, ObjectIdGetDatum(address.objectId));
     if (HeapTupleIsValid(tuple)) {
-      auto *relation = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+      Oid schema = is_relation ? reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relnamespace
+                               : reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typnamespace;
+      const char *name = is_relation ? NameStr(reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relname)
+                                     : NameStr(reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname);
       StatementTarget target{address.classId, address.objectId,
-                             quote_identifier(get_namespace_name_or_temp(relation->relnamespace)),
-                             quote_identifier(pstrdup(NameStr(relation->relname)))};
+                             quote_identifier(get_namespace_name_or_temp(schema)), quote_identifier(pstrdup(name))};
       ReleaseSysCache(tuple);
       return target;
     }

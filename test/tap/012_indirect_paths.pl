@@ -105,7 +105,7 @@ is($node->safe_psql('postgres', q{SELECT relowner::regrole FROM pg_class WHERE o
 
 # Each kind of object a cascade reaches is judged as the statement that
 # would drop it by name: a policy on DROP MATERIALIZED VIEW, DROP SEQUENCE,
-# DROP PROCEDURE or DROP AGGREGATE stops DROP SCHEMA … CASCADE at that
+# DROP PROCEDURE, DROP AGGREGATE or DROP TYPE stops DROP SCHEMA … CASCADE at that
 # object (PostgreSQL describes procedures and aggregates as functions). A
 # '*' policy on another operation (ALTER SYSTEM) reaches none.
 $node->safe_psql('postgres', q{
@@ -115,6 +115,7 @@ $node->safe_psql('postgres', q{
 	CREATE SEQUENCE lab.ids;
 	CREATE PROCEDURE lab.tidy() LANGUAGE sql AS 'SELECT 1';
 	CREATE AGGREGATE lab.total(int) (SFUNC = int4pl, STYPE = int);
+	CREATE TYPE lab.mood AS ENUM ('calm', 'busy');
 	CREATE SCHEMA lab_free;
 	CREATE TABLE lab_free.t (id int);
 	SELECT mpa_protect('ALTER SYSTEM', '*', 'ops');
@@ -123,7 +124,8 @@ for my $case (
 	[ 'DROP MATERIALIZED VIEW', 'lab.summary',  qr/dropping materialized view lab\.summary requires/ ],
 	[ 'DROP SEQUENCE',          'lab.ids',      qr/dropping sequence lab\.ids requires/ ],
 	[ 'DROP PROCEDURE',         'lab.tidy',     qr/dropping function lab\.tidy\(\) requires/ ],
-	[ 'DROP AGGREGATE',         'lab.total',    qr/dropping function lab\.total\(integer\) requires/ ])
+	[ 'DROP AGGREGATE',         'lab.total',    qr/dropping function lab\.total\(integer\) requires/ ],
+	[ 'DROP TYPE',              'lab.mood',     qr/dropping type lab\.mood requires/ ])
 {
 	my ($operation, $object, $refusal) = @$case;
 	$node->safe_psql('postgres', "SELECT mpa_protect('$operation', '$object', 'ops')");
@@ -131,6 +133,31 @@ for my $case (
 	$node->safe_psql('postgres', "SELECT mpa_unprotect('$operation', '$object')");
 }
 is(refused('DROP SCHEMA lab CASCADE'), '', 'once unprotected, the schema drops with everything in it');
+
+# Types and domains are named "schema.name" like everything else, and
+# temporary objects "pg_temp.name", in whichever session they live (the
+# search path here holds no schema a policy names).
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA kinds;
+	CREATE TYPE kinds.mood AS ENUM ('calm', 'busy');
+	CREATE DOMAIN kinds.positive AS int CHECK (VALUE > 0);
+	SELECT mpa_protect('DROP TYPE', 'kinds.mood', 'ops');
+	SELECT mpa_protect('DROP DOMAIN', 'kinds.positive', 'ops');
+	SELECT mpa_protect('DROP TABLE', 'pg_temp.*', 'ops');
+});
+like(refused('DROP TYPE kinds.mood'), qr/DROP TYPE on kinds\.mood requires the approval of team "ops"/,
+	'a protected type is refused to DROP TYPE');
+like(refused('DROP DOMAIN kinds.positive'), qr/DROP DOMAIN on kinds\.positive requires the approval/,
+	'a protected domain to DROP DOMAIN');
+like(refused('SET search_path = pg_catalog; CREATE TEMP TABLE scratch (id int); DROP TABLE scratch'),
+	qr/DROP TABLE on pg_temp\.scratch requires the approval/, "a 'pg_temp.*' policy covers temporary tables");
+like(refused('SET search_path = pg_catalog; CREATE TEMP TABLE scratch (id int); DROP TABLE pg_temp.scratch'),
+	qr/DROP TABLE on pg_temp\.scratch requires the approval/, 'also named as pg_temp.name');
+$node->safe_psql('postgres', q{
+	SELECT mpa_unprotect('DROP TYPE', 'kinds.mood');
+	SELECT mpa_unprotect('DROP DOMAIN', 'kinds.positive');
+	SELECT mpa_unprotect('DROP TABLE', 'pg_temp.*');
+});
 is(refused('DROP SCHEMA lab_free CASCADE'), '', "a '*' policy on ALTER SYSTEM reaches no dropped table");
 
 # The gate judges ordinary DDL on relations from their names before
