@@ -516,12 +516,16 @@ StatementTarget target_of(const ObjectAddress &address) {
       return target;
     }
   }
+  // Identity parts are (schema, name) for objects in schemas, (schema,
+  // table, name) for the parts of a table (triggers, rules, row security
+  // policies, constraints): those are named by their table's schema and
+  // their own name, so that 'schema.*' covers them.
   List *parts = NIL;
   List *args = NIL;
   getObjectIdentityParts(&address, &parts, &args, false);
   int n = list_length(parts);
   const char *name = quote_identifier(static_cast<const char *>(llast(parts)));
-  const char *schema = n >= 2 ? quote_identifier(static_cast<const char *>(list_nth(parts, n - 2))) : "";
+  const char *schema = n >= 2 ? quote_identifier(static_cast<const char *>(linitial(parts))) : "";
   return StatementTarget{address.classId, address.objectId, schema, name};
 }
 

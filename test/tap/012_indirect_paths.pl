@@ -154,6 +154,18 @@ like(refused('SET search_path = pg_catalog; CREATE TEMP TABLE scratch (id int); 
 like(refused('SET search_path = pg_catalog; CREATE TEMP TABLE scratch (id int); DROP TABLE pg_temp.scratch'),
 	qr/DROP TABLE on pg_temp\.scratch requires the approval/, 'also named as pg_temp.name');
 $node->safe_psql('postgres', q{
+	CREATE TABLE kinds.audited (id int);
+	CREATE FUNCTION kinds.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+	CREATE TRIGGER keep_trail BEFORE INSERT ON kinds.audited FOR EACH ROW EXECUTE FUNCTION kinds.noop();
+	CREATE TRIGGER other BEFORE INSERT ON kinds.audited FOR EACH ROW EXECUTE FUNCTION kinds.noop();
+	SELECT mpa_protect('DROP TRIGGER', 'kinds.keep_trail', 'ops');
+});
+like(refused('DROP TRIGGER keep_trail ON kinds.audited'),
+	qr/DROP TRIGGER on kinds\.keep_trail requires the approval of team "ops"/,
+	"a table's trigger is named by the table's schema and its own name");
+is(refused('DROP TRIGGER other ON kinds.audited'), '', 'another trigger of that table is not protected by it');
+$node->safe_psql('postgres', q{
+	SELECT mpa_unprotect('DROP TRIGGER', 'kinds.keep_trail');
 	SELECT mpa_unprotect('DROP TYPE', 'kinds.mood');
 	SELECT mpa_unprotect('DROP DOMAIN', 'kinds.positive');
 	SELECT mpa_unprotect('DROP TABLE', 'pg_temp.*');
