@@ -20,6 +20,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/pg_extension_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -28,6 +29,7 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/sinval.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -108,6 +110,20 @@ void begin_transaction(const char *activity) {
   SPI_connect();
   PushActiveSnapshot(GetTransactionSnapshot());
   pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+// Holds pg_mpa's extension in share mode for the rest of the transaction,
+// before any of its tables is touched: DROP EXTENSION and ALTER EXTENSION
+// lock the extension exclusively before its objects, so they wait for the
+// worker's transaction instead of deadlocking with it (the worker reaching
+// a table the DROP already holds while the DROP waits for one the worker
+// holds). False when pg_mpa is not installed (any more).
+bool hold_extension() {
+  Oid extension = get_extension_oid("pg_mpa", true);
+  if (!OidIsValid(extension)) return false;
+  LockDatabaseObject(ExtensionRelationId, extension, 0, AccessShareLock);
+  // It may have been dropped while we waited for the lock.
+  return get_extension_oid("pg_mpa", true) == extension;
 }
 
 void commit_transaction() {
@@ -194,6 +210,7 @@ const char *status_for(MailVerdict verdict) {
 // that chaining never delays mail; the next round follows at once).
 void record(const MailJob *jobs, int count) {
   begin_transaction("pg_mpa: recording mail results");
+  if (!hold_extension()) elog(ERROR, "pg_mpa mail worker: pg_mpa was dropped while mail was being sent");
   SPIPlanPtr plan = nullptr;
   Oid types[4] = {INT8OID, TEXTOID, INT8OID, TEXTOID};
   plan = SPI_prepare(kRecordSql, 4, types);
@@ -215,7 +232,7 @@ void record(const MailJob *jobs, int count) {
 long deliver_due_mail(bool first_round) {
   MemoryContextReset(batch_context);
   begin_transaction("pg_mpa: claiming mail");
-  if (!OidIsValid(get_extension_oid("pg_mpa", true))) {
+  if (!hold_extension()) {
     commit_transaction();
     return kNoExtensionWaitMs;
   }
