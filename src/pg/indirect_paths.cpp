@@ -115,10 +115,12 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   if (known_operation != nullptr && !operation_is_protected(known_operation)) return;
   ObjectAddress address{class_id, object_id, 0};
   IndirectChange change = change_of(access, address);
-  if (change.operation == nullptr || !operation_is_protected(change.operation)) return;
+  if (change.operation == nullptr) return;
   // Most objects a cascade reaches live in schemas no policy on their
   // operation names.
-  if (OidIsValid(change.schema) && !operation_may_reach_schema(change.operation, change.schema)) return;
+  bool may_be_governed = OidIsValid(change.schema) ? operation_may_reach_schema(change.operation, change.schema)
+                                                   : operation_is_protected(change.operation);
+  if (!may_be_governed) return;
   const char *operation = change.operation;
 
   StatementTarget target = target_of(address);

@@ -15,6 +15,7 @@ extern "C" {
 #include "catalog/pg_namespace_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -258,11 +259,6 @@ void ensure_fresh() {
 }
 
 
-int compare_oids(const void *a, const void *b) {
-  Oid left = *static_cast<const Oid *>(a), right = *static_cast<const Oid *>(b);
-  return left < right ? -1 : left > right ? 1 : 0;
-}
-
 // Whether some policy names the schema with this OID.
 bool schema_oid_is_named(Oid schema) {
   if (temporary_schemas_named && isAnyTempNamespace(schema)) return true;
@@ -273,10 +269,10 @@ bool schema_oid_is_named(Oid schema) {
       Oid oid = get_namespace_oid(named_schemas[i], true);
       if (OidIsValid(oid)) named_schema_oids[named_schema_oid_count++] = oid;
     }
-    qsort(named_schema_oids, named_schema_oid_count, sizeof(Oid), compare_oids);
+    qsort(named_schema_oids, named_schema_oid_count, sizeof(Oid), oid_cmp);
     named_schema_oids_valid = true;
   }
-  return bsearch(&schema, named_schema_oids, named_schema_oid_count, sizeof(Oid), compare_oids) != nullptr;
+  return bsearch(&schema, named_schema_oids, named_schema_oid_count, sizeof(Oid), oid_cmp) != nullptr;
 }
 
 // Whether some policy names the schema `quoted` (as quote_identifier prints
@@ -325,23 +321,24 @@ bool relations_may_be_governed(const char *operation, const char *const *schemas
   auto may_hold_governed = [pg_mpa_schema](Oid schema) {
     return OidIsValid(schema) && (schema == pg_mpa_schema || schema_oid_is_named(schema));
   };
-  bool search_path_seen = false;
+  bool unqualified = false;
   for (int i = 0; i < count; i++) {
     // "pg_temp" is the session's temporary schema, which the search path holds.
-    if (schemas[i] != nullptr && std::strcmp(schemas[i], "pg_temp") != 0) {
-      if (may_hold_governed(get_namespace_oid(schemas[i], true))) return true;
-      continue;
-    }
-    if (search_path_seen) continue;
-    search_path_seen = true;
-    List *path = fetch_search_path(true);  // with pg_temp and pg_catalog
-    bool found = false;
-    ListCell *cell;
-    foreach (cell, path) found = found || may_hold_governed(lfirst_oid(cell));
-    list_free(path);
-    if (found) return true;
+    if (schemas[i] == nullptr || std::strcmp(schemas[i], "pg_temp") == 0)
+      unqualified = true;
+    else if (may_hold_governed(get_namespace_oid(schemas[i], true)))
+      return true;
   }
-  return false;
+  if (!unqualified) return false;
+  List *path = fetch_search_path(true);  // with pg_temp and pg_catalog
+  bool found = false;
+  ListCell *cell;
+  foreach (cell, path) {
+    found = may_hold_governed(lfirst_oid(cell));
+    if (found) break;
+  }
+  list_free(path);
+  return found;
 }
 
 bool policies_exist() {

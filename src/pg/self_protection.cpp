@@ -61,7 +61,6 @@ void forget_relation_schema(Datum, Oid relid) {
     relation_schemas.forget_all();
 }
 
-
 bool is_pg_mpa_schema(Oid schema) { return OidIsValid(schema) && schema == pg_mpa_schema_oid(); }
 
 bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(relid)); }

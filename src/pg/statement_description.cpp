@@ -495,28 +495,43 @@ const char *statement_fingerprint(const char *text) {
   });
 }
 
-// Named the way getObjectIdentityParts names it (a list of C strings): the
-// last part is the name, the one before it (if any) the schema.
-StatementTarget target_of(const ObjectAddress &address) {
-  // Relations, the common case, and types straight from their catalog row
-  // (temporary schemas as "pg_temp", as getObjectIdentityParts names them;
-  // it gives a type as one formatted, qualified string, which no
-  // "schema.name" policy would match).
-  if (address.classId == RelationRelationId || address.classId == TypeRelationId) {
-    bool is_relation = address.classId == RelationRelationId;
-    HeapTuple tuple = SearchSysCache1(is_relation ? RELOID : TYPEOID, ObjectIdGetDatum(address.objectId));
-    if (HeapTupleIsValid(tuple)) {
-      Oid schema = is_relation ? reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relnamespace
-                               : reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typnamespace;
-      const char *name = is_relation ? NameStr(reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relname)
-                                     : NameStr(reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname);
-      StatementTarget target{address.classId, address.objectId,
-                             quote_identifier(get_namespace_name_or_temp(schema)), quote_identifier(pstrdup(name))};
-      ReleaseSysCache(tuple);
-      return target;
-    }
+namespace {
+
+// Relations, the common case, and types straight from their catalog row
+// (temporary schemas as "pg_temp", as getObjectIdentityParts names them; it
+// gives a type as one formatted, qualified string, which no "schema.name"
+// policy would match). false when the row is gone.
+bool target_from_catalog_row(const ObjectAddress &address, StatementTarget *target) {
+  bool is_relation = address.classId == RelationRelationId;
+  HeapTuple tuple = SearchSysCache1(is_relation ? RELOID : TYPEOID, ObjectIdGetDatum(address.objectId));
+  if (!HeapTupleIsValid(tuple)) return false;
+  Oid schema = InvalidOid;
+  const char *name = nullptr;
+  if (is_relation) {
+    auto *relation = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    schema = relation->relnamespace;
+    name = pstrdup(NameStr(relation->relname));
+  } else {
+    auto *type = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple));
+    schema = type->typnamespace;
+    name = pstrdup(NameStr(type->typname));
   }
-  // Identity parts are (schema, name) for objects in schemas, (schema,
+  ReleaseSysCache(tuple);
+  *target = StatementTarget{address.classId, address.objectId, quote_identifier(get_namespace_name_or_temp(schema)),
+                            quote_identifier(name)};
+  return true;
+}
+
+}  // namespace
+
+StatementTarget target_of(const ObjectAddress &address) {
+  StatementTarget target;
+  if ((address.classId == RelationRelationId || address.classId == TypeRelationId) &&
+      target_from_catalog_row(address, &target))
+    return target;
+  // Other objects as getObjectIdentityParts names them (a list of C
+  // strings): the last part is the name, the first (if more than one) the
+  // schema. Identity parts are (schema, name) for objects in schemas, (schema,
   // table, name) for the parts of a table (triggers, rules, row security
   // policies, constraints): those are named by their table's schema and
   // their own name, so that 'schema.*' covers them.
