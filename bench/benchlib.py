@@ -248,9 +248,8 @@ class BenchCluster:
         self.pg_ctl = os.path.join(os.environ["MPA_PG_BIN"], "pg_ctl")
         self.calibrate = bool(os.environ.get("BENCH_CALIBRATE"))
 
-    def use(self, with_pg_mpa):
-        """Restarts the cluster with or without pg_mpa (always: every
-        measurement starts from a freshly started server)."""
+    def configure(self, with_pg_mpa):
+        """pg_mpa in shared_preload_libraries or not, from the next start."""
         preload = "pg_mpa" if with_pg_mpa and not self.calibrate else ""
         conf = os.path.join(self.data, "postgresql.conf")
         with open(conf) as f:
@@ -258,8 +257,23 @@ class BenchCluster:
         lines.append(f"shared_preload_libraries = '{preload}'\n")
         with open(conf, "w") as f:
             f.writelines(lines)
+
+    def use(self, with_pg_mpa):
+        """Restarts the cluster with or without pg_mpa (always: every
+        measurement starts from a freshly started server)."""
+        self.configure(with_pg_mpa)
+        self.pg_ctl_run("restart" if self.running() else "start")
+
+    def running(self):
+        return os.path.exists(os.path.join(self.data, "postmaster.pid"))
+
+    def stop(self):
+        if self.running():
+            self.pg_ctl_run("stop")
+
+    def pg_ctl_run(self, action):
         subprocess.run([self.pg_ctl, "-D", self.data, "-l", self.data + ".log", "-m", "fast", "-w", "-t", "120",
-                        "restart"], check=True, stdout=subprocess.DEVNULL)
+                        action], check=True, stdout=subprocess.DEVNULL)
 
 
 def alternate(rounds, measure_with, measure_without):
