@@ -11,24 +11,27 @@ instruction count hardly moves between runs, so this row says what pg_mpa
 adds to each transaction's work. It is not throughput: cache misses and
 scheduling are not counted.
 
-What is counted: all the instructions of the client backends that run a
-workload, and of the mail worker meanwhile (it exists only with pg_mpa).
-Each side starts the cluster under callgrind once, from the same copy of
-the data, and runs every workload twice, a warm-up and a measured run, each
-with new backends; the warm-up's count is subtracted from the measured
-run's, so what the connection and a session's first statements cost
-(pg_mpa's policy cache load, PostgreSQL's catalog caches) drops out. The
-postmaster's counters are zeroed before each run (its children start from
-its count). The mail worker's count is that of a worker started before a
-workload's two runs and stopped after them, minus that of one started and
-stopped on the idle server (what starting costs), divided by both runs'
-transactions. The ratios of an A/A run (BENCH_CALIBRATE=1) were within
-0.1 % of 1.
+What is counted (callgrind's --toggle-collect): in the client backends,
+everything from PostgresMain on; in the mail worker (it exists only with
+pg_mpa), everything while it waits for work (sleep_until_work: the
+wake-ups and catch-up signals other sessions' DDL sends it). A delivery
+round runs only for queued mail or when its timer (at most 60 s) runs out,
+and these workloads queue none (test/tap/002 checks that busy DDL causes
+no round). Each side starts the cluster under callgrind once, from the
+same copy of the data, and runs every workload twice, a warm-up and a
+measured run, each with new backends; the warm-up's count is subtracted
+from the measured run's, so what the connection and a session's first
+statements cost (pg_mpa's policy cache load, PostgreSQL's catalog caches)
+drops out. The mail worker is restarted before and after each workload's
+runs (it writes its count when it exits); its count is divided by both
+runs' transactions.
+The ratios of an A/A run (BENCH_CALIBRATE=1) were within 0.1 % of 1.
 
 The ratio is without/with, so that it reads like the throughput ratio it
 stands in for; the targets are the timed benchmarks' own."""
 import glob
 import os
+import re
 import subprocess
 import time
 
@@ -36,17 +39,20 @@ import benchlib
 
 SCALE = os.environ.get("BENCH_PGBENCH_SCALE", "10")
 CLIENTS = 2
+# Where counting starts: a backend's main loop (it never returns), the mail
+# worker's wait for work. Neither runs inside the other.
+COUNTED = ["PostgresMain", "*sleep_until_work*"]
 SCALE_FACTOR = float(os.environ.get("BENCH_INSTRUCTIONS_SCALE", "1"))  # < 1 for a quick look
 
 
 def workloads(bench_dir):
     """(name, pgbench arguments, warm-up and measured transactions per client, target)"""
     return [
-        ("ddl: temp table + index DDL", ["-n", "-f", os.path.join(bench_dir, "ddl.pgbench")], 40, 200, 0.97),
-        ("select: pgbench -S", ["-S"], 200, 1200, 0.99),
-        ("select: pgbench TPC-B", [], 100, 600, 0.99),
+        ("ddl: temp table + index DDL", ["-n", "-f", os.path.join(bench_dir, "ddl.pgbench")], 20, 120, 0.97),
+        ("select: pgbench -S", ["-S"], 100, 700, 0.99),
+        ("select: pgbench TPC-B", [], 50, 350, 0.99),
         ("select: user function per txn", ["-n", "-D", f"scale={SCALE}", "-f", os.path.join(bench_dir, "function.pgbench")],
-         200, 1200, 0.99),
+         100, 700, 0.99),
     ]
 
 
@@ -54,9 +60,10 @@ class CallgrindCluster:
     """The benchmark cluster's postmaster started under callgrind; each
     process it forks writes its counts to its own file when it exits."""
 
-    def __init__(self, cluster, out_dir):
+    def __init__(self, cluster, out_base):
         self.cluster = cluster
-        self.out_dir = out_dir
+        self.out_base = out_base  # one directory per side, kept with MPA_KEEP_WORKDIR=1
+        self.out_dir = None
         self.postgres = os.path.join(os.environ["MPA_PG_BIN"], "postgres")
         self.psql = os.path.join(os.environ["MPA_PG_BIN"], "psql")
         self.host, self.db = os.environ["BENCH_HOST"], os.environ["BENCH_DB"]
@@ -79,13 +86,13 @@ class CallgrindCluster:
         with open(conf, "w") as f:
             f.write(settings)
 
-    def start(self):
+    def start(self, side):
+        self.out_dir = f"{self.out_base}-{side}"
         os.makedirs(self.out_dir, exist_ok=True)
-        for old in glob.glob(os.path.join(self.out_dir, "callgrind.*")):
-            os.unlink(old)
-        self.seen = set()
+        self.seen = set(glob.glob(os.path.join(self.out_dir, "callgrind.*")))
         with open(self.cluster.data + ".valgrind.log", "w") as log:
-            subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.out_dir}/callgrind.%p",
+            subprocess.Popen(["valgrind", "--tool=callgrind", "--collect-atstart=no",
+                              *[f"--toggle-collect={f}" for f in COUNTED], f"--callgrind-out-file={self.out_dir}/callgrind.%p",
                               self.postgres, "-D", self.cluster.data],
                              stdout=log, stderr=log, start_new_session=True)
         for _ in range(600):
@@ -126,11 +133,11 @@ class CallgrindCluster:
 
     def vacuum(self):
         self.query("VACUUM")
-        self.new_counts(expected=1)
-
-    def postmaster_pid(self):
-        with open(os.path.join(self.cluster.data, "postmaster.pid")) as f:
-            return f.readline().strip()
+        # The first connection after it rebuilds the relation cache's init
+        # file; this one, so that the warm-up's pgbench connections do not
+        # pay for that while the measured run's do not.
+        self.query("SELECT 1")
+        self.new_counts(expected=2)
 
     def mail_worker_pid(self, other_than=None):
         """The mail worker's pid (a new one if other_than is given), or None
@@ -144,14 +151,25 @@ class CallgrindCluster:
         raise SystemExit("the mail worker did not restart")
 
     def restart_mail_worker(self, pid):
-        """Stops the mail worker (it starts again a second later, from the
-        postmaster's count); returns its count and the new worker's pid."""
+        """Stops the mail worker (it starts again a second later); returns
+        its count and the new worker's pid."""
         self.query(f"SELECT pg_terminate_backend({pid})")
-        count = summary(self.wait_for(f"callgrind.{pid}"))
+        count = summary(self.wait_for(f"callgrind.{pid}"), leaving_out="proc_exit")
         self.new_counts(expected=1)
         new_pid = self.mail_worker_pid(other_than=pid)
-        time.sleep(2)  # its first round
+        self.wait_until_idle(new_pid)
         return count, new_pid
+
+    def wait_until_idle(self, pid):
+        """Until the mail worker has finished its round and sleeps."""
+        for _ in range(600):
+            idle = self.query(f"SELECT state = 'idle' AND wait_event = 'Extension' FROM pg_stat_activity"
+                              f" WHERE pid = {pid}")
+            self.new_counts(expected=1)
+            if idle == "t":
+                return
+            time.sleep(0.2)
+        raise SystemExit(f"the mail worker {pid} did not become idle")
 
     def wait_for(self, name):
         path = os.path.join(self.out_dir, name)
@@ -163,14 +181,8 @@ class CallgrindCluster:
             time.sleep(0.1)
         raise SystemExit(f"{path} did not appear")
 
-    def zero(self, pid):
-        """Zeroes a process's counters: the postmaster's (callgrind_control
-        reaches only the process valgrind started, not its children)."""
-        subprocess.run(["callgrind_control", "-z", pid], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
     def pgbench(self, args, transactions):
         """Runs pgbench; returns the instructions its backends ran."""
-        self.zero(self.postmaster_pid())  # new backends start from its count
         out = subprocess.run([os.path.join(os.environ["MPA_PG_BIN"], "pgbench"), "-h", self.host, "-p",
                               self.cluster.port, "-U", "postgres", "-c", str(CLIENTS), "-j", str(CLIENTS),
                               "-t", str(transactions), *args, self.db], capture_output=True, text=True)
@@ -179,15 +191,25 @@ class CallgrindCluster:
         return sum(self.new_counts(expected=CLIENTS).values())
 
 
-def summary(path):
-    """The total instruction count of one callgrind file (0 if none counted)."""
+def summary(path, leaving_out=None):
+    """The instructions one callgrind file counted, less those inside the
+    function `leaving_out` (the mail worker's exit when it is stopped)."""
+    total = None
     for _ in range(50):
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.startswith(("summary:", "totals:")):
-                    return int(line.split()[1])
+                    total = int(line.split()[1])
+                    break
+        if total is not None:
+            break
         time.sleep(0.1)  # still being written
-    return 0
+    if total is None or not leaving_out:
+        return total or 0
+    inclusive = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+                               capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^\s*([\d,]+) \([^)]*\)\s+\S*:%s \[" % re.escape(leaving_out), inclusive, re.M)
+    return total - (int(match.group(1).replace(",", "")) if match else 0)
 
 
 def measure_side(valgrind, with_pg_mpa, runs):
@@ -196,28 +218,19 @@ def measure_side(valgrind, with_pg_mpa, runs):
     valgrind.cluster.configure(with_pg_mpa)
     valgrind.cluster.stop()
     valgrind.restore_data()
-    valgrind.start()
+    valgrind.start("with" if with_pg_mpa else "without")
     results = {}
     try:
         worker = valgrind.mail_worker_pid()
-        idle_count = 0
-        if worker:
-            # Each workload's worker is started (from a zeroed postmaster)
-            # before its runs and stopped after them; what one counts when
-            # started and stopped on the idle server is what starting costs.
-            valgrind.zero(valgrind.postmaster_pid())
-            _, worker = valgrind.restart_mail_worker(worker)
-            valgrind.zero(valgrind.postmaster_pid())
-            idle_count, worker = valgrind.restart_mail_worker(worker)
         for name, args, warm_up, measured in runs:
             valgrind.vacuum()
+            if worker:  # a new one, for this workload's count (not the VACUUM's)
+                _, worker = valgrind.restart_mail_worker(worker)
             warm = valgrind.pgbench(args, warm_up)
             full = valgrind.pgbench(args, measured)
             worker_count = 0
             if worker:
-                valgrind.zero(valgrind.postmaster_pid())
                 worker_count, worker = valgrind.restart_mail_worker(worker)
-                worker_count -= idle_count
             worker_per_txn = worker_count / (CLIENTS * (warm_up + measured))
             results[name] = ((full - warm) / (CLIENTS * (measured - warm_up)) + worker_per_txn, worker_per_txn)
     finally:

@@ -281,8 +281,9 @@ void handle_interrupts() {
 // cache reset, which its next transaction does at once, cheaply, as its
 // caches are small. Catching up meant running every invalidation message of
 // the server, 1.2 % of the instructions of the DDL benchmark (a round for
-// each signal, before that, a fifth of a core).
-void sleep_until_work(long sleep_ms) {
+// each signal, before that, a fifth of a core). Out of line so that
+// bench/instructions.py can count the instructions the worker spends here.
+pg_noinline void sleep_until_work(long sleep_ms) {
   TimestampTz round_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sleep_ms);
   for (;;) {
     long remaining_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), round_at);
