@@ -9,5 +9,5 @@
 # Target: throughput with/without >= 0.97. Called by bench/run.
 set -e
 bench_python "$MPA_WORK/bench/pgbench_ab.py" --name "ddl: temp table + index DDL, 2 clients" \
-  --target 0.97 --rounds "${BENCH_ROUNDS:-10}" --vacuum -- \
+  --target 0.97 --rounds "${BENCH_ROUNDS:-8}" --vacuum -- \
   -n -c 2 -j 2 -t "${BENCH_DDL_TRANSACTIONS:-3000}" -f "$MPA_WORK/bench/ddl.pgbench"

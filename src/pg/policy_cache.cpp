@@ -125,13 +125,18 @@ uint64 load_from_table(uint64 generation) {
     MemoryContext spi = MemoryContextSwitchTo(cache_context);
     policy_count = static_cast<int>(SPI_processed);
     policies = static_cast<CachedPolicy *>(palloc0(sizeof(CachedPolicy) * (policy_count + 1)));
+    // Every column is NOT NULL; text is copied out directly, without its
+    // output function (a session's first utility statement pays for this load).
+    auto text_column = [](HeapTuple row, TupleDesc desc, int column) {
+      bool is_null;
+      return TextDatumGetCString(SPI_getbinval(row, desc, column, &is_null));
+    };
     for (int i = 0; i < policy_count; i++) {
       HeapTuple row = SPI_tuptable->vals[i];
       TupleDesc desc = SPI_tuptable->tupdesc;
       bool is_null;
-      policies[i] = CachedPolicy{DatumGetInt64(SPI_getbinval(row, desc, 1, &is_null)),
-                                 SPI_getvalue(row, desc, 2), SPI_getvalue(row, desc, 3),
-                                 SPI_getvalue(row, desc, 4)};
+      policies[i] = CachedPolicy{DatumGetInt64(SPI_getbinval(row, desc, 1, &is_null)), text_column(row, desc, 2),
+                                 text_column(row, desc, 3), text_column(row, desc, 4)};
     }
     MemoryContextSwitchTo(spi);
     SPI_finish();
