@@ -42,6 +42,9 @@ CLIENTS = 2
 # Where counting starts: a backend's main loop (it never returns), the mail
 # worker's wait for work. Neither runs inside the other.
 COUNTED = ["PostgresMain", "*sleep_until_work*"]
+# Investigating: more of callgrind's options, e.g. "--cache-sim=yes" (the
+# files, kept with MPA_KEEP_WORKDIR=1, then also count simulated cache misses).
+EXTRA_OPTIONS = os.environ.get("BENCH_CALLGRIND_OPTIONS", "").split()
 SCALE_FACTOR = float(os.environ.get("BENCH_INSTRUCTIONS_SCALE", "1"))  # < 1 for a quick look
 
 
@@ -91,7 +94,7 @@ class CallgrindCluster:
         os.makedirs(self.out_dir, exist_ok=True)
         self.seen = set(glob.glob(os.path.join(self.out_dir, "callgrind.*")))
         with open(self.cluster.data + ".valgrind.log", "w") as log:
-            subprocess.Popen(["valgrind", "--tool=callgrind", "--collect-atstart=no",
+            subprocess.Popen(["valgrind", "--tool=callgrind", "--collect-atstart=no", *EXTRA_OPTIONS,
                               *[f"--toggle-collect={f}" for f in COUNTED], f"--callgrind-out-file={self.out_dir}/callgrind.%p",
                               self.postgres, "-D", self.cluster.data],
                              stdout=log, stderr=log, start_new_session=True)
@@ -206,7 +209,7 @@ def summary(path, leaving_out=None):
         time.sleep(0.1)  # still being written
     if total is None or not leaving_out:
         return total or 0
-    inclusive = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+    inclusive = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--show=Ir", "--threshold=100", path],
                                capture_output=True, text=True, check=True).stdout
     match = re.search(r"^\s*([\d,]+) \([^)]*\)\s+\S*:%s \[" % re.escape(leaving_out), inclusive, re.M)
     return total - (int(match.group(1).replace(",", "")) if match else 0)
