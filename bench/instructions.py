@@ -136,9 +136,10 @@ class CallgrindCluster:
 
     def vacuum(self):
         self.query("VACUUM")
-        # The first connection after it rebuilds the relation cache's init
-        # file; this one, so that the warm-up's pgbench connections do not
-        # pay for that while the measured run's do not.
+        # The first connection after a VACUUM rebuilds the relation cache's
+        # init file. A throw-away one does, not the warm-up's pgbench
+        # connection: that would make the warm-up dearer than the measured
+        # run on one side only (the with side's worker queries come first).
         self.query("SELECT 1")
         self.new_counts(expected=2)
 
