@@ -51,11 +51,11 @@ SCALE_FACTOR = float(os.environ.get("BENCH_INSTRUCTIONS_SCALE", "1"))  # < 1 for
 def workloads(bench_dir):
     """(name, pgbench arguments, warm-up and measured transactions per client, target)"""
     return [
-        ("ddl: temp table + index DDL", ["-n", "-f", os.path.join(bench_dir, "ddl.pgbench")], 20, 120, 0.97),
-        ("select: pgbench -S", ["-S"], 100, 700, 0.99),
-        ("select: pgbench TPC-B", [], 50, 350, 0.99),
+        ("ddl: temp table + index DDL", ["-n", "-f", os.path.join(bench_dir, "ddl.pgbench")], 15, 90, 0.97),
+        ("select: pgbench -S", ["-S"], 80, 500, 0.99),
+        ("select: pgbench TPC-B", [], 40, 250, 0.99),
         ("select: user function per txn", ["-n", "-D", f"scale={SCALE}", "-f", os.path.join(bench_dir, "function.pgbench")],
-         100, 700, 0.99),
+         80, 500, 0.99),
     ]
 
 
