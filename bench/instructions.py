@@ -23,12 +23,15 @@ measured run, each with new backends; the warm-up's count is subtracted
 from the measured run's, so what the connection and a session's first
 statements cost (pg_mpa's policy cache load, PostgreSQL's catalog caches)
 drops out. The mail worker is restarted before and after each workload's
-runs (it writes its count when it exits); its count is divided by both
-runs' transactions.
-The ratios of an A/A run (BENCH_CALIBRATE=1) were within 0.1 % of 1.
+runs (it writes its count when it exits; its exit is left out); its count
+is divided by both runs' transactions. The ratios of an A/A run
+(BENCH_CALIBRATE=1) were within 0.1 % of 1.
 
-The ratio is without/with, so that it reads like the throughput ratio it
-stands in for; the targets are the timed benchmarks' own."""
+The ratio is without/with, so that it reads like the throughput ratio; the
+targets printed are the timed benchmarks' own. A pass says pg_mpa's
+instructions fit the target, not its CPU time, which grew more than its
+instructions in session 4 (docs/benchmarks.md, "What instructions do not
+count")."""
 import glob
 import os
 import re
@@ -107,9 +110,6 @@ class CallgrindCluster:
         else:
             raise SystemExit(f"the cluster did not start under valgrind: see {self.cluster.data}.valgrind.log")
         self.new_counts()  # the readiness probes' backends
-
-    def stop(self):
-        self.cluster.stop()
 
     def new_counts(self, expected=0, settle=1.0):
         """Instructions counted by the processes that exited since the last
@@ -238,7 +238,7 @@ def measure_side(valgrind, with_pg_mpa, runs):
             worker_per_txn = worker_count / (CLIENTS * (warm_up + measured))
             results[name] = ((full - warm) / (CLIENTS * (measured - warm_up)) + worker_per_txn, worker_per_txn)
     finally:
-        valgrind.stop()
+        valgrind.cluster.stop()
     return results
 
 
