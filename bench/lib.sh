@@ -92,6 +92,15 @@ bench_start_pair() {
     -s "$BENCH_PGBENCH_SCALE" "$BENCH_DB" >"$MPA_WORK/pgbench-init.log" 2>&1 || {
     cat "$MPA_WORK/pgbench-init.log"; return 1; }
   bench_psql "$BENCH_WITH_PORT" -d "$BENCH_DB" -c "VACUUM ANALYZE"
+  bench_settle "$BENCH_WITH_PORT"
+}
+
+# bench_settle [PORT]: writes what the set-up left dirty (a CHECKPOINT of
+# the running cluster PORT, then the kernel's page cache) before anything is
+# measured, so that this write-back does not fall into the first rounds.
+bench_settle() {
+  [ -z "${1:-}" ] || bench_psql "$1" -c "CHECKPOINT"
+  sync
 }
 
 # The scale benchmark's pair: two clusters with pg_mpa, made like the pair

@@ -13,7 +13,7 @@ measured with the same target.
   scale.py memory              memory of a backend's policy cache (10,000 policies, empty installation)
   scale.py gate10k EMPTY.json  the gate's latency with 10,000 policies (info)
 
-Each round measures BENCH_SCALE_SAMPLES (20) calls of each kind per
+Each round measures BENCH_SCALE_SAMPLES (50) calls of each kind per
 installation, timed by the client; rounds alternate (ABBA) as in the
 with/without pairs, and a pair of rounds disturbed by other processes is
 measured again. Figures: medians over all samples of each installation;
@@ -29,7 +29,12 @@ import psycopg2
 
 import benchlib
 
-SAMPLES = int(os.environ.get("BENCH_SCALE_SAMPLES", "20"))
+# 50, not 20: the calls take about a millisecond on a 2-core machine where
+# the worker, the SMTP server and the client run too, and with 20 the
+# medians of one round moved by up to 40 % (mpa_vote's round ratios read
+# 0.55-2.41 while the function's own time, from pg_stat_user_functions, was
+# the same on both installations within 2 %).
+SAMPLES = int(os.environ.get("BENCH_SCALE_SAMPLES", "50"))
 ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "5"))
 KINDS = {
     "request": "mpa_request",
@@ -39,6 +44,15 @@ KINDS = {
     "gate_unprotected": "gate, unprotected ALTER TABLE",
     "gate_protected": "gate, protected DROP TABLE (refused)",
 }
+
+
+# The same calls timed inside the server (track_functions = pl, set by
+# bench/scale.sh): the functions' own work, without the client's and the
+# scheduler's share, which on 2 cores is most of a millisecond call's spread.
+# mpa_request is an SQL wrapper that the planner inlines: its PL/pgSQL body,
+# mpa.create_request, is what is counted.
+SERVER_KINDS = {"request": ("dba", "mpa", "create_request"), "vote": ("alice", "public", "mpa_vote"),
+                "verify": ("alice", "public", "mpa_verify")}
 
 
 def timed(conn, sql, args=(), expect_sqlstate=None):
@@ -75,6 +89,19 @@ class Installation:
         conn.autocommit = True
         return conn
 
+    def server_times(self):
+        """{kind: (calls, total milliseconds)} from pg_stat_user_functions,
+        after the calling sessions flushed their statistics."""
+        out = {}
+        for kind, (user, schema, function) in SERVER_KINDS.items():
+            with getattr(self, user).cursor() as cur:
+                cur.execute("SELECT pg_stat_force_next_flush()")  # flushed when this statement ends
+                cur.execute("SELECT coalesce(sum(calls), 0)::float8, coalesce(sum(total_time), 0)::float8"
+                            " FROM pg_stat_user_functions"
+                            " WHERE schemaname = %s AND funcname = %s", (schema, function))
+                out[kind] = cur.fetchone()
+        return out
+
     def pids(self):
         out = []
         for conn in (self.dba, self.alice):
@@ -105,6 +132,7 @@ class Installation:
         got = {kind: [] for kind in KINDS}
         spent = {}
         started = time.monotonic()
+        server_before = self.server_times()
         # Autovacuum is off in the benchmark clusters (noise); its ANALYZE
         # is done here instead, untimed, so that plans follow the tables'
         # growth as they would in production.
@@ -172,6 +200,14 @@ class Installation:
         loop("verify", verify_loop)
         loop("gate_protected", gate_protected_loop)
         loop("gate_unprotected", gate_unprotected_loop)
+        server_after = self.server_times()
+        got["server"] = {}
+        for kind in SERVER_KINDS:
+            calls = server_after[kind][0] - server_before[kind][0]
+            if calls != n:
+                raise SystemExit(f"{self.name}: pg_stat_user_functions counted {calls:.0f} calls of "
+                                 f"{SERVER_KINDS[kind][2]}, not {n} (is track_functions on?)")
+            got["server"][kind] = (server_after[kind][1] - server_before[kind][1]) / calls
         begun = time.monotonic()
         for request in requests:  # leave no open request behind (not timed)
             timed(self.dba, "SELECT mpa_cancel(%s)", (request,))
@@ -221,6 +257,15 @@ def rounds(empty_path):
                      f"round ratios {[round(v, 2) for v in per_round]}")
         benchlib.add_result(f"scale: {label}", f"loaded {l:.2f} ms / empty {e:.2f} ms", "n/a", f"{ratio:.3f}",
                             "<= 1.2", "pass" if ratio <= 1.2 else "FAIL")
+    for kind, (_, schema, function) in SERVER_KINDS.items():
+        e_means = [r["server"][kind] for r in empty_rounds]
+        l_means = [r["server"][kind] for r in loaded_rounds]
+        ratio = benchlib.median([l / e for e, l in zip(e_means, l_means)])
+        benchlib.log(f"  scale {schema}.{function} in the server: empty {[round(v, 3) for v in e_means]}; "
+                     f"loaded {[round(v, 3) for v in l_means]} ms per call")
+        benchlib.add_result(f"scale: {KINDS[kind]}, time in the server ({function}, mean)",
+                            f"loaded {benchlib.median(l_means):.3f} ms / empty {benchlib.median(e_means):.3f} ms",
+                            "n/a", f"{ratio:.3f}", "(none)", "info")
     with open(empty_path, "w") as f:
         json.dump(medians, f)
 
