@@ -11,6 +11,7 @@ import os
 import re
 import statistics
 import pwd
+import random
 import subprocess
 import threading
 import time
@@ -18,6 +19,14 @@ import time
 
 def median(values):
     return statistics.median(values)
+
+
+def bootstrap_interval(values, statistic=statistics.median, resamples=4000):
+    """The 95 % bootstrap interval of statistic(values): how far a figure
+    measured from this few paired runs can be from the true one."""
+    rng = random.Random(0)  # the same interval for the same values
+    estimates = sorted(statistic(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return estimates[int(resamples * 0.025)], estimates[int(resamples * 0.975) - 1]
 
 
 def percentile(values, p):

@@ -60,14 +60,18 @@ def main():
     benchlib.report_ratio(args.name, "tps", [r[0] for r in with_runs], [r[0] for r in without_runs], args.target,
                           higher_is_better=True)
     # The same runs seen as cost: the backends' CPU time per transaction,
-    # which the scheduling noise of a shared 2-core machine hardly touches.
+    # which the scheduler's share of the noise does not touch. It still
+    # moves by about 5 % from one run to the next on this machine (162
+    # paired -S runs, docs/benchmarks.md), so the row carries its 95 %
+    # interval: with 7 rounds it is several per cent wide.
     with_cpu, without_cpu = [r[1] for r in with_runs], [r[1] for r in without_runs]
     paired = [b / a for a, b in zip(with_cpu, without_cpu)]
+    low, high = benchlib.bootstrap_interval(paired)
     benchlib.log(f"  {args.name}: backend CPU ms/txn with {[round(v, 4) for v in with_cpu]} without "
                  f"{[round(v, 4) for v in without_cpu]}")
     benchlib.add_result(f"{args.name}: backend CPU per txn (without/with)",
                         f"{benchlib.median(with_cpu) * 1000:.1f} us", f"{benchlib.median(without_cpu) * 1000:.1f} us",
-                        f"{benchlib.median(paired):.3f}", "(none)", "info")
+                        f"{benchlib.median(paired):.3f} ({low:.3f}-{high:.3f})", "(none)", "info")
 
 
 if __name__ == "__main__":
