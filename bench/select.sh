@@ -16,7 +16,7 @@
 set -e
 seconds=${BENCH_SELECT_SECONDS:-4}
 clients=${BENCH_SELECT_CLIENTS:-2}  # 1 client is no quieter here: every round trip then waits for an idle vCPU to wake
-rounds=${BENCH_ROUNDS:-7}  # fewer than before bench/run instructions: the instruction counts are the precise figure
+rounds=${BENCH_ROUNDS:-7}  # to fit bench/run in 15 minutes; settling a 1 % target takes 30-40 (docs/benchmarks.md)
 ab() { bench_python "$MPA_WORK/bench/pgbench_ab.py" --target 0.99 --rounds "$rounds" --vacuum "$@"; }
 ab --name "select: pgbench -S, $clients clients" -- -c "$clients" -j "$clients" -T "$seconds" -S
 ab --name "select: pgbench TPC-B, $clients clients" -- -c "$clients" -j "$clients" -T "$seconds"
