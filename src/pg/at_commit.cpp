@@ -13,6 +13,7 @@ namespace {
 
 bool wake_worker_pending = false;
 bool policy_change_pending = false;
+bool callback_registered = false;
 
 void on_transaction_end(XactEvent event, void *) {
   switch (event) {
@@ -37,11 +38,25 @@ void on_transaction_end(XactEvent event, void *) {
   policy_change_pending = false;
 }
 
+// The callback is registered in a session the first time it has work for
+// a commit, not at start: PostgreSQL calls every registered callback at
+// each transaction's end, and most sessions (an application's queries)
+// never have any. It then stays for the session.
+void register_callback_once() {
+  if (callback_registered) return;
+  RegisterXactCallback(on_transaction_end, nullptr);
+  callback_registered = true;
+}
+
 }  // namespace
 
-void wake_mail_worker_at_commit() { wake_worker_pending = true; }
+void wake_mail_worker_at_commit() {
+  register_callback_once();
+  wake_worker_pending = true;
+}
 
 void announce_policy_change_at_commit() {
+  register_callback_once();
   policy_change_pending = true;
   forget_cached_policies();  // this backend sees its own change at once
 }
@@ -55,7 +70,5 @@ void wake_mail_worker() {
   SpinLockRelease(&state->mutex);
   if (latch != nullptr) SetLatch(latch);
 }
-
-void install_commit_actions() { RegisterXactCallback(on_transaction_end, nullptr); }
 
 }  // namespace mpa::pg

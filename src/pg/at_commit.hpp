@@ -8,9 +8,6 @@ namespace mpa::pg {
 void wake_mail_worker_at_commit();
 void announce_policy_change_at_commit();
 
-// Registers the transaction callback (from _PG_init).
-void install_commit_actions();
-
 // Wakes the mail worker now (from outside a transaction, e.g. a lock-out).
 void wake_mail_worker();
 

@@ -1,7 +1,6 @@
 // Library entry point: pg_mpa works only when loaded by the postmaster, since
 // its hooks, shared memory and worker must exist before any session starts.
 #include "pg/mail_worker.hpp"
-#include "pg/at_commit.hpp"
 #include "pg/gate.hpp"
 #include "pg/installation.hpp"
 #include "pg/log_redaction.hpp"
@@ -26,7 +25,6 @@ void _PG_init(void) {
   }
   mpa::pg::settings::define_all();
   mpa::pg::install_shared_state_hooks();
-  mpa::pg::install_commit_actions();
   mpa::pg::install_gate();
   mpa::pg::install_log_redaction();
   mpa::pg::install_installation_cache();

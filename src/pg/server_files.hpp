@@ -10,10 +10,47 @@
 
 #include "pg/postgres.hpp"
 
+extern "C" {
+#include "utils/fmgroids.h"
+}
+
 namespace mpa::pg {
 
-// Refuses the call while a team governs pg_mpa, unless it runs inside a
-// statement the gate let through as approved. PostgreSQL-style.
+// Inline: the object access hook asks it for every function a query
+// prepares, so it costs a switch, not a call.
+inline bool touches_server_files(Oid function) {
+  switch (function) {
+    case F_PG_READ_FILE_OLD:
+    case F_PG_READ_FILE_TEXT:
+    case F_PG_READ_FILE_TEXT_INT8_INT8:
+    case F_PG_READ_FILE_TEXT_INT8_INT8_BOOL:
+    case F_PG_READ_BINARY_FILE_TEXT:
+    case F_PG_READ_BINARY_FILE_TEXT_INT8_INT8:
+    case F_PG_READ_BINARY_FILE_TEXT_INT8_INT8_BOOL:
+    case F_PG_STAT_FILE_TEXT:
+    case F_PG_STAT_FILE_TEXT_BOOL:
+    case F_PG_LS_DIR_TEXT:
+    case F_PG_LS_DIR_TEXT_BOOL_BOOL:
+    case F_PG_LS_LOGDIR:
+    case F_PG_LS_WALDIR:
+    case F_PG_LS_TMPDIR_:
+    case F_PG_LS_TMPDIR_OID:
+    case F_PG_LS_ARCHIVE_STATUSDIR:
+    case F_PG_LS_LOGICALSNAPDIR:
+    case F_PG_LS_LOGICALMAPDIR:
+    case F_PG_LS_REPLSLOTDIR:
+    case F_LO_IMPORT_TEXT:
+    case F_LO_IMPORT_TEXT_OID:
+    case F_LO_EXPORT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// For a function that touches server files: refuses the call while a team
+// governs pg_mpa, unless it runs inside a statement the gate let through
+// as approved. PostgreSQL-style.
 void gate_server_file_function(Oid function);
 
 }  // namespace mpa::pg
