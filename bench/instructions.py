@@ -45,9 +45,22 @@ CLIENTS = 2
 # Where counting starts: a backend's main loop (it never returns), the mail
 # worker's wait for work. Neither runs inside the other.
 COUNTED = ["PostgresMain", "*sleep_until_work*"]
-# Investigating: more of callgrind's options, e.g. "--cache-sim=yes" (the
-# files, kept with MPA_KEEP_WORKDIR=1, then also count simulated cache misses).
-EXTRA_OPTIONS = os.environ.get("BENCH_CALLGRIND_OPTIONS", "").split()
+# BENCH_CACHE_SIM=1: callgrind also simulates the caches and the branch
+# predictor, and the table gets rows for the misses and mispredictions per
+# transaction (about twice as slow). Instructions are not time: a hook's
+# few instructions can cost more in misses than in execution.
+CACHE_SIM = os.environ.get("BENCH_CACHE_SIM") == "1"
+# Investigating: more of callgrind's options (the files are kept with MPA_KEEP_WORKDIR=1).
+EXTRA_OPTIONS = os.environ.get("BENCH_CALLGRIND_OPTIONS", "").split() + (
+    ["--cache-sim=yes", "--branch-sim=yes"] if CACHE_SIM else [])
+# The simulated events shown, as callgrind names them: first-level
+# instruction and data misses, last-level misses, mispredicted branches.
+SIMULATED = [
+    ("first-level instruction-cache misses", ["I1mr"]),
+    ("first-level data-cache misses", ["D1mr", "D1mw"]),
+    ("last-level cache misses", ["ILmr", "DLmr", "DLmw"]),
+    ("mispredicted branches", ["Bcm", "Bim"]),
+]
 SCALE_FACTOR = float(os.environ.get("BENCH_INSTRUCTIONS_SCALE", "1"))  # < 1 for a quick look
 
 
@@ -192,34 +205,49 @@ class CallgrindCluster:
                               "-t", str(transactions), *args, self.db], capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
-        return sum(self.new_counts(expected=CLIENTS).values())
+        return added(*self.new_counts(expected=CLIENTS).values())
 
 
-def file_total(path):
-    """The total instruction count of one callgrind file (0 if none counted)."""
+def added(*counts, scale=1.0):
+    """The sum of event counts ({"Ir": n, ...}), times scale."""
+    events = set().union(*counts)
+    return {e: scale * sum(c.get(e, 0) for c in counts) for e in events}
+
+
+def file_counts(path):
+    """What one callgrind file counted: {event: total} ({"Ir": 0} if nothing)."""
     for _ in range(50):
+        events = None
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.startswith(("summary:", "totals:")):
-                    return int(line.split()[1])
+                if line.startswith("events:"):
+                    events = line.split()[1:]
+                elif line.startswith(("summary:", "totals:")) and events:
+                    return dict(zip(events, map(int, line.split()[1:])))
         time.sleep(0.1)  # still being written
-    return 0
+    return {"Ir": 0}
 
 
 def summary(path, leaving_out=None):
-    """The instructions one callgrind file counted, less those inside the
-    function `leaving_out` (the mail worker's exit when it is stopped)."""
-    total = file_total(path)
-    if not total or not leaving_out:
-        return total
-    inclusive = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--show=Ir", "--threshold=100", path],
-                               capture_output=True, text=True, check=True).stdout
-    match = re.search(r"^\s*([\d,]+) \([^)]*\)\s+\S*:%s \[" % re.escape(leaving_out), inclusive, re.M)
-    return total - (int(match.group(1).replace(",", "")) if match else 0)
+    """What one callgrind file counted, less what ran inside the function
+    `leaving_out` (the mail worker's exit when it is stopped)."""
+    counts = file_counts(path)
+    if not counts.get("Ir") or not leaving_out:
+        return counts
+    events = list(counts)
+    inclusive = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"--show={','.join(events)}",
+                                "--threshold=100", path], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^(.*?)\S*:%s \[" % re.escape(leaving_out), inclusive, re.M)
+    if not match:
+        return counts
+    # One column per event: "1,234 ( 0.01%)", or "." for none.
+    columns = re.sub(r"\([^)]*\)", " ", match.group(1)).split()
+    inside = [0 if value == "." else int(value.replace(",", "")) for value in columns]
+    return {e: counts[e] - n for e, n in zip(events, inside)}
 
 
 def measure_side(valgrind, with_pg_mpa, runs):
-    """{workload name: (instructions per transaction, of which the mail
+    """{workload name: (events per transaction, of which the mail
     worker's)}: every workload on the cluster started once under callgrind."""
     valgrind.cluster.configure(with_pg_mpa)
     valgrind.cluster.stop()
@@ -234,11 +262,12 @@ def measure_side(valgrind, with_pg_mpa, runs):
                 _, worker = valgrind.restart_mail_worker(worker)
             warm = valgrind.pgbench(args, warm_up)
             full = valgrind.pgbench(args, measured)
-            worker_count = 0
+            worker_count = {}
             if worker:
                 worker_count, worker = valgrind.restart_mail_worker(worker)
-            worker_per_txn = worker_count / (CLIENTS * (warm_up + measured))
-            results[name] = ((full - warm) / (CLIENTS * (measured - warm_up)) + worker_per_txn, worker_per_txn)
+            worker_per_txn = added(worker_count, scale=1 / (CLIENTS * (warm_up + measured)))
+            backends_per_txn = added(full, added(warm, scale=-1), scale=1 / (CLIENTS * (measured - warm_up)))
+            results[name] = (added(backends_per_txn, worker_per_txn), worker_per_txn)
     finally:
         valgrind.cluster.stop()
     return results
@@ -257,13 +286,25 @@ def main():
         subprocess.run(["rm", "-rf", cluster.data + ".before-instructions"], check=False)
         cluster.use(True)  # the next benchmarks need pg_mpa, started normally
     for name, _, _, _, target in chosen:
-        (with_count, worker), (without_count, _) = with_pg_mpa[name], without_pg_mpa[name]
+        (with_counts, worker_counts), (without_counts, _) = with_pg_mpa[name], without_pg_mpa[name]
+        with_count, worker, without_count = with_counts["Ir"], worker_counts.get("Ir", 0), without_counts["Ir"]
         ratio = without_count / with_count
         benchlib.log(f"  {name}: {with_count:,.0f} instructions per txn with pg_mpa ({worker:,.0f} of them in"
                      f" the mail worker), {without_count:,.0f} without: {ratio:.4f}")
         benchlib.add_result(f"instructions: {name}, per txn (without/with)", f"{with_count / 1000:,.1f} k",
                             f"{without_count / 1000:,.1f} k", f"{ratio:.3f}", f">= {target}",
                             "pass" if ratio >= target else "FAIL")
+        if CACHE_SIM:
+            add_simulated_rows(name, with_counts, without_counts)
+
+
+def add_simulated_rows(name, with_counts, without_counts):
+    """What pg_mpa adds per transaction in simulated misses (info rows)."""
+    for label, events in SIMULATED:
+        with_sum, without_sum = (sum(counts.get(e, 0) for e in events) for counts in (with_counts, without_counts))
+        ratio = f"{without_sum / with_sum:.3f}" if with_sum else "n/a"
+        benchlib.add_result(f"cache sim: {name}: {label} per txn (without/with)", f"{with_sum:,.1f}",
+                            f"{without_sum:,.1f}", ratio, "(none)", "info")
 
 
 if __name__ == "__main__":
