@@ -29,9 +29,9 @@ is divided by both runs' transactions. The ratios of an A/A run
 
 The ratio is without/with, so that it reads like the throughput ratio; the
 targets printed are the timed benchmarks' own. A pass says pg_mpa's
-instructions fit the target, not its CPU time, which grows more: -S runs
-0.2 % more instructions and takes 1.2 % more CPU time (docs/benchmarks.md,
-"CPU time per transaction over many restarts")."""
+instructions fit the target, not its CPU time, which grows more: code that
+runs once per query misses the caches. BENCH_CACHE_SIM=1 counts those
+misses too (docs/benchmarks.md, "-S and the caches")."""
 import glob
 import os
 import re

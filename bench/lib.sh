@@ -117,11 +117,24 @@ bench_start_scale_pair() {
   echo "port = $BENCH_LOADED_PORT" | mpa_as_postgres tee -a "$BENCH_LOADED_DATA/postgresql.conf" >/dev/null
 }
 
+# BENCH_HUGE_PAGES=N: reserves N huge pages in the kernel for this run
+# (restored by bench_teardown). The clusters' default huge_pages = try then
+# maps shared memory with them, as on a tuned server; a -S pair moves by
+# about 3 % instead of 5 % (docs/benchmarks.md, session 6). 300 are enough
+# for the two scale clusters at once.
+bench_reserve_huge_pages() {
+  [ -n "${BENCH_HUGE_PAGES:-}" ] || return 0
+  BENCH_HUGE_PAGES_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
+  echo "$BENCH_HUGE_PAGES" >/proc/sys/vm/nr_hugepages
+  echo "== huge pages: $(awk '/^HugePages_Total/ {print $2}' /proc/meminfo) of 2 MB reserved"
+}
+
 # Stops every cluster of this run, then the SMTP server and the work dir.
 bench_teardown() {
   local d
   for d in "$MPA_WORK"/data*; do
     [ -f "$d/postmaster.pid" ] && bench_pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1
   done
+  [ -n "${BENCH_HUGE_PAGES_BEFORE:-}" ] && echo "$BENCH_HUGE_PAGES_BEFORE" >/proc/sys/vm/nr_hugepages
   mpa_teardown
 }
