@@ -119,9 +119,8 @@ bench_start_scale_pair() {
 
 # BENCH_HUGE_PAGES=N: reserves N huge pages in the kernel for this run
 # (restored by bench_teardown). The clusters' default huge_pages = try then
-# maps shared memory with them, as on a tuned server; a -S pair moves by
-# about 3 % instead of 5 % (docs/benchmarks.md, session 6). 300 are enough
-# for the two scale clusters at once.
+# maps shared memory with them, as on a tuned server (docs/benchmarks.md,
+# session 6). 300 are enough for the two scale clusters at once.
 bench_reserve_huge_pages() {
   [ -n "${BENCH_HUGE_PAGES:-}" ] || return 0
   BENCH_HUGE_PAGES_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
