@@ -189,7 +189,7 @@ pg_attribute_hot void on_object_access(ObjectAccessType access, Oid class_id, Oi
   if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
   // Every function a query prepares comes here: decided in a switch.
   if (access == OAT_FUNCTION_EXECUTE) {
-    if (unlikely(touches_server_files(object_id))) gate_server_file_function(object_id);
+    gate_server_file_function(object_id);
     return;
   }
   on_object_change(access, class_id, object_id, sub_id, arg);

@@ -12,7 +12,7 @@ extern "C" {
 
 namespace mpa::pg {
 
-void gate_server_file_function(Oid function) {
+void refuse_server_file_call(Oid function) {
   if (!IsTransactionState() || approved_statement_is_running()) return;
   const char *team = configuration_team();
   if (team == nullptr) return;

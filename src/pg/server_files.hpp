@@ -16,8 +16,6 @@ extern "C" {
 
 namespace mpa::pg {
 
-// Inline: the object access hook asks it for every function a query
-// prepares, so it costs a switch, not a call.
 inline bool touches_server_files(Oid function) {
   switch (function) {
     case F_PG_READ_FILE_OLD:
@@ -48,9 +46,15 @@ inline bool touches_server_files(Oid function) {
   }
 }
 
-// For a function that touches server files: refuses the call while a team
+// Refuses a call of a function that touches server files while a team
 // governs pg_mpa, unless it runs inside a statement the gate let through
 // as approved. PostgreSQL-style.
-void gate_server_file_function(Oid function);
+void refuse_server_file_call(Oid function);
+
+// Called for every function a query prepares: the switch inline, the rest
+// only for the functions it names.
+inline void gate_server_file_function(Oid function) {
+  if (unlikely(touches_server_files(function))) refuse_server_file_call(function);
+}
 
 }  // namespace mpa::pg
