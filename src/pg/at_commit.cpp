@@ -38,13 +38,20 @@ void on_transaction_end(XactEvent event, void *) {
   policy_change_pending = false;
 }
 
-// The callback is registered in a session the first time it has work for
+// A rolled-back savepoint may have held policy changes this backend has
+// cached: drop the copy (the transaction's change stays pending).
+void on_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+  if (event == SUBXACT_EVENT_ABORT_SUB && policy_change_pending) forget_cached_policies();
+}
+
+// The callbacks are registered in a session the first time it has work for
 // a commit, not at start: PostgreSQL calls every registered callback at
 // each transaction's end, and most sessions (an application's queries)
 // never have any. It then stays for the session.
 void register_callback_once() {
   if (callback_registered) return;
   RegisterXactCallback(on_transaction_end, nullptr);
+  RegisterSubXactCallback(on_subtransaction_end, nullptr);
   callback_registered = true;
 }
 
@@ -60,6 +67,8 @@ void announce_policy_change_at_commit() {
   policy_change_pending = true;
   forget_cached_policies();  // this backend sees its own change at once
 }
+
+bool policy_change_is_pending() { return policy_change_pending; }
 
 void wake_mail_worker() {
   SharedState *state = shared_state();

@@ -8,6 +8,10 @@ namespace mpa::pg {
 void wake_mail_worker_at_commit();
 void announce_policy_change_at_commit();
 
+// Whether this transaction changed policies (or teams) and has not ended:
+// a policy copy read now holds changes the other backends must not see.
+bool policy_change_is_pending();
+
 // Wakes the mail worker now (from outside a transaction, e.g. a lock-out).
 void wake_mail_worker();
 

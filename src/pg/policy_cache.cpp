@@ -3,21 +3,26 @@
 #include <cstring>
 
 #include "core/policy.hpp"
-#include "pg/guard.hpp"
+#include "pg/at_commit.hpp"
 #include "pg/configuration.hpp"
+#include "pg/guard.hpp"
 #include "pg/installation.hpp"
-#include "pg/internal_sql.hpp"
 #include "pg/self_protection.hpp"
 #include "pg/shared_state.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace_d.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
+#include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -70,12 +75,12 @@ Oid *named_schema_oids = nullptr;
 int named_schema_oid_count = 0;
 bool named_schema_oids_valid = false;
 
-// Whether pg_mpa is installed here, with its tables (not while its own
-// CREATE EXTENSION script is still creating them).
-bool policies_table_exists() {
-  if (!OidIsValid(get_extension_oid("pg_mpa", true))) return false;
+// mpa.policies, or InvalidOid while pg_mpa is not installed here (also
+// while its own CREATE EXTENSION script is still creating its tables).
+Oid policies_table() {
+  if (!OidIsValid(get_extension_oid("pg_mpa", true))) return InvalidOid;
   Oid schema = get_namespace_oid("mpa", true);
-  return OidIsValid(schema) && OidIsValid(get_relname_relid("policies", schema));
+  return OidIsValid(schema) ? get_relname_relid("policies", schema) : InvalidOid;
 }
 
 // C++ core behind a PostgreSQL-style call.
@@ -115,34 +120,51 @@ void publish_cluster_policies(uint64 generation) {
   LWLockRelease(state->cluster_policies_lock);
 }
 
+// A text column of a policy row (every column is NOT NULL), copied into
+// the current memory context.
+char *text_column(HeapTuple row, TupleDesc desc, AttrNumber column) {
+  bool is_null;
+  return TextDatumGetCString(heap_getattr(row, column, desc, &is_null));
+}
+
 // In mpa.database: the policies table. Returns the generation loaded.
+//
+// The table is read with a snapshot taken now, after the generation was
+// read, never with the caller's: a repeatable-read transaction that began
+// before a policy was committed would otherwise cache (and publish to the
+// other databases) the table without it, labelled with the new generation,
+// and the gate would miss the policy for the rest of the session. A plain
+// scan, without SPI, also keeps a session's first utility statement cheap.
 uint64 load_from_table(uint64 generation) {
-  if (!policies_table_exists()) return generation;
-  auto body = [] {
-    SPI_connect();
-    if (SPI_execute("SELECT id, operation, object, team FROM mpa.policies", true, 0) != SPI_OK_SELECT)
-      elog(ERROR, "pg_mpa: cannot read mpa.policies");
-    MemoryContext spi = MemoryContextSwitchTo(cache_context);
-    policy_count = static_cast<int>(SPI_processed);
-    policies = static_cast<CachedPolicy *>(palloc0(sizeof(CachedPolicy) * (policy_count + 1)));
-    // Every column is NOT NULL; text is copied out directly, without its
-    // output function (a session's first utility statement pays for this load).
-    auto text_column = [](HeapTuple row, TupleDesc desc, int column) {
-      bool is_null;
-      return TextDatumGetCString(SPI_getbinval(row, desc, column, &is_null));
-    };
-    for (int i = 0; i < policy_count; i++) {
-      HeapTuple row = SPI_tuptable->vals[i];
-      TupleDesc desc = SPI_tuptable->tupdesc;
-      bool is_null;
-      policies[i] = CachedPolicy{DatumGetInt64(SPI_getbinval(row, desc, 1, &is_null)), text_column(row, desc, 2),
-                                 text_column(row, desc, 3), text_column(row, desc, 4)};
+  Oid table = policies_table();
+  if (!OidIsValid(table)) return generation;
+  pg_read_barrier();  // the snapshot sees every commit that moved the generation to `generation`
+  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+  Relation relation = table_open(table, AccessShareLock);
+  TupleDesc desc = RelationGetDescr(relation);
+  AttrNumber id = attnameAttNum(relation, "id", false), operation = attnameAttNum(relation, "operation", false),
+             object = attnameAttNum(relation, "object", false), team = attnameAttNum(relation, "team", false);
+  MemoryContext caller = MemoryContextSwitchTo(cache_context);
+  int capacity = 64;
+  policies = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * capacity));
+  SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
+  for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
+    if (policy_count + 1 == capacity) {  // one spare slot: the arrays below are allocated count + 1
+      capacity *= 2;
+      policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * capacity));
     }
-    MemoryContextSwitchTo(spi);
-    SPI_finish();
-  };
-  with_pg_mpa_privileges(body);
-  publish_cluster_policies(generation);
+    bool is_null;
+    policies[policy_count++] = CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)),
+                                            text_column(row, desc, operation), text_column(row, desc, object),
+                                            text_column(row, desc, team)};
+  }
+  systable_endscan(scan);
+  MemoryContextSwitchTo(caller);
+  table_close(relation, AccessShareLock);
+  UnregisterSnapshot(snapshot);
+  // This transaction's own uncommitted changes are in the copy (the session
+  // sees them at once), but the other databases must not.
+  if (!policy_change_is_pending()) publish_cluster_policies(generation);
   return generation;
 }
 

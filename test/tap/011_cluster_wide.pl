@@ -65,4 +65,41 @@ while (time() < $deadline)
 }
 is(refused_in('app', q{ALTER ROLE bob SET work_mem = '1MB'}), '', 'an unprotected role is free again everywhere');
 
+# What mpa.database publishes is the committed policy set, as of now. A
+# session there holding an old snapshot (a repeatable-read transaction begun
+# before a policy was added), or with its own uncommitted change, reloads its
+# cache: neither copy may replace the published one.
+sub refused_now_in_app
+{
+	my ($sql) = @_;
+	return refused_in('app', "BEGIN; $sql; ROLLBACK");
+}
+my $old = $node->background_psql('postgres');
+$old->query_safe(q{SET application_name = 'old snapshot'});
+$old->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$old->query_safe('SELECT count(*) FROM mpa.policies');
+$node->safe_psql('postgres', q{SELECT mpa_protect('ALTER ROLE', 'carol', 'security')});
+$deadline = time() + 10;
+while (time() < $deadline)
+{
+	last if refused_now_in_app(q{ALTER ROLE carol SET work_mem = '1MB'});
+	select(undef, undef, undef, 0.1);
+}
+like(refused_now_in_app(q{ALTER ROLE carol SET work_mem = '1MB'}), qr/ALTER ROLE on carol requires the approval/,
+	'a new policy reaches the other databases');
+$old->query_safe(q{SET application_name = 'old snapshot, reloaded'});
+$old->query_safe('COMMIT');
+like(refused_now_in_app(q{ALTER ROLE carol SET work_mem = '1MB'}), qr/ALTER ROLE on carol requires the approval/,
+	'a session that reloaded its cache in an older snapshot does not publish the policies without it');
+
+$old->query_safe('BEGIN');
+$old->query_safe(q{SELECT mpa_unprotect('ALTER ROLE', 'carol')});
+$old->query_safe(q{SET application_name = 'own change'});
+like(refused_now_in_app(q{ALTER ROLE carol SET work_mem = '1MB'}), qr/ALTER ROLE on carol requires the approval/,
+	'an uncommitted removal is not published');
+$old->query_safe('ROLLBACK');
+like(refused_now_in_app(q{ALTER ROLE carol SET work_mem = '1MB'}), qr/ALTER ROLE on carol requires the approval/,
+	'nor after it rolled back');
+$old->quit;
+
 done_testing();
