@@ -142,7 +142,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
   NameChange change = name_change_of(parsetree);
-  bool governed = configuration_team() != nullptr;
+  bool governed = pg_mpa_is_governed();
   // Inside a statement already approved (an approved CREATE EXTENSION runs
   // its script), nested statements are part of what was approved.
   bool changes_setup = governed && !approved_statement_is_running() && changes_pg_mpa_setup(parsetree);

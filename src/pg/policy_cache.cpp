@@ -37,18 +37,19 @@ struct CachedPolicy {
 };
 
 // Lives in cache_context, which is reset at every reload. Policies are
-// sorted by operation (then id) and their patterns parsed once, at load:
-// the gate and the object access hook look up one operation's range and
-// compare values, without parsing or copying anything.
+// sorted by operation (then id) at load, and their patterns parsed once,
+// when first needed: the gate and the object access hook look up one
+// operation's range and compare values, without parsing or copying
+// anything. Most statements only ask whether a policy names their command
+// (a SET, a new session's first utility statement, never needs more).
 MemoryContext cache_context = nullptr;
 CachedPolicy *policies = nullptr;
-policy::PatternView *patterns = nullptr;  // patterns[i] is policies[i]'s
 int policy_count = 0;
 // The distinct operations policies name (sorted), each with its range of
-// policies and whether one of them names everything ('*'): a '*' on ALTER
-// SYSTEM must not make every dropped table worth a closer look. The gate
-// asks for an operation several times per statement, and the object access
-// hook once per dropped object.
+// policies and whether one of them names everything ('*'; known once the
+// patterns are parsed): a '*' on ALTER SYSTEM must not make every dropped
+// table worth a closer look. The gate asks for an operation several times
+// per statement, and the object access hook once per dropped object.
 struct OperationRange {
   const char *operation;
   int first;
@@ -57,6 +58,9 @@ struct OperationRange {
 };
 OperationRange *operations = nullptr;
 int operation_count = 0;
+// Filled by parse_patterns(), on first need after a load.
+bool patterns_parsed = false;
+policy::PatternView *patterns = nullptr;  // patterns[i] is policies[i]'s
 // The schemas policies name (values, sorted): what a cheap look at an
 // object's schema can rule out.
 const char **named_schemas = nullptr;
@@ -90,15 +94,28 @@ bool cluster_wide(const char *operation) {
 
 void copy_into(char *target, std::size_t size, const char *source) { strlcpy(target, source, size); }
 
-// Copies this backend's policies on cluster-wide operations into shared
-// memory, for the gate in the other databases.
-void publish_cluster_policies(uint64 generation) {
+// The outline of this backend's copy, into shared memory (under the lock).
+void publish_outline(SharedState *state) {
+  state->outline_complete = operation_count <= kOutlineOperationSlots;
+  for (int i = 0; i < operation_count && state->outline_complete; i++)
+    state->outline_complete = strlcpy(state->outline_operations[i], operations[i].operation, kOperationBytes) <
+                              static_cast<std::size_t>(kOperationBytes);
+  state->outline_governed = configuring_team != nullptr;
+  state->outline_policy_count = policy_count;
+  state->outline_operation_count = operation_count;
+}
+
+// In mpa.database, after a load: copies the outline of the policies and
+// those on cluster-wide operations into shared memory, for new sessions
+// here and for the gate in the other databases.
+void publish_policies(uint64 generation) {
   SharedState *state = shared_state();
   LWLockAcquire(state->cluster_policies_lock, LW_EXCLUSIVE);
   if (state->cluster_policies_generation > generation) {  // a newer copy is there already
     LWLockRelease(state->cluster_policies_lock);
     return;
   }
+  publish_outline(state);
   int count = 0;
   for (int i = 0; i < policy_count; i++) {
     // MPA CONFIGURE too: pg_mpa's settings can be changed from any database.
@@ -131,10 +148,10 @@ char *text_column(HeapTuple row, TupleDesc desc, AttrNumber column) {
 //
 // The table is read with a snapshot taken now, after the generation was
 // read, never with the caller's: a repeatable-read transaction that began
-// before a policy was committed would otherwise cache (and publish to the
-// other databases) the table without it, labelled with the new generation,
-// and the gate would miss the policy for the rest of the session. A plain
-// scan, without SPI, also keeps a session's first utility statement cheap.
+// before a policy was committed would otherwise cache (and publish) the
+// table without it, labelled with the new generation, and the gate would
+// miss the policy for the rest of the session. A plain scan, without SPI,
+// is also cheaper.
 uint64 load_from_table(uint64 generation) {
   Oid table = policies_table();
   if (!OidIsValid(table)) return generation;
@@ -162,9 +179,6 @@ uint64 load_from_table(uint64 generation) {
   MemoryContextSwitchTo(caller);
   table_close(relation, AccessShareLock);
   UnregisterSnapshot(snapshot);
-  // This transaction's own uncommitted changes are in the copy (the session
-  // sees them at once), but the other databases must not.
-  if (!policy_change_is_pending()) publish_cluster_policies(generation);
   return generation;
 }
 
@@ -232,31 +246,48 @@ const char *find_configuring_team() {
   return policies[range->first].team;
 }
 
-// Sorts the loaded policies, parses their patterns, lists the operations
-// and the schemas they name.
+// Sorts the loaded policies and lists the operations they name.
 void index_policies() {
   if (policy_count == 0) return;
   qsort(policies, policy_count, sizeof(CachedPolicy), compare_policies);
-  patterns = static_cast<policy::PatternView *>(
-      MemoryContextAlloc(cache_context, sizeof(policy::PatternView) * policy_count));
   operations = static_cast<OperationRange *>(MemoryContextAlloc(cache_context, sizeof(OperationRange) * policy_count));
-  named_schemas = static_cast<const char **>(MemoryContextAlloc(cache_context, sizeof(char *) * policy_count));
   for (int i = 0; i < policy_count; i++) {
-    patterns[i] = parse_into_cache(policies[i]);
     if (operation_count == 0 || std::strcmp(policies[i].operation, operations[operation_count - 1].operation) != 0)
       operations[operation_count++] = OperationRange{policies[i].operation, i, 0, false};
-    OperationRange &range = operations[operation_count - 1];
-    range.count++;
-    if (patterns[i].scope == policy::Scope::Everything)
-      range.names_everything = true;
-    else if (!patterns[i].schema.empty())
-      named_schemas[named_schema_count++] = patterns[i].schema.data();
+    operations[operation_count - 1].count++;
+  }
+  configuring_team = find_configuring_team();
+}
+
+// Parses the loaded policies' patterns, marks the operations with a
+// policy for everything and lists the schemas policies name. A stored
+// pattern that does not parse fails every statement that needs them.
+void parse_patterns() {
+  patterns = static_cast<policy::PatternView *>(
+      MemoryContextAlloc(cache_context, sizeof(policy::PatternView) * (policy_count + 1)));
+  named_schemas = static_cast<const char **>(MemoryContextAlloc(cache_context, sizeof(char *) * (policy_count + 1)));
+  named_schema_count = 0;  // (from the start again if an earlier attempt failed)
+  for (int range = 0; range < operation_count; range++) {
+    OperationRange &operation = operations[range];
+    for (int i = operation.first; i < operation.first + operation.count; i++) {
+      patterns[i] = parse_into_cache(policies[i]);
+      if (patterns[i].scope == policy::Scope::Everything)
+        operation.names_everything = true;
+      else if (!patterns[i].schema.empty())
+        named_schemas[named_schema_count++] = patterns[i].schema.data();
+    }
   }
   qsort(named_schemas, named_schema_count, sizeof(char *), compare_strings);
   const char *temporary = "pg_temp";
   temporary_schemas_named =
       bsearch(&temporary, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
-  configuring_team = find_configuring_team();
+  patterns_parsed = true;
+}
+
+// After ensure_fresh(): the patterns, parsed. Never reloads, so what the
+// caller holds of the cache stays valid.
+void ensure_patterns_parsed() {
+  if (!patterns_parsed) parse_patterns();
 }
 
 void forget_named_schema_oids(Datum, int, uint32) { named_schema_oids_valid = false; }
@@ -271,8 +302,9 @@ void ensure_fresh() {
   MemoryContextReset(cache_context);
   named_schema_oids_valid = false;
   policies = nullptr;
-  patterns = nullptr;
   policy_count = 0;
+  patterns_parsed = false;
+  patterns = nullptr;
   operations = nullptr;
   operation_count = 0;
   named_schemas = nullptr;
@@ -280,13 +312,63 @@ void ensure_fresh() {
   temporary_schemas_named = false;
   configuring_team = nullptr;
   loaded_generation = 0;
-  uint64 loaded = in_mpa_database() ? load_from_table(generation) : load_from_shared_memory();
+  bool here = in_mpa_database();
+  uint64 loaded = here ? load_from_table(generation) : load_from_shared_memory();
   index_policies();
   loaded_generation = loaded;
+  // This transaction's own uncommitted changes are in the copy (the session
+  // sees them at once), but no other session may see them.
+  if (here && !policy_change_is_pending()) publish_policies(loaded);
 }
 
+// The gate's first look at a statement asks only whether a policy names its
+// command, whether a team governs pg_mpa and whether any policy exists. A
+// session whose copy is stale answers that from the outline mpa.database's
+// backends publish with each load (the mail worker after every committed
+// change), so that a new connection whose first statement is a SET never
+// reads mpa.policies. Outside mpa.database the copy is the cluster-wide
+// policies in shared memory, cheap to take.
+struct Outline {
+  uint64 generation = 0;  // 0: none
+  bool governed = false;
+  int policy_count = 0;
+  int operation_count = 0;
+  char operations[kOutlineOperationSlots][kOperationBytes];
+};
+Outline outline;
 
-// Whether some policy names the schema with this OID.
+// Takes the published outline if it is of `generation`.
+bool take_published_outline(uint64 generation) {
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
+  bool current = state->cluster_policies_generation == generation && state->outline_complete;
+  if (current) {
+    outline.governed = state->outline_governed;
+    outline.policy_count = state->outline_policy_count;
+    outline.operation_count = state->outline_operation_count;
+    memcpy(outline.operations, state->outline_operations, sizeof outline.operations[0] * outline.operation_count);
+    outline.generation = generation;
+  }
+  LWLockRelease(state->cluster_policies_lock);
+  return current;
+}
+
+// The outline to answer from, or nullptr to answer from the copy, which is
+// then fresh. A transaction with its own policy change pending uses its copy.
+const Outline *current_outline() {
+  uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
+  if (generation == loaded_generation) return nullptr;
+  if (generation == outline.generation) return &outline;
+  if (!policy_change_is_pending() && in_mpa_database() && take_published_outline(generation)) return &outline;
+  ensure_fresh();
+  return nullptr;
+}
+
+int compare_operation_names(const void *key, const void *name) {
+  return std::strcmp(static_cast<const char *>(key), static_cast<const char *>(name));
+}
+
+// Whether some policy names the schema with this OID. Needs the patterns.
 bool schema_oid_is_named(Oid schema) {
   if (temporary_schemas_named && isAnyTempNamespace(schema)) return true;
   if (!named_schema_oids_valid) {
@@ -304,6 +386,7 @@ bool schema_oid_is_named(Oid schema) {
 
 // Whether some policy names the schema `quoted` (as quote_identifier prints
 // it). Conservative: a quoted spelling, whose value differs, counts as named.
+// Needs the patterns.
 bool schema_is_named(const char *quoted) {
   if (quoted[0] == '\0' || std::strchr(quoted, '"') != nullptr) return true;
   return bsearch(&quoted, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
@@ -314,6 +397,7 @@ bool schema_is_named(const char *quoted) {
 const char *team_for(const char *operation, const char *schema, const char *name) {
   const OperationRange *range = find_operation(operation);
   if (range == nullptr) return nullptr;
+  ensure_patterns_parsed();
   // Only '*' reaches an object in a schema no policy names.
   if (!range->names_everything && !schema_is_named(schema)) return nullptr;
   int best = run_cpp([&] {
@@ -325,23 +409,36 @@ const char *team_for(const char *operation, const char *schema, const char *name
 
 }  // namespace
 
-void forget_cached_policies() { loaded_generation = 0; }
+void forget_cached_policies() {
+  loaded_generation = 0;
+  outline.generation = 0;
+}
 
 void refresh_policies() { ensure_fresh(); }
 
 bool operation_is_protected(const char *operation) {
-  ensure_fresh();
+  if (const Outline *from = current_outline())
+    return bsearch(operation, from->operations, from->operation_count, kOperationBytes, compare_operation_names) !=
+           nullptr;
   return find_operation(operation) != nullptr;
+}
+
+bool pg_mpa_is_governed() {
+  if (const Outline *from = current_outline()) return from->governed;
+  return configuring_team != nullptr;
 }
 
 bool operation_may_reach_schema(const char *operation, Oid schema) {
   ensure_fresh();
   const OperationRange *range = find_operation(operation);
-  return range != nullptr && (range->names_everything || schema_oid_is_named(schema));
+  if (range == nullptr) return false;
+  ensure_patterns_parsed();
+  return range->names_everything || schema_oid_is_named(schema);
 }
 
 bool relations_may_be_governed(const char *operation, const char *const *schemas, int count) {
   ensure_fresh();
+  ensure_patterns_parsed();
   const OperationRange *range = find_operation(operation);
   if (range != nullptr && range->names_everything) return true;
   Oid pg_mpa_schema = configuring_team != nullptr ? pg_mpa_schema_oid() : InvalidOid;
@@ -369,7 +466,7 @@ bool relations_may_be_governed(const char *operation, const char *const *schemas
 }
 
 bool policies_exist() {
-  ensure_fresh();
+  if (const Outline *from = current_outline()) return from->policy_count > 0;
   return policy_count > 0;
 }
 
@@ -381,7 +478,9 @@ namespace {
 const char *team_guarding_names(const StatementDescription &description, bool leaves_schema,
                                 int *target_index) {
   *target_index = -1;
-  if (!policies_exist()) return nullptr;
+  ensure_fresh();
+  if (policy_count == 0) return nullptr;
+  ensure_patterns_parsed();
   const char *team = nullptr;
   for (int i = 0; i < description.target_count && team == nullptr; i++) {
     const StatementTarget &target = description.targets[i];
@@ -409,6 +508,7 @@ const char *configuration_team() {
 
 const char *governing_team(const StatementDescription &description, int *target_index) {
   *target_index = -1;
+  ensure_fresh();  // the whole copy: its patterns decide
   bool protected_operation = operation_is_protected(description.operation);
   const char *pg_mpa_team = configuration_team();
   if (!protected_operation && pg_mpa_team == nullptr) return nullptr;

@@ -1,15 +1,20 @@
 // This backend's copy of mpa.policies (outside mpa.database: of the
-// policies on cluster-wide operations, from shared memory). The gate consults it for every
-// utility statement, so a statement whose command no policy names costs one
-// atomic read and a short scan, never a query. The copy is reloaded when the
-// shared policy generation moves (a committed change anywhere).
+// policies on cluster-wide operations, from shared memory). The gate
+// consults it for every utility statement, so a statement whose command no
+// policy names costs one atomic read and a short scan, never a query. The
+// copy is reloaded when the shared policy generation moves (a committed
+// change anywhere), read as committed at that moment. Until a statement
+// needs more, a session answers whether a policy names a command, whether
+// a team governs pg_mpa and whether any policy exists from the outline
+// published in shared memory, without loading the copy (docs/decisions.md,
+// "The policy cache").
 #pragma once
 
 #include "pg/statement_description.hpp"
 
 namespace mpa::pg {
 
-// Drops the copy; the next use reloads it.
+// Drops the copy (and the outline taken); the next use reloads it.
 void forget_cached_policies();
 
 // Reloads the copy if stale. In mpa.database this also publishes the
@@ -21,6 +26,11 @@ void refresh_policies();
 // Whether a committed policy names this command tag. Must run in a
 // transaction. False when pg_mpa is not installed in this database.
 bool operation_is_protected(const char *operation);
+
+// Whether a team governs pg_mpa (configuration_team() is not nullptr),
+// without loading the policies where their outline says. Must run in a
+// transaction.
+bool pg_mpa_is_governed();
 
 // The team that governs pg_mpa itself (a policy on MPA CONFIGURE, '*'
 // preferred), or nullptr while none does and superusers configure freely.

@@ -23,6 +23,8 @@ namespace mpa::pg {
 inline constexpr std::size_t kCodeKeyBytes = 32;
 inline constexpr int kAttemptSlots = 4096;
 inline constexpr int kClusterPolicySlots = 256;
+inline constexpr int kOutlineOperationSlots = 256;  // more than PostgreSQL has command tags
+inline constexpr int kOperationBytes = 64;
 inline constexpr int kAuditRingSlots = 256;
 inline constexpr int kAuditDetailBytes = 1536;
 
@@ -30,7 +32,7 @@ inline constexpr int kAuditDetailBytes = 1536;
 // ALTER SYSTEM), copied here so that the gate in every database knows it.
 struct ClusterPolicy {
   int64 id;
-  char operation[64];
+  char operation[kOperationBytes];
   char object[200];
   char team[64];
 };
@@ -96,6 +98,14 @@ struct SharedState {
   uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
   int cluster_policy_count;
   ClusterPolicy cluster_policies[kClusterPolicySlots];
+  // Published with them, at the same generation: mpa.database's policies
+  // in outline, what the gate's first look at a statement asks (see
+  // policy_cache.cpp). Not complete: too many operations to list here.
+  bool outline_complete;
+  bool outline_governed;  // a policy on MPA CONFIGURE exists
+  int outline_policy_count;
+  int outline_operation_count;
+  char outline_operations[kOutlineOperationSlots][kOperationBytes];  // distinct, sorted (strcmp)
 
   // Audit events written by backends, taken by the worker (a ring).
   LWLock *audit_ring_lock;
