@@ -49,7 +49,8 @@ def log(message):
 
 # --- pgbench, alternating between the two clusters ---------------------------
 
-TPS_RE = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.M)
+# With -C (a connection per transaction) pgbench counts the connections in.
+TPS_RE = re.compile(r"^tps = ([0-9.]+) \((?:without initial connection time|including reconnection times)\)", re.M)
 
 
 TXNS_RE = re.compile(r"^number of transactions actually processed: ([0-9]+)", re.M)

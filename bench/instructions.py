@@ -72,6 +72,9 @@ def workloads(bench_dir):
         ("select: pgbench TPC-B", [], 40, 250, 0.99),
         ("select: user function per txn", ["-n", "-D", f"scale={SCALE}", "-f", os.path.join(bench_dir, "function.pgbench")],
          80, 500, 0.99),
+        # Every transaction a new backend: the warm-up's subtraction leaves
+        # what one connection and its first SET cost.
+        ("connect: new connection + SET", ["-n", "-C", "-f", os.path.join(bench_dir, "connect.pgbench")], 5, 25, 0.97),
     ]
 
 
