@@ -6,7 +6,17 @@ EXTENSION = pg_mpa
 MODULE_big = pg_mpa
 DATA = $(wildcard sql/pg_mpa--*.sql)
 
-CORE_SOURCES = $(wildcard src/core/*.cpp)
+# The SMTP transport (libcurl) is a library of its own, pg_mpa_smtp.so,
+# which only the mail worker loads: every backend maps what the preloaded
+# pg_mpa.so links, and libcurl's dependencies cost each new connection
+# about 100 us of CPU time (docs/benchmarks.md).
+# It is self-contained (-z defs): the retry rules it uses are linked into
+# both libraries.
+SMTP_ONLY_SOURCES = src/core/smtp_transport.cpp src/smtp_module/module.cpp
+SMTP_OBJS = $(SMTP_ONLY_SOURCES:.cpp=.o) src/core/retry_policy.o
+SMTP_MODULE = pg_mpa_smtp
+
+CORE_SOURCES = $(filter-out $(SMTP_ONLY_SOURCES),$(wildcard src/core/*.cpp))
 PG_SOURCES = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 
@@ -25,12 +35,29 @@ override with_llvm := no
 # -isystem).
 PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem $(shell $(PG_CONFIG) --includedir)/internal
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-missing-field-initializers
-SHLIB_LINK = -lstdc++ -lcurl -lcrypto
+SHLIB_LINK = -lstdc++ -lcrypto
 
-EXTRA_CLEAN = $(OBJS)
+EXTRA_CLEAN = $(OBJS) $(SMTP_OBJS) $(SMTP_MODULE)$(DLSUFFIX)
 
 include $(PGXS)
 
 # PGXS tracks no header dependencies here: rebuild everything when any header
 # changes (a struct shared between files must never disagree).
-$(OBJS): $(wildcard src/*/*.hpp)
+$(OBJS) $(SMTP_OBJS): $(wildcard src/*/*.hpp)
+
+# pg_mpa_smtp.so, built and installed with pg_mpa.so (after the include, so
+# that PGXS's targets stay the default).
+all: $(SMTP_MODULE)$(DLSUFFIX)
+
+$(SMTP_MODULE)$(DLSUFFIX): $(SMTP_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(LDFLAGS_SL) -shared -Wl,-z,defs -o $@ $(SMTP_OBJS) -lstdc++ -lcurl
+
+install: install-smtp-module
+install-smtp-module: $(SMTP_MODULE)$(DLSUFFIX) installdirs
+	$(INSTALL_SHLIB) $(SMTP_MODULE)$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/'
+
+uninstall: uninstall-smtp-module
+uninstall-smtp-module:
+	rm -f '$(DESTDIR)$(pkglibdir)/$(SMTP_MODULE)$(DLSUFFIX)'
+
+.PHONY: install-smtp-module uninstall-smtp-module

@@ -27,7 +27,19 @@ struct SendResult {
   bool session_failed = false;  // connect/TLS/AUTH/timeout: the next message would fail alike
 };
 
-class SmtpSession {
+// What the mail worker sends through. pg_mpa.so calls the SMTP session
+// through this interface only, so that it does not link libcurl: the
+// session lives in pg_mpa_smtp.so, which only the mail worker loads (every
+// backend maps what the preloaded library links, and libcurl's dependencies
+// cost each new connection about 100 us of CPU time).
+class MailSession {
+ public:
+  virtual ~MailSession() = default;
+  // Sends one RFC 5322 message (CRLF line endings) from `from` to `to`.
+  virtual SendResult send(const std::string &from, const std::string &to, const std::string &message) = 0;
+};
+
+class SmtpSession final : public MailSession {
  public:
   // should_abort is polled during transfers (e.g. a pending shutdown); when
   // it returns true the transfer stops and counts as a temporary failure.
@@ -36,12 +48,16 @@ class SmtpSession {
   SmtpSession(const SmtpSession &) = delete;
   SmtpSession &operator=(const SmtpSession &) = delete;
 
-  // Sends one RFC 5322 message (CRLF line endings) from `from` to `to`.
-  SendResult send(const std::string &from, const std::string &to, const std::string &message);
+  SendResult send(const std::string &from, const std::string &to, const std::string &message) override;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// pg_mpa_smtp.so's entry point, found by this name: a new SmtpSession,
+// which the caller deletes. Throws as SmtpSession's constructor does.
+using OpenSmtpSession = MailSession *(*)(const SmtpConfig &config, std::function<bool()> should_abort);
+inline constexpr const char *kOpenSmtpSessionSymbol = "mpa_open_smtp_session";
 
 }  // namespace mpa::mail

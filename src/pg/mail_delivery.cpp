@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,10 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr milliseconds kRetryCap = std::chrono::hours(1);
+
+// pg_mpa_smtp.so's session factory (see core/smtp_transport.hpp), set by
+// load_smtp_transport().
+mail::OpenSmtpSession open_smtp_session = nullptr;
 
 void set_error(MailJob &job, const std::string &error) {
   std::strncpy(job.error, error.c_str(), sizeof job.error - 1);
@@ -84,6 +89,11 @@ const char *configuration_problem() {
 
 }  // namespace
 
+void load_smtp_transport() {
+  open_smtp_session = reinterpret_cast<mail::OpenSmtpSession>(
+      load_external_function("$libdir/pg_mpa_smtp", mail::kOpenSmtpSessionSymbol, true, nullptr));
+}
+
 void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
   run_cpp([jobs, count, audit_head] {
     if (const char *problem = configuration_problem()) {
@@ -91,7 +101,7 @@ void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
       return;
     }
     // A pending SIGTERM ends the current transfer; the job is retried later.
-    mail::SmtpSession session(smtp_config(), [] { return ProcDiePending != 0; });
+    std::unique_ptr<mail::MailSession> session(open_smtp_session(smtp_config(), [] { return ProcDiePending != 0; }));
     for (int i = 0; i < count; i++) {
       MailJob &job = jobs[i];
       std::time_t now = std::time(nullptr);
@@ -109,7 +119,7 @@ void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
         set_error(job, e.what());
         continue;
       }
-      mail::SendResult result = session.send(settings::mail_from, job.recipient, rendered);
+      mail::SendResult result = session->send(settings::mail_from, job.recipient, rendered);
       switch (result.outcome) {
         case mail::DeliveryOutcome::Sent: job.verdict = MailVerdict::Sent; break;
         case mail::DeliveryOutcome::Permanent:
