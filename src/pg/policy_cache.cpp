@@ -14,6 +14,7 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace_d.h"
 #include "commands/extension.h"
@@ -156,7 +157,10 @@ uint64 load_from_table(uint64 generation) {
   Oid table = policies_table();
   if (!OidIsValid(table)) return generation;
   pg_read_barrier();  // the snapshot sees every commit that moved the generation to `generation`
-  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+  // A parallel worker may not take a snapshot: it reads in the query's. (Its
+  // check of a server-file function repeats the leader's, whose copy was
+  // read fresh; it does not publish its copy, and ends with the query.)
+  Snapshot snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
   Relation relation = table_open(table, AccessShareLock);
   TupleDesc desc = RelationGetDescr(relation);
   AttrNumber id = attnameAttNum(relation, "id", false), operation = attnameAttNum(relation, "operation", false),
@@ -320,7 +324,7 @@ void ensure_fresh() {
   loaded_generation = loaded;
   // This transaction's own uncommitted changes are in the copy (the session
   // sees them at once), but no other session may see them.
-  if (here && !policy_change_is_pending()) publish_policies(loaded);
+  if (here && !policy_change_is_pending() && !IsInParallelMode()) publish_policies(loaded);
 }
 
 // The gate's first look at a statement asks only whether a policy names its

@@ -94,6 +94,12 @@ $node->safe_psql('postgres', 'CREATE VIEW v4 AS SELECT 1 AS one');
 like(refusal(q{BEGIN; SELECT mpa_protect('DROP VIEW', 'public.v4', 'ops'); DROP VIEW v4; COMMIT}),
 	qr/DROP VIEW on public\.v4 requires the approval/, 'a policy binds the transaction that adds it');
 
+# A parallel worker checks a server-file function too, and may not take a
+# snapshot of its own: it reads the policies in the query's.
+my $parallel = $node->safe_psql('postgres', q{SET force_parallel_mode = on;
+	EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT length(pg_read_file('postgresql.conf'))});
+like($parallel, qr/Workers Launched: 1/, 'a server-file function runs in a parallel worker while no team governs pg_mpa');
+
 # A team taking over pg_mpa binds the next session too: its objects are then
 # changed only with approval.
 $node->safe_psql('postgres', q{SELECT mpa_protect('MPA CONFIGURE', '*', 'ops')});
