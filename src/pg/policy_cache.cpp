@@ -170,7 +170,7 @@ uint64 load_from_table(uint64 generation) {
   policies = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * capacity));
   SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
   for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
-    if (policy_count + 1 == capacity) {  // one spare slot: the arrays below are allocated count + 1
+    if (policy_count == capacity) {
       capacity *= 2;
       policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * capacity));
     }
@@ -180,7 +180,8 @@ uint64 load_from_table(uint64 generation) {
                                             text_column(row, desc, team)};
   }
   systable_endscan(scan);
-  // The spare half of the last doubling back (10,000 policies: 0.2 MiB).
+  // The unused part of the last doubling back (10,000 policies: 0.2 MiB);
+  // one slot at least, as elsewhere here.
   policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * (policy_count + 1)));
   MemoryContextSwitchTo(caller);
   table_close(relation, AccessShareLock);
