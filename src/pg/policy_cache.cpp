@@ -13,8 +13,8 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/table.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace_d.h"
 #include "commands/extension.h"
@@ -145,22 +145,24 @@ char *text_column(HeapTuple row, TupleDesc desc, AttrNumber column) {
   return TextDatumGetCString(heap_getattr(row, column, desc, &is_null));
 }
 
-// In mpa.database: the policies table. Returns the generation loaded.
+// In mpa.database: the policies table, as committed when it is read.
 //
 // The table is read with a snapshot taken now, after the generation was
 // read, never with the caller's: a repeatable-read transaction that began
 // before a policy was committed would otherwise cache (and publish) the
 // table without it, labelled with the new generation, and the gate would
-// miss the policy for the rest of the session. A plain scan, without SPI,
-// is also cheaper.
-uint64 load_from_table(uint64 generation) {
+// miss the policy for the rest of the session. It is a catalog snapshot,
+// the one kind a backend may take at any time: also in parallel mode (a
+// parallel worker, or the leader running a function during a parallel
+// query), and without fixing the transaction's snapshot when the load
+// comes first (before SET TRANSACTION ISOLATION LEVEL, say). A plain scan,
+// without SPI, is also cheaper.
+void load_from_table() {
   Oid table = policies_table();
-  if (!OidIsValid(table)) return generation;
-  pg_read_barrier();  // the snapshot sees every commit that moved the generation to `generation`
-  // A parallel worker may not take a snapshot: it reads in the query's. (Its
-  // check of a server-file function repeats the leader's, whose copy was
-  // read fresh; it does not publish its copy, and ends with the query.)
-  Snapshot snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
+  if (!OidIsValid(table)) return;
+  pg_read_barrier();  // the snapshot sees every commit that moved the generation to the one read
+  InvalidateCatalogSnapshot();
+  Snapshot snapshot = RegisterSnapshot(GetCatalogSnapshot(table));
   Relation relation = table_open(table, AccessShareLock);
   TupleDesc desc = RelationGetDescr(relation);
   AttrNumber id = attnameAttNum(relation, "id", false), operation = attnameAttNum(relation, "operation", false),
@@ -186,7 +188,6 @@ uint64 load_from_table(uint64 generation) {
   MemoryContextSwitchTo(caller);
   table_close(relation, AccessShareLock);
   UnregisterSnapshot(snapshot);
-  return generation;
 }
 
 // Elsewhere: the cluster-wide policies mpa.database published. Returns the
@@ -320,12 +321,17 @@ void ensure_fresh() {
   configuring_team = nullptr;
   loaded_generation = 0;
   bool here = in_mpa_database();
-  uint64 loaded = here ? load_from_table(generation) : load_from_shared_memory();
+  uint64 loaded = generation;
+  if (here)
+    load_from_table();
+  else
+    loaded = load_from_shared_memory();
   index_policies();
   loaded_generation = loaded;
   // This transaction's own uncommitted changes are in the copy (the session
-  // sees them at once), but no other session may see them.
-  if (here && !policy_change_is_pending() && !IsInParallelMode()) publish_policies(loaded);
+  // sees them at once), but no other session may see them. (A parallel
+  // worker sees its leader's, and does not know whether there are any.)
+  if (here && !policy_change_is_pending() && !IsParallelWorker()) publish_policies(loaded);
 }
 
 // The gate's first look at a statement asks only whether a policy names its
