@@ -31,6 +31,19 @@ void on_transaction_end(XactEvent event, void *) {
       // Our own uncommitted policies may be cached: drop them.
       if (policy_change_pending) forget_cached_policies();
       break;
+    case XACT_EVENT_PRE_PREPARE:
+      // COMMIT PREPARED runs no callback of ours, in whatever session: the
+      // policy generation would never move, and every backend would keep
+      // its copy without the change.
+      if (policy_change_pending)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("a transaction that changes pg_mpa's policies or teams cannot be prepared"),
+                        errhint("Commit it instead of PREPARE TRANSACTION.")));
+      return;
+    case XACT_EVENT_PREPARE:
+      // Its mail is sent once COMMIT PREPARED makes it visible: the worker's
+      // timer finds it, as it finds any mail it was not woken for.
+      break;
     default:
       return;
   }

@@ -25,9 +25,21 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kRetryCap = std::chrono::hours(1);
 
-// pg_mpa_smtp.so's session factory (see core/smtp_transport.hpp), set by
-// load_smtp_transport().
+// pg_mpa_smtp.so's session factory (see core/smtp_transport.hpp), loaded
+// by the first delivery.
 mail::OpenSmtpSession open_smtp_session = nullptr;
+
+// The factory, loaded on first use. A library that cannot be loaded (its
+// file missing, say) throws PostgresError; loading leaves nothing half
+// done, so the caller carries on.
+mail::OpenSmtpSession smtp_transport() {
+  if (open_smtp_session == nullptr)
+    open_smtp_session = call_postgres([] {
+      return reinterpret_cast<mail::OpenSmtpSession>(
+          load_external_function("$libdir/pg_mpa_smtp", mail::kOpenSmtpSessionSymbol, true, nullptr));
+    });
+  return open_smtp_session;
+}
 
 void set_error(MailJob &job, const std::string &error) {
   std::strncpy(job.error, error.c_str(), sizeof job.error - 1);
@@ -89,19 +101,23 @@ const char *configuration_problem() {
 
 }  // namespace
 
-void load_smtp_transport() {
-  open_smtp_session = reinterpret_cast<mail::OpenSmtpSession>(
-      load_external_function("$libdir/pg_mpa_smtp", mail::kOpenSmtpSessionSymbol, true, nullptr));
-}
-
 void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
   run_cpp([jobs, count, audit_head] {
     if (const char *problem = configuration_problem()) {
       for (int i = 0; i < count; i++) schedule_retry(jobs[i], problem);
       return;
     }
+    mail::OpenSmtpSession open_session;
+    try {
+      open_session = smtp_transport();
+    } catch (const PostgresError &e) {
+      // A broken installation: the mail waits for it to be fixed, and the
+      // worker's other duties (expiry, revoking grants) go on meanwhile.
+      for (int i = 0; i < count; i++) schedule_retry(jobs[i], std::string("pg_mpa_smtp: ") + e.what());
+      return;
+    }
     // A pending SIGTERM ends the current transfer; the job is retried later.
-    std::unique_ptr<mail::MailSession> session(open_smtp_session(smtp_config(), [] { return ProcDiePending != 0; }));
+    std::unique_ptr<mail::MailSession> session(open_session(smtp_config(), [] { return ProcDiePending != 0; }));
     for (int i = 0; i < count; i++) {
       MailJob &job = jobs[i];
       std::time_t now = std::time(nullptr);

@@ -27,12 +27,9 @@ struct MailJob {
   char error[512];
 };
 
-// Loads the SMTP transport (pg_mpa_smtp.so, with libcurl) into this
-// process; the mail worker calls it when it starts, before any delivery.
-// PostgreSQL-style: may ereport.
-void load_smtp_transport();
-
-// Renders and sends every job over one SMTP connection; each body ends with
+// Renders and sends every job over one SMTP connection (the first call
+// loads the SMTP transport, pg_mpa_smtp.so, which links libcurl: only the
+// mail worker maps it); each body ends with
 // the audit chain's head (`audit_head`, if not nullptr). C++ inside run_cpp:
 // it never raises a PostgreSQL error except through that wrapper.
 void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head);

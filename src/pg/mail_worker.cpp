@@ -320,7 +320,6 @@ void mpa_mail_worker_main(Datum) {
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(settings::database, nullptr, 0);
   trust_this_process();  // it writes the outbox and the approval tables
-  load_smtp_transport();
 
   batch_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa mail batch", ALLOCSET_DEFAULT_SIZES);
   before_shmem_exit(unpublish_latch, 0);

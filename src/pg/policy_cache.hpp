@@ -20,7 +20,9 @@ void forget_cached_policies();
 // Reloads the copy if stale. In mpa.database this also publishes the
 // policies on cluster-wide operations (roles, databases, tablespaces, ALTER
 // SYSTEM) to shared memory, where the gate of every other database reads
-// them; the mail worker calls it every round. Must run in a transaction.
+// them, with the outline new sessions here read (unless the transaction
+// has its own policy change pending, or this is a parallel worker); the
+// mail worker calls it every round. Must run in a transaction.
 void refresh_policies();
 
 // Whether a committed policy names this command tag. Must run in a

@@ -92,8 +92,10 @@ struct SharedState {
   ChallengeAttempts challenges[kAttemptSlots];
   VoterAttempts voters[kAttemptSlots];
 
-  // Written by backends of mpa.database when they load policies, read by
-  // the gate in the other databases.
+  // Written by backends of mpa.database when they load policies (not with
+  // their transaction's own uncommitted change, not by parallel workers),
+  // read by the gate in the other databases; the outline below by new
+  // sessions in mpa.database too.
   LWLock *cluster_policies_lock;
   uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
   int cluster_policy_count;
