@@ -96,14 +96,14 @@ bool cluster_wide(const char *operation) {
 void copy_into(char *target, std::size_t size, const char *source) { strlcpy(target, source, size); }
 
 // The outline of this backend's copy, into shared memory (under the lock).
-void publish_outline(SharedState *state) {
-  state->outline_complete = operation_count <= kOutlineOperationSlots;
-  for (int i = 0; i < operation_count && state->outline_complete; i++)
-    state->outline_complete = strlcpy(state->outline_operations[i], operations[i].operation, kOperationBytes) <
-                              static_cast<std::size_t>(kOperationBytes);
-  state->outline_governed = configuring_team != nullptr;
-  state->outline_policy_count = policy_count;
-  state->outline_operation_count = operation_count;
+void publish_outline(PolicyOutline &published) {
+  published.complete = operation_count <= kOutlineOperationSlots;
+  for (int i = 0; i < operation_count && published.complete; i++)
+    published.complete = strlcpy(published.operations[i], operations[i].operation, kOperationBytes) <
+                         static_cast<std::size_t>(kOperationBytes);
+  published.governed = configuring_team != nullptr;
+  published.policy_count = policy_count;
+  published.operation_count = operation_count;
 }
 
 // In mpa.database, after a load: copies the outline of the policies and
@@ -116,7 +116,7 @@ void publish_policies(uint64 generation) {
     LWLockRelease(state->cluster_policies_lock);
     return;
   }
-  publish_outline(state);
+  publish_outline(state->outline);
   int count = 0;
   for (int i = 0; i < policy_count; i++) {
     // MPA CONFIGURE too: pg_mpa's settings can be changed from any database.
@@ -341,26 +341,20 @@ void ensure_fresh() {
 // change), so that a new connection whose first statement is a SET never
 // reads mpa.policies. Outside mpa.database the copy is the cluster-wide
 // policies in shared memory, cheap to take.
-struct Outline {
-  uint64 generation = 0;  // 0: none
-  bool governed = false;
-  int policy_count = 0;
-  int operation_count = 0;
-  char operations[kOutlineOperationSlots][kOperationBytes];
-};
-Outline outline;
+PolicyOutline outline;          // this backend's copy of the published one
+uint64 outline_generation = 0;  // its generation; 0: none
 
 // Takes the published outline if it is of `generation`.
 bool take_published_outline(uint64 generation) {
   SharedState *state = shared_state();
   LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
-  bool current = state->cluster_policies_generation == generation && state->outline_complete;
+  const PolicyOutline &published = state->outline;
+  bool current = state->cluster_policies_generation == generation && published.complete;
   if (current) {
-    outline.governed = state->outline_governed;
-    outline.policy_count = state->outline_policy_count;
-    outline.operation_count = state->outline_operation_count;
-    memcpy(outline.operations, state->outline_operations, sizeof outline.operations[0] * outline.operation_count);
-    outline.generation = generation;
+    // What precedes the operations, and the operations in use.
+    memcpy(&outline, &published, offsetof(PolicyOutline, operations));
+    memcpy(outline.operations, published.operations, sizeof outline.operations[0] * outline.operation_count);
+    outline_generation = generation;
   }
   LWLockRelease(state->cluster_policies_lock);
   return current;
@@ -368,10 +362,10 @@ bool take_published_outline(uint64 generation) {
 
 // The outline to answer from, or nullptr to answer from the copy, which is
 // then fresh. A transaction with its own policy change pending uses its copy.
-const Outline *current_outline() {
+const PolicyOutline *current_outline() {
   uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
   if (generation == loaded_generation) return nullptr;
-  if (generation == outline.generation) return &outline;
+  if (generation == outline_generation) return &outline;
   if (!policy_change_is_pending() && in_mpa_database() && take_published_outline(generation)) return &outline;
   ensure_fresh();
   return nullptr;
@@ -424,20 +418,20 @@ const char *team_for(const char *operation, const char *schema, const char *name
 
 void forget_cached_policies() {
   loaded_generation = 0;
-  outline.generation = 0;
+  outline_generation = 0;
 }
 
 void refresh_policies() { ensure_fresh(); }
 
 bool operation_is_protected(const char *operation) {
-  if (const Outline *from = current_outline())
+  if (const PolicyOutline *from = current_outline())
     return bsearch(operation, from->operations, from->operation_count, kOperationBytes, compare_operation_names) !=
            nullptr;
   return find_operation(operation) != nullptr;
 }
 
 bool pg_mpa_is_governed() {
-  if (const Outline *from = current_outline()) return from->governed;
+  if (const PolicyOutline *from = current_outline()) return from->governed;
   return configuring_team != nullptr;
 }
 
@@ -479,7 +473,7 @@ bool relations_may_be_governed(const char *operation, const char *const *schemas
 }
 
 bool policies_exist() {
-  if (const Outline *from = current_outline()) return from->policy_count > 0;
+  if (const PolicyOutline *from = current_outline()) return from->policy_count > 0;
   return policy_count > 0;
 }
 

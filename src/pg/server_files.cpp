@@ -13,9 +13,8 @@ extern "C" {
 namespace mpa::pg {
 
 void refuse_server_file_call(Oid function) {
-  if (!IsTransactionState() || approved_statement_is_running()) return;
+  if (!IsTransactionState() || approved_statement_is_running() || !pg_mpa_is_governed()) return;
   const char *team = configuration_team();
-  if (team == nullptr) return;
   audit_refusal(psprintf("%s()", get_func_name(function)), team, debug_query_string);
   ereport(ERROR,
           (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),

@@ -51,7 +51,7 @@ void attach_shared_memory() {
     state->audit_ring_lost = 0;
     state->cluster_policies_generation = 0;
     state->cluster_policy_count = 0;
-    state->outline_complete = false;
+    state->outline.complete = false;
     memset(state->challenges, 0, sizeof state->challenges);
     memset(state->voters, 0, sizeof state->voters);
   }

@@ -37,6 +37,16 @@ struct ClusterPolicy {
   char team[64];
 };
 
+// mpa.database's policies in outline: what the gate's first look at a
+// statement asks. Not complete: too many operations to list here.
+struct PolicyOutline {
+  bool complete;
+  bool governed;  // a policy on MPA CONFIGURE exists
+  int policy_count;
+  int operation_count;
+  char operations[kOutlineOperationSlots][kOperationBytes];  // distinct, sorted (strcmp)
+};
+
 // Tries at one challenge (one mailed code).
 // Slots are keyed by ids and by something drawn when the row was made (the
 // code's nonce, the request's creation time): ids start again from 1 after
@@ -100,14 +110,8 @@ struct SharedState {
   uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
   int cluster_policy_count;
   ClusterPolicy cluster_policies[kClusterPolicySlots];
-  // Published with them, at the same generation: mpa.database's policies
-  // in outline, what the gate's first look at a statement asks (see
-  // policy_cache.cpp). Not complete: too many operations to list here.
-  bool outline_complete;
-  bool outline_governed;  // a policy on MPA CONFIGURE exists
-  int outline_policy_count;
-  int outline_operation_count;
-  char outline_operations[kOutlineOperationSlots][kOperationBytes];  // distinct, sorted (strcmp)
+  // Published with them, at the same generation (see policy_cache.cpp).
+  PolicyOutline outline;
 
   // Audit events written by backends, taken by the worker (a ring).
   LWLock *audit_ring_lock;
