@@ -774,16 +774,18 @@ REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, 
 
 -- Names in the statement are resolved with the caller's search_path (the
 -- one the statement would run with); the request records them by OID.
+-- Every name in these wrappers is qualified: they run with the caller's
+-- search_path, which they pass on.
 CREATE FUNCTION mpa_request(statement text, justification text) RETURNS bigint
 LANGUAGE sql AS $$
-  SELECT mpa.create_request(statement, justification, current_setting('search_path'), NULL)
+  SELECT mpa.create_request(statement, justification, pg_catalog.current_setting('search_path'), NULL)
 $$;
 
 -- A temporary grant: once approved and executed, the GRANT holds for
 -- valid_for and is then revoked by the worker.
 CREATE FUNCTION mpa_request(statement text, justification text, valid_for interval) RETURNS bigint
 LANGUAGE sql AS $$
-  SELECT mpa.create_request(statement, justification, current_setting('search_path'),
+  SELECT mpa.create_request(statement, justification, pg_catalog.current_setting('search_path'),
                             mpa.require(valid_for, 'valid_for'))
 $$;
 
@@ -1038,11 +1040,20 @@ BEGIN
   PERFORM mpa.finish(r, 'cancelled', format('%s withdrew it.', r.requester));
 END $$;
 
--- Runs the approved statement, once, as the requester (not SECURITY
--- DEFINER: the statement runs with the caller's own privileges). The gate
+-- Runs the approved statement, once, as the requester (nothing here is
+-- SECURITY DEFINER: the statement runs with the caller's own privileges,
+-- and with the search_path the caller has now, as if typed). The gate
 -- recognises it and spends the approval in this transaction.
 CREATE FUNCTION mpa_execute(request_id bigint) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE sql AS $$
+  SELECT mpa.execute_request(request_id, pg_catalog.current_setting('search_path'))
+$$;
+
+CREATE FUNCTION mpa.run_approved_statement(statement text, search_path text) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_run_approved_statement';
+
+CREATE FUNCTION mpa.execute_request(request_id bigint, caller_search_path text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r mpa.requests;
 BEGIN
   SELECT * INTO r FROM mpa.requests WHERE id = mpa.require(request_id, 'request_id');
@@ -1061,13 +1072,14 @@ BEGIN
   IF r.operation = 'MPA CONFIGURE' THEN
     PERFORM mpa.execute_configuration(r.id);
   ELSE
-    EXECUTE r.statement;
+    PERFORM mpa.run_approved_statement(r.statement, caller_search_path);
   END IF;
   IF (SELECT state FROM mpa.requests WHERE id = r.id) <> 'executed' THEN
     RAISE EXCEPTION 'request % was not executed: its objects changed since it was approved', r.id
       USING ERRCODE = 'MP004';
   END IF;
 END $$;
+GRANT EXECUTE ON FUNCTION mpa.execute_request(bigint, text), mpa.run_approved_statement(text, text) TO PUBLIC;
 
 -------------------------------------------------------------------------------
 -- Audit (mpa.audit): checking the chain, and its head for external checkers.
@@ -1226,3 +1238,19 @@ BEGIN
   END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION mpa.check_team_health(), mpa.max_payload_bytes() FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- pg_mpa's triggers (its own and the foreign keys' between its tables) fire
+-- whatever session_replication_role says, however it was set (SET,
+-- set_config, connection options, ALTER ROLE/DATABASE ... SET): "replica"
+-- silences ordinary triggers, not these.
+-------------------------------------------------------------------------------
+DO $$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT tg.tgrelid::regclass AS relation, tg.tgname FROM pg_catalog.pg_trigger tg
+             JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+            WHERE c.relnamespace = 'mpa'::regnamespace LOOP
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.relation, t.tgname);
+  END LOOP;
+END $$;

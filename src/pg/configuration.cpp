@@ -8,10 +8,26 @@
 #include "pg/policy_cache.hpp"
 #include "pg/statement_description.hpp"
 
+#include "pg/installation.hpp"
+#include "pg/self_protection.hpp"
+
 extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/transam.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_proc_d.h"
 #include "catalog/pg_type_d.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/plancache.h"
 }
 
 namespace mpa::pg {
@@ -29,11 +45,6 @@ int64 executing_request = 0;
 
 // Raised at the end of a rehearsal to roll it back (caught by create_request).
 constexpr int kRehearsalOver = MAKE_SQLSTATE('M', 'P', 'R', '0', '0');
-
-bool is_constant(Node *argument) {
-  if (IsA(argument, TypeCast)) argument = castNode(TypeCast, argument)->arg;
-  return IsA(argument, A_Const);
-}
 
 // Loads an approved configuration request of the session role and marks it
 // executed (in this transaction); returns its statement, or nullptr.
@@ -73,16 +84,95 @@ char *spend_configuration_request(int64 request_id) {
   return spend.statement;
 }
 
-// Runs the approved call as the caller, with configuration unlocked only
-// for its duration.
+// The schema CREATE EXTENSION put pg_mpa's public functions in.
+const char *public_schema_name() {
+  Relation extensions = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+              ObjectIdGetDatum(pg_mpa_extension_oid()));
+  SysScanDesc scan = systable_beginscan(extensions, ExtensionOidIndexId, true, nullptr, 1, &key);
+  HeapTuple tuple = systable_getnext(scan);
+  Oid schema = HeapTupleIsValid(tuple) ? reinterpret_cast<Form_pg_extension>(GETSTRUCT(tuple))->extnamespace
+                                       : InvalidOid;
+  systable_endscan(scan);
+  table_close(extensions, AccessShareLock);
+  const char *name = OidIsValid(schema) ? get_namespace_name(schema) : nullptr;
+  if (name == nullptr) elog(ERROR, "pg_mpa: its schema is gone");
+  return name;
+}
+
+// Configuration calls are resolved the way pg_mpa resolves them, whatever
+// the caller's search_path: pg_catalog first, then pg_mpa's own schema.
+// Restores the path when the GUC nest level returned is closed.
+int pin_configuration_search_path() {
+  int nest_level = NewGUCNestLevel();
+  set_config_option("search_path", psprintf("pg_catalog, %s", quote_identifier(public_schema_name())), PGC_USERSET,
+                    PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  return nest_level;
+}
+
+bool is_configuration_function(Oid function) {
+  if (!is_pg_mpa_object(ProcedureRelationId, function)) return false;
+  const char *name = get_func_name(function);
+  for (const char *configuration : kConfigurationFunctions)
+    if (name != nullptr && std::strcmp(configuration, name) == 0) return true;
+  return false;
+}
+
+// Whether the call evaluates anything of a caller's making: a function
+// other than the configuration function itself and the built-in ones (its
+// arguments' casts), a domain's check, a subquery. None may run inside
+// pg_mpa.
+bool evaluates_foreign_code(Node *node, void *configuration_function) {
+  if (node == nullptr) return false;
+  auto foreign = [](Oid function, void *target) {
+    return function >= FirstNormalObjectId && function != *static_cast<Oid *>(target);
+  };
+  if (check_functions_in_node(node, foreign, configuration_function) || IsA(node, SubLink) ||
+      (IsA(node, CoerceToDomain) && castNode(CoerceToDomain, node)->resulttype >= FirstNormalObjectId))
+    return true;
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(evaluates_foreign_code)), configuration_function);
+}
+
+// The configuration function the analysed query calls, or InvalidOid when
+// it is not exactly one of pg_mpa's configuration functions (by OID) over
+// built-in values.
+Oid configuration_function_of(Query *query) {
+  if (query->commandType != CMD_SELECT || list_length(query->targetList) != 1 || query->rtable != NIL ||
+      query->jointree->quals != nullptr || query->hasAggs || query->hasWindowFuncs || query->hasTargetSRFs ||
+      query->hasSubLinks || query->cteList != NIL || query->setOperations != nullptr ||
+      query->groupClause != NIL || query->havingQual != nullptr || query->sortClause != NIL ||
+      query->distinctClause != NIL || query->limitCount != nullptr || query->limitOffset != nullptr ||
+      query->rowMarks != NIL)
+    return InvalidOid;
+  Node *expression = reinterpret_cast<Node *>(linitial_node(TargetEntry, query->targetList)->expr);
+  if (!IsA(expression, FuncExpr)) return InvalidOid;
+  Oid function = castNode(FuncExpr, expression)->funcid;
+  if (!is_configuration_function(function)) return InvalidOid;
+  if (evaluates_foreign_code(expression, &function)) return InvalidOid;
+  return function;
+}
+
+// Runs the approved call, resolved as above and checked again by OID, as
+// the caller, with configuration unlocked only for its duration.
 void run_configuration_request(int64 request_id, const char *statement) {
   executing_request = request_id;
   PG_TRY();
   {
+    int nest_level = pin_configuration_search_path();
     SPI_connect();
-    if (SPI_execute(statement, false, 0) != SPI_OK_SELECT)
+    SPIPlanPtr plan = SPI_prepare(statement, 0, nullptr);
+    List *sources = plan ? SPI_plan_get_plan_sources(plan) : NIL;
+    auto *source = list_length(sources) == 1 ? linitial_node(CachedPlanSource, sources) : nullptr;
+    if (source == nullptr || list_length(source->query_list) != 1 ||
+        !OidIsValid(configuration_function_of(linitial_node(Query, source->query_list))))
+      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '4')),
+                      errmsg("request %lld does not call one of pg_mpa's configuration functions",
+                             static_cast<long long>(request_id))));
+    if (SPI_execute_plan(plan, nullptr, nullptr, false, 0) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: configuration request %lld did not run", static_cast<long long>(request_id));
     SPI_finish();
+    AtEOXact_GUC(true, nest_level);
   }
   PG_FINALLY();
   {
@@ -91,29 +181,25 @@ void run_configuration_request(int64 request_id, const char *statement) {
   PG_END_TRY();
 }
 
+// Only "SELECT f(...)" is analysed: anything else is no configuration call,
+// and a request for it is judged as the statement it is.
+bool looks_like_a_call(Node *statement) {
+  if (!IsA(statement, SelectStmt)) return false;
+  auto *select = castNode(SelectStmt, statement);
+  return select->fromClause == NIL && select->valuesLists == NIL && select->op == SETOP_NONE &&
+         list_length(select->targetList) == 1 &&
+         IsA(castNode(ResTarget, linitial(select->targetList))->val, FuncCall);
+}
+
 }  // namespace
 
-const char *configuration_call(Node *statement) {
-  if (!IsA(statement, SelectStmt)) return nullptr;
-  auto *select = castNode(SelectStmt, statement);
-  if (select->fromClause || select->whereClause || select->groupClause || select->havingClause ||
-      select->windowClause || select->valuesLists || select->sortClause || select->limitCount ||
-      select->limitOffset || select->lockingClause || select->withClause || select->distinctClause ||
-      select->op != SETOP_NONE || list_length(select->targetList) != 1)
-    return nullptr;
-  Node *value = castNode(ResTarget, linitial(select->targetList))->val;
-  if (!IsA(value, FuncCall)) return nullptr;
-  auto *call = castNode(FuncCall, value);
-  if (call->agg_order || call->agg_filter || call->over || call->agg_star || call->agg_distinct ||
-      call->func_variadic || list_length(call->funcname) > 2)
-    return nullptr;
-  ListCell *cell;
-  foreach (cell, call->args)
-    if (!is_constant(lfirst_node(Node, cell))) return nullptr;
-  const char *name = strVal(llast(call->funcname));
-  for (const char *function : kConfigurationFunctions)
-    if (std::strcmp(function, name) == 0) return function;
-  return nullptr;
+const char *configuration_call(RawStmt *raw, const char *text) {
+  if (!looks_like_a_call(raw->stmt) || !OidIsValid(pg_mpa_extension_oid())) return nullptr;
+  int nest_level = pin_configuration_search_path();
+  Query *query = parse_analyze_fixedparams(raw, text, nullptr, 0, nullptr);
+  Oid function = configuration_function_of(query);
+  AtEOXact_GUC(true, nest_level);
+  return OidIsValid(function) ? get_func_name(function) : nullptr;
 }
 
 }  // namespace mpa::pg

@@ -19,7 +19,10 @@ namespace mpa::pg {
 inline constexpr const char *kConfigureOperation = "MPA CONFIGURE";
 
 // The configuration function a request statement calls, if it is exactly
-// "SELECT <configuration function>(<constants>)"; nullptr otherwise.
-const char *configuration_call(Node *statement);
+// "SELECT <configuration function>(<values>)" where the function, resolved
+// with pg_catalog and pg_mpa's schema only, is pg_mpa's own (by OID) and
+// every other function the call evaluates is built in; nullptr otherwise.
+// The same check is made again, on the plan, when the call runs.
+const char *configuration_call(RawStmt *raw, const char *text);
 
 }  // namespace mpa::pg

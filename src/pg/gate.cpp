@@ -141,6 +141,8 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
+  if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt) || IsA(parsetree, AlterTableStmt))
+    refuse_inheritance_from_pg_mpa(parsetree);
   NameChange change = name_change_of(parsetree);
   bool governed = pg_mpa_is_governed();
   // Inside a statement already approved (an approved CREATE EXTENSION runs

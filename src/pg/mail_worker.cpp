@@ -32,6 +32,7 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -319,6 +320,12 @@ void mpa_mail_worker_main(Datum) {
   pqsignal(SIGTERM, die);  // handled at CHECK_FOR_INTERRUPTS, not inside libcurl
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(settings::database, nullptr, 0);
+  // pg_mpa's SQL runs in its own environment, whatever ALTER SYSTEM, ALTER
+  // DATABASE or ALTER ROLE set: names resolve in pg_catalog only (a now()
+  // or an = earlier on the path would run here, trusted), and pg_mpa's
+  // triggers fire. PGC_S_OVERRIDE outranks every other source, reloads too.
+  SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+  SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
   trust_this_process();  // it writes the outbox and the approval tables
 
   batch_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa mail batch", ALLOCSET_DEFAULT_SIZES);

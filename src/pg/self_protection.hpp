@@ -20,6 +20,11 @@ namespace mpa::pg {
 // Whether the object is one of pg_mpa's own (see above).
 bool is_pg_mpa_object(Oid class_id, Oid object_id);
 
+// Refuses a statement that would make a relation inherit from, or a
+// partition of, one of pg_mpa's tables (its rows would count as pg_mpa's),
+// or attach one of pg_mpa's tables under another: for every role, always.
+void refuse_inheritance_from_pg_mpa(Node *statement);
+
 // The gate marks the run of a statement it let through as approved.
 void set_approved_statement_running(bool running);
 bool approved_statement_is_running();
@@ -34,5 +39,11 @@ void leave_trusted_code();
 
 // The mail worker is pg_mpa's own for its whole life.
 void trust_this_process();
+
+// Runs body(context) with pg_mpa's trust set aside: the statement of an
+// approved request runs as its requester, and whatever it reaches
+// (functions, triggers, pg_mpa's internal functions) meets every rule as if
+// typed. PostgreSQL-style: may ereport; the trust is restored either way.
+void without_trust(void (*body)(void *), void *context);
 
 }  // namespace mpa::pg

@@ -333,10 +333,11 @@ const char *language_option(List *options) {
 
 bool changes_pg_mpa_setup(Node *parsetree) {
   switch (nodeTag(parsetree)) {
-    case T_AlterSystemStmt: {
-      const char *name = castNode(AlterSystemStmt, parsetree)->setstmt->name;
-      return name == nullptr || is_pg_mpa_setting(name);  // RESET ALL resets pg_mpa's too
-    }
+    // Any parameter: the server's own file writers (the logging collector's
+    // log_directory and log_filename, archive_command, ...) could otherwise
+    // reach postgresql.auto.conf or run a program; one rule closes them all.
+    case T_AlterSystemStmt:
+      return true;
     case T_AlterRoleSetStmt:
       return is_pg_mpa_setting(castNode(AlterRoleSetStmt, parsetree)->setstmt->name);
     case T_AlterDatabaseSetStmt:
@@ -480,7 +481,7 @@ StatementDescription describe_statement_text(const char *text) {
                            list_length(statements)),
                     errhint("Make one request for each statement.")));
   RawStmt *raw = linitial_node(RawStmt, statements);
-  if (const char *function = configuration_call(raw->stmt)) return describe_configuration_call(function, text);
+  if (const char *function = configuration_call(raw, text)) return describe_configuration_call(function, text);
   return describe(raw->stmt, text, true, true);
 }
 

@@ -65,11 +65,16 @@ is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $requ
 ($rc, $out, $err) = $node->psql('postgres', "SELECT mpa_execute($request)");
 isnt($rc, 0, 'an approved change runs once');
 
-# A superuser cannot call the runner for a request that is not approved.
+# A superuser cannot call the runner for a request that is not approved:
+# neither the internal runner directly (pg_mpa's SQLSTATE MP010: internal
+# functions run only below pg_mpa's public ones), nor through mpa_execute.
 my $other = $node->safe_psql('postgres',
 	q{SELECT mpa_request($$SELECT mpa_team_set_threshold('security', 1)$$, 'fewer approvals')});
-($rc, $out, $err) = $node->psql('postgres', "SELECT mpa.execute_configuration($other)");
-like($err, qr/is not an approved configuration change of yours/, 'pending requests cannot be run');
+($rc, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY verbose\nSELECT mpa.execute_configuration($other)");
+like($err, qr/ERROR:  MP010: .*is internal to pg_mpa/, 'the internal runner cannot be called directly');
+($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT mpa_execute($other)");
+like($err, qr/ERROR:  MP004: request \d+ is pending, not approved/, 'pending requests cannot be run');
 is($node->safe_psql('postgres', q{SELECT threshold FROM mpa.teams WHERE name = 'security'}),
 	'2', 'and nothing changed');
 

@@ -76,7 +76,18 @@ for my $attack (@attacks[0, 2, 4])
 ok(!-e $node->data_dir . '/postgresql.auto.conf'
 	  || slurp_file($node->data_dir . '/postgresql.auto.conf') !~ /mpa\.|preload/,
 	'postgresql.auto.conf holds none of it');
-is(refused('postgres', q{ALTER SYSTEM SET work_mem = '8MB'}), '', 'other settings stay free');
+# Once governed, ALTER SYSTEM of any parameter needs the governing team: the
+# logging collector's log_directory and log_filename would otherwise make it
+# write into postgresql.auto.conf, archive_command runs a program, and so on.
+for my $setting (q{work_mem = '8MB'}, q{log_directory = '.'}, q{log_filename = 'postgresql.auto.conf'},
+	q{archive_command = 'cat > /dev/null'})
+{
+	like(refused('postgres', "\\set VERBOSITY verbose\nALTER SYSTEM SET $setting"),
+		qr/ERROR:  MP001: ALTER SYSTEM on \S+ requires the approval of team "security"/,
+		"once governed, ALTER SYSTEM of any parameter is refused: $setting");
+}
+is(refused('postgres', q{SET work_mem = '8MB'; ALTER ROLE carol SET work_mem = '8MB'}), '',
+	'other settings stay free for sessions and roles');
 is(refused('postgres', q{CREATE FUNCTION harmless() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE FUNCTION harmless_pl() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1; END'}),
 	'', 'trusted languages stay free');
 is(refused('postgres', q{COPY (SELECT 1) TO STDOUT}), '', 'COPY through the client stays free');
