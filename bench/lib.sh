@@ -15,7 +15,8 @@ shared_buffers = 256MB
 max_locks_per_transaction = 1024
 max_wal_size = 8GB
 checkpoint_timeout = 1h
-autovacuum = off"
+autovacuum = off
+mpa.govern_from_first_policy = off"
 BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-10}
 
 # Results: one TSV line per figure (benchmark, with, without, ratio, target,

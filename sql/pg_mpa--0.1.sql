@@ -249,6 +249,10 @@ CREATE FUNCTION mpa.new_nonce() RETURNS bytea
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_new_nonce';
 CREATE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_code';
+CREATE FUNCTION mpa.code_submitted() RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_code_submitted';
+CREATE FUNCTION mpa.code_settled() RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_code_settled';
 CREATE FUNCTION mpa.voter_locked_out(request_id bigint, requested_at timestamptz) RETURNS boolean
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_voter_locked_out';
 CREATE FUNCTION mpa.policies_changed() RETURNS trigger
@@ -638,23 +642,38 @@ END $$;
 
 -- The approver confirms their address (or an approved new one) with the
 -- code mailed there.
+-- A function that takes a code notes the submission before anything that
+-- could wait on a lock (src/pg/code_submission.hpp): a call that does not
+-- reach the code's check burns the approver's codes. The work is done by
+-- the internal function it then calls.
 CREATE FUNCTION mpa_confirm_email(team text, code text) RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT mpa.code_submitted();
+  SELECT mpa.confirm_email(team, code);
+$$;
+
+CREATE FUNCTION mpa.confirm_email(team text, code text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   me regrole := session_user::regrole;
   a mpa.approvers;
   c mpa.challenges;
 BEGIN
+  IF team IS NULL OR code IS NULL THEN
+    PERFORM mpa.code_settled();
+  END IF;
   PERFORM mpa.require(team, 'team');
   PERFORM mpa.require(code, 'code');
-  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = mpa_confirm_email.team AND ap.approver = me FOR UPDATE;
+  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = confirm_email.team AND ap.approver = me FOR UPDATE;
   IF NOT FOUND THEN
+    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'role % is not an approver of team "%"', me, left(team, 80) USING ERRCODE = 'MP003';
   END IF;
   SELECT * INTO c FROM mpa.challenges ch
    WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me AND ch.state = 'open'
    ORDER BY ch.id DESC LIMIT 1;
   IF NOT FOUND OR c.expires_at <= statement_timestamp() THEN
+    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'no confirmation code is waiting for you in team "%"', a.team USING ERRCODE = 'MP005',
       HINT = format('Ask for one: SELECT mpa_confirm_email_resend(%L);', a.team);
   END IF;
@@ -746,6 +765,20 @@ BEGIN
   END IF;
   INSERT INTO mpa.policies (operation, object, team) VALUES (op, obj, t.name)
     ON CONFLICT ON CONSTRAINT policies_operation_object_key DO UPDATE SET team = excluded.team;
+  -- Secure by default: the team of the first policy governs pg_mpa too,
+  -- unless a team was named to govern it before. Governance starts when
+  -- this transaction commits (mpa.authorize_configuration lets the
+  -- transaction that made every governing policy finish its set-up). (A server may opt out
+  -- with mpa.govern_from_first_policy = off: test fixtures do.)
+  IF op <> 'MPA CONFIGURE' AND current_setting('mpa.govern_from_first_policy')::boolean
+     AND NOT EXISTS (SELECT FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE') THEN
+    INSERT INTO mpa.policies (operation, object, team) VALUES ('MPA CONFIGURE', '*', t.name);
+    RAISE NOTICE 'team "%" now governs pg_mpa as well', t.name
+      USING DETAIL = 'From the end of this transaction, changes to teams, approvers and policies '
+                     'need its approval (mpa_request, then mpa_execute).',
+            HINT = 'To have another team govern pg_mpa, protect MPA CONFIGURE for it first, '
+                   'or in the same transaction.';
+  END IF;
 END $$;
 
 CREATE FUNCTION mpa_unprotect(operation text, object text DEFAULT '*')
@@ -957,7 +990,13 @@ BEGIN
 END $$;
 
 CREATE FUNCTION mpa_verify(request_id bigint, code text) RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT mpa.code_submitted();
+  SELECT mpa.verify_vote(request_id, code);
+$$;
+
+CREATE FUNCTION mpa.verify_vote(request_id bigint, code text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   voter regrole := session_user::regrole;
   c mpa.challenges;
@@ -967,19 +1006,25 @@ DECLARE
   eligible int;
   outcome text;
 BEGIN
+  IF request_id IS NULL OR code IS NULL THEN
+    PERFORM mpa.code_settled();
+  END IF;
   PERFORM mpa.require(request_id, 'request_id');
   PERFORM mpa.require(code, 'code');
   SELECT * INTO r FROM mpa.requests WHERE id = request_id;
   IF NOT FOUND THEN
+    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
   ELSIF r.state <> 'pending' OR r.expires_at <= statement_timestamp() THEN
+    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'request % is %, not open for votes', r.id,
                     CASE WHEN r.state = 'pending' THEN 'expired' ELSE r.state END USING ERRCODE = 'MP004';
   END IF;
   SELECT * INTO c FROM mpa.challenges ch
-   WHERE ch.request_id = mpa_verify.request_id AND ch.approver = voter AND ch.state = 'open'
+   WHERE ch.request_id = verify_vote.request_id AND ch.approver = voter AND ch.state = 'open'
    ORDER BY ch.id DESC LIMIT 1;
   IF NOT FOUND OR c.expires_at <= statement_timestamp() THEN
+    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'no code is waiting for you on request %', request_id USING ERRCODE = 'MP005',
       HINT = format('Ask for one: SELECT mpa_vote(%s, ''approve'') or mpa_resend(%s).', request_id, request_id);
   END IF;

@@ -5,7 +5,8 @@
 namespace mpa::otp {
 namespace {
 
-constexpr const char kEntryFunction[] = "mpa_verify";
+// The public functions that take a code.
+constexpr const char *kEntryFunctions[] = {"mpa_verify", "mpa_confirm_email"};
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -22,7 +23,8 @@ bool starts_with_ignoring_case(const char *text, const char *prefix) noexcept {
 bool mentions_code_entry(const char *text) noexcept {
   if (text == nullptr) return false;
   for (; *text; ++text)
-    if (starts_with_ignoring_case(text, kEntryFunction)) return true;
+    for (const char *function : kEntryFunctions)
+      if (starts_with_ignoring_case(text, function)) return true;
   return false;
 }
 

@@ -1,7 +1,8 @@
 // Keeping one-time codes out of the server log. An approver types the code
-// into `SELECT mpa_verify(…, '123456')`; with log_statement, log_duration or
-// an error, PostgreSQL would write that text to the log. pg_mpa's log hook
-// blanks every six-digit run in log text that mentions mpa_verify.
+// into `SELECT mpa_verify(…, '123456')` (or mpa_confirm_email); with
+// log_statement, log_duration or an error, PostgreSQL would write that text
+// to the log. pg_mpa's log hook blanks every six-digit run in log text that
+// mentions a function that takes a code.
 //
 // These run inside PostgreSQL's log hook, where nothing may allocate, throw
 // or fail: they work in place on C strings and are noexcept.
@@ -9,7 +10,8 @@
 
 namespace mpa::otp {
 
-// Whether `text` (NUL-terminated, may be null) calls mpa_verify, in any case.
+// Whether `text` (NUL-terminated, may be null) calls mpa_verify or
+// mpa_confirm_email, in any case.
 bool mentions_code_entry(const char *text) noexcept;
 
 // Replaces, in place, every run of exactly six ASCII digits in `text` (may
@@ -17,7 +19,7 @@ bool mentions_code_entry(const char *text) noexcept;
 // are left alone. Returns whether anything was blanked.
 bool blank_six_digit_runs(char *text) noexcept;
 
-// blank_six_digit_runs(text), only when the text mentions mpa_verify.
+// blank_six_digit_runs(text), only when the text mentions one of them.
 bool redact_codes_in_place(char *text) noexcept;
 
 }  // namespace mpa::otp

@@ -88,16 +88,20 @@ constexpr const char *kInsertPendingSql =
     " VALUES ($1, $2, $3, coalesce((SELECT rolname FROM pg_roles WHERE oid = $4), 'role ' || $4),"
     "         coalesce((SELECT datname FROM pg_database WHERE oid = $5), 'database ' || $5), $6::jsonb)";
 
-// Takes every waiting entry out of shared memory (copied into `out`).
-int take_pending(PendingAuditEntry *out, uint64 *lost) {
+// Entries of the ring written to mpa.audit in the worker's transaction now
+// under way: they leave the ring only once it committed
+// (release_committed_audit), so a round that fails loses none.
+int written_from_ring = 0;
+uint64 lost_written = 0;
+
+// Copies the waiting entries not written yet into `out`.
+int peek_pending(PendingAuditEntry *out, uint64 *lost) {
   SharedState *state = shared_state();
-  LWLockAcquire(state->audit_ring_lock, LW_EXCLUSIVE);
-  int count = state->audit_ring_count;
-  for (int i = 0; i < count; i++) out[i] = state->audit_ring[(state->audit_ring_first + i) % kAuditRingSlots];
-  state->audit_ring_first = (state->audit_ring_first + count) % kAuditRingSlots;
-  state->audit_ring_count = 0;
-  *lost = state->audit_ring_lost;
-  state->audit_ring_lost = 0;
+  LWLockAcquire(state->audit_ring_lock, LW_SHARED);
+  int count = state->audit_ring_count - written_from_ring;
+  for (int i = 0; i < count; i++)
+    out[i] = state->audit_ring[(state->audit_ring_first + written_from_ring + i) % kAuditRingSlots];
+  *lost = state->audit_ring_lost - lost_written;
   LWLockRelease(state->audit_ring_lock);
   return count;
 }
@@ -105,7 +109,7 @@ int take_pending(PendingAuditEntry *out, uint64 *lost) {
 void write_pending() {
   static PendingAuditEntry taken[kAuditRingSlots];  // too large for the stack
   uint64 lost = 0;
-  int count = take_pending(taken, &lost);
+  int count = peek_pending(taken, &lost);
   Oid types[6] = {TIMESTAMPTZOID, TEXTOID, INT8OID, OIDOID, OIDOID, TEXTOID};
   for (int i = 0; i < count; i++) {
     const PendingAuditEntry &entry = taken[i];
@@ -124,6 +128,8 @@ void write_pending() {
     if (SPI_execute_with_args(kInsertSql, 3, lost_types, lost_values, lost_nulls, false, 0) != SPI_OK_INSERT)
       elog(ERROR, "pg_mpa: cannot record lost audit entries");
   }
+  written_from_ring += count;
+  lost_written += lost;
 }
 
 constexpr int kChainBatch = 5000;
@@ -239,6 +245,18 @@ void audit_code_try(int64 challenge_id, int64 request_id, const char *outcome) {
   char *challenge = psprintf("%lld", static_cast<long long>(challenge_id));
   JsonField fields[2] = {{"challenge", challenge}, {"outcome", outcome}};
   push("code tried", request_id, json_object(fields, 2));
+}
+
+void release_committed_audit() {
+  if (written_from_ring == 0 && lost_written == 0) return;
+  SharedState *state = shared_state();
+  LWLockAcquire(state->audit_ring_lock, LW_EXCLUSIVE);
+  state->audit_ring_first = (state->audit_ring_first + written_from_ring) % kAuditRingSlots;
+  state->audit_ring_count -= written_from_ring;
+  state->audit_ring_lost -= lost_written;
+  LWLockRelease(state->audit_ring_lock);
+  written_from_ring = 0;
+  lost_written = 0;
 }
 
 bool write_and_chain_audit() {

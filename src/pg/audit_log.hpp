@@ -28,8 +28,13 @@ void audit_code_try(int64 challenge_id, int64 request_id, const char *outcome);
 
 // The worker: writes the events waiting in shared memory, then chains the
 // committed entries not chained yet, a bounded batch at a time. Returns
-// whether more are waiting. In a transaction, SPI connected.
+// whether more are waiting. In a transaction, SPI connected. The events
+// stay in shared memory until release_committed_audit().
 bool write_and_chain_audit();
+
+// The worker, right after its transaction committed: the events it wrote
+// leave shared memory (a round that failed writes them again).
+void release_committed_audit();
 
 // The worker: "entry N, SHA-256 H" for the chain's last entry, palloc'd in
 // the current context; nullptr while the chain is empty. SPI connected.

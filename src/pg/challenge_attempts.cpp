@@ -101,30 +101,40 @@ bool voter_locked_out(int64 request_id, TimestampTz request_created_at, Oid appr
   return locked;
 }
 
-int take_unreported_dead_codes(DeadCode *out, int capacity) {
+int find_unreported_dead_codes(DeadCode *out, int capacity) {
   SharedState *state = shared_state();
   int count = 0;
-  LWLockAcquire(state->attempts_lock, LW_EXCLUSIVE);
+  LWLockAcquire(state->attempts_lock, LW_SHARED);
   // A lock-out is told once, in place of the death of the code that caused it.
-  for (VoterAttempts &voter : state->voters) {
+  for (const VoterAttempts &voter : state->voters) {
     if (count == capacity) break;
-    if (voter.request_id == 0 || voter.lockout_reported || voter.wrong < max_wrong_per_voter())
-      continue;
-    voter.lockout_reported = true;
+    if (voter.request_id == 0 || voter.lockout_reported || voter.wrong < max_wrong_per_voter()) continue;
     out[count++] = DeadCode{voter.last_challenge_id, true};
-    for (ChallengeAttempts &code : state->challenges)
-      if (code.challenge_id == voter.last_challenge_id) code.dead_reported = true;
   }
-  for (ChallengeAttempts &code : state->challenges) {
+  for (const ChallengeAttempts &code : state->challenges) {
     if (count == capacity) break;
     bool out_of_tries = code.challenge_id != 0 && !code.spent && !code.dead_reported &&
                         code.tries >= settings::otp_max_attempts;
-    if (!out_of_tries) continue;
-    code.dead_reported = true;
-    out[count++] = DeadCode{code.challenge_id, false};
+    bool told_as_lockout = false;
+    for (int i = 0; i < count; i++) told_as_lockout |= out[i].locked_out && out[i].challenge_id == code.challenge_id;
+    if (out_of_tries && !told_as_lockout) out[count++] = DeadCode{code.challenge_id, false};
   }
   LWLockRelease(state->attempts_lock);
   return count;
+}
+
+void mark_dead_codes_reported(const DeadCode *codes, int count) {
+  if (count == 0) return;
+  SharedState *state = shared_state();
+  LWLockAcquire(state->attempts_lock, LW_EXCLUSIVE);
+  for (int i = 0; i < count; i++) {
+    if (codes[i].locked_out)
+      for (VoterAttempts &voter : state->voters)
+        if (voter.request_id != 0 && voter.last_challenge_id == codes[i].challenge_id) voter.lockout_reported = true;
+    for (ChallengeAttempts &code : state->challenges)
+      if (code.challenge_id == codes[i].challenge_id) code.dead_reported = true;
+  }
+  LWLockRelease(state->attempts_lock);
 }
 
 }  // namespace mpa::pg

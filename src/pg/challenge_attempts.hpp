@@ -47,7 +47,11 @@ struct DeadCode {
   bool locked_out;
 };
 
-// Collects up to `capacity` unreported deaths and marks them reported.
-int take_unreported_dead_codes(DeadCode *out, int capacity);
+// Collects up to `capacity` unreported deaths (not marked yet).
+int find_unreported_dead_codes(DeadCode *out, int capacity);
+
+// Marks them reported: once the notices about them are committed (a round
+// that failed reports them again).
+void mark_dead_codes_reported(const DeadCode *codes, int count);
 
 }  // namespace mpa::pg

@@ -9,6 +9,7 @@
 #include "pg/audit_log.hpp"
 #include "pg/challenge_attempts.hpp"
 #include "pg/challenge_code.hpp"
+#include "pg/code_submission.hpp"
 #include "pg/guard.hpp"
 #include "pg/shared_state.hpp"
 
@@ -125,16 +126,21 @@ MPA_FUNCTION(mpa_check_code) {
   if (PG_ARGISNULL(0)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "challenge must not be NULL");
   int64 challenge_id = PG_GETARG_INT64(0);
   std::string given = text_argument(fcinfo, 1, "code", 64);
-  if (!mpa::otp::is_well_formed_code(given))
+  if (!mpa::otp::is_well_formed_code(given)) {
+    settle_code_submission();  // no code: nothing to burn
     throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "a code is six digits (0-9)",
                      "Copy the six digits from the mail.");
+  }
 
   LoadedChallenge challenge;
   bool found = call_postgres([&] { return load_challenge(challenge_id, &challenge); });
   CodeCheck check{CodeOutcome::Dead, 0};
   // A code mailed before the last restart was made with the previous key:
   // it is dead, and guessing at it must not cost the approver tries.
-  if (found && challenge.open && challenge.opened_at >= shared_state()->key_drawn_at) {
+  // Likewise a code opened before a submission of this approver that did
+  // not finish (code_submission.hpp): it may have been seen.
+  if (found && challenge.open && challenge.opened_at >= shared_state()->key_drawn_at &&
+      challenge.opened_at > codes_burned_at(challenge.key.approver)) {
     std::string expected = code_for(challenge.binding);
     Comparison comparison{&expected, &given};
     check = call_postgres([&] { return count_and_check(challenge.key, codes_match, &comparison); });
@@ -147,6 +153,7 @@ MPA_FUNCTION(mpa_check_code) {
     if (check.outcome == CodeOutcome::LockedOut || (check.outcome == CodeOutcome::Wrong && check.tries_left == 0))
       wake_mail_worker();
   }
+  settle_code_submission();  // checked: a wrong try is counted, a right code spent
 
   TupleDesc desc;
   call_postgres([&] {

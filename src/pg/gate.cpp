@@ -143,6 +143,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
   if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt) || IsA(parsetree, AlterTableStmt))
     refuse_inheritance_from_pg_mpa(parsetree);
+  if (IsA(parsetree, LockStmt)) refuse_lock_of_pg_mpa_tables(parsetree);
   NameChange change = name_change_of(parsetree);
   bool governed = pg_mpa_is_governed();
   // Inside a statement already approved (an approved CREATE EXTENSION runs

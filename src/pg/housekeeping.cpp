@@ -85,12 +85,16 @@ void run(const char *sql) {
   if (SPI_execute(sql, false, 0) < 0) elog(ERROR, "pg_mpa housekeeping failed: %s", sql);
 }
 
+// Codes whose death this round's transaction tells: marked reported only
+// once it committed (housekeeping_committed).
+DeadCode told[kDeadCodesPerRound];
+int told_count = 0;
+
 void tell_dead_codes() {
-  DeadCode dead[kDeadCodesPerRound];
-  int count = take_unreported_dead_codes(dead, kDeadCodesPerRound);
+  told_count = find_unreported_dead_codes(told, kDeadCodesPerRound);
   Oid types[2] = {INT8OID, BOOLOID};
-  for (int i = 0; i < count; i++) {
-    Datum values[2] = {Int64GetDatum(dead[i].challenge_id), BoolGetDatum(dead[i].locked_out)};
+  for (int i = 0; i < told_count; i++) {
+    Datum values[2] = {Int64GetDatum(told[i].challenge_id), BoolGetDatum(told[i].locked_out)};
     if (SPI_execute_with_args(kDeadCodeNoticeSql, 2, types, values, nullptr, false, 0) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: cannot queue the notice of a dead code");
   }
@@ -149,6 +153,11 @@ void end_due_grants() {
 }
 
 }  // namespace
+
+void housekeeping_committed() {
+  mark_dead_codes_reported(told, told_count);
+  told_count = 0;
+}
 
 void run_housekeeping() {
   refresh_policies();  // publishes committed policy changes to the other databases

@@ -11,6 +11,10 @@ namespace mpa::pg {
 // In the worker's transaction, with SPI connected. PostgreSQL-style.
 void run_housekeeping();
 
+// Right after the transaction that ran it committed: what it told the
+// approvers is marked told (a round that failed tells it again).
+void housekeeping_committed();
+
 // Milliseconds until the next request, code or temporary grant needs the
 // worker; a large value when nothing is open. In the worker's transaction, with SPI connected.
 long milliseconds_until_next_deadline();

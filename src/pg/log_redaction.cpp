@@ -15,11 +15,12 @@ namespace {
 emit_log_hook_type previous_emit_log_hook = nullptr;
 
 // Runs for every log line; the core functions neither allocate nor throw.
-// When the query calls mpa_verify, every line about it is blanked (its
+// When the query calls a function that takes a code, every line about it is blanked (its
 // "statement:" and "parameters:" lines name the call only through the
 // query), and the STATEMENT: line that would repeat the query is dropped.
+// Redacts first, then hands the line on: a hook loaded before pg_mpa (a
+// log shipper, an audit extension) never sees a code.
 void redact_codes(ErrorData *edata) {
-  if (previous_emit_log_hook) previous_emit_log_hook(edata);
   bool query_enters_code = otp::mentions_code_entry(debug_query_string);
   if (query_enters_code) edata->hide_stmt = true;
   for (char *text : {edata->message, edata->detail, edata->detail_log, edata->context}) {
@@ -28,6 +29,7 @@ void redact_codes(ErrorData *edata) {
     else
       otp::redact_codes_in_place(text);
   }
+  if (previous_emit_log_hook) previous_emit_log_hook(edata);
 }
 
 }  // namespace

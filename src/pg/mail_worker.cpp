@@ -130,6 +130,9 @@ void commit_transaction() {
   SPI_finish();
   PopActiveSnapshot();
   CommitTransactionCommand();
+  // Only now may what the round wrote leave shared memory.
+  release_committed_audit();
+  housekeeping_committed();
   pgstat_report_stat(false);
   pgstat_report_activity(STATE_IDLE, nullptr);
 }

@@ -374,6 +374,18 @@ void refuse_inheritance_from_pg_mpa(Node *statement) {
   }
 }
 
+void refuse_lock_of_pg_mpa_tables(Node *statement) {
+  ListCell *cell;
+  foreach (cell, castNode(LockStmt, statement)->relations) {
+    Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, cell), NoLock, true);
+    if (!OidIsValid(relid) || !in_pg_mpa_schema(relid)) continue;
+    audit_refusal(psprintf("LOCK TABLE mpa.%s", get_rel_name(relid)), nullptr, debug_query_string);
+    ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+                    errmsg("LOCK TABLE on pg_mpa's table mpa.%s is refused", get_rel_name(relid)),
+                    errdetail("Only pg_mpa locks its tables, for every role including superusers.")));
+  }
+}
+
 void set_approved_statement_running(bool running) { approved_statement_running = running; }
 bool approved_statement_is_running() { return approved_statement_running; }
 

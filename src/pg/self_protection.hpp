@@ -25,6 +25,11 @@ bool is_pg_mpa_object(Oid class_id, Oid object_id);
 // or attach one of pg_mpa's tables under another: for every role, always.
 void refuse_inheritance_from_pg_mpa(Node *statement);
 
+// Refuses LOCK TABLE of one of pg_mpa's tables, for every role, always: a
+// stranger's lock would stall approvals (and hold a waiting verification,
+// its code on display, for as long as it likes).
+void refuse_lock_of_pg_mpa_tables(Node *statement);
+
 // The gate marks the run of a statement it let through as approved.
 void set_approved_statement_running(bool running);
 bool approved_statement_is_running();

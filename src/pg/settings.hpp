@@ -22,5 +22,6 @@ extern int otp_max_attempts;  // mpa.otp_max_attempts
 extern int resend_cooldown_s; // mpa.resend_cooldown
 extern int request_ttl_s;     // mpa.request_ttl
 extern int grant_warning_s;   // mpa.grant_warning
+extern bool govern_from_first_policy;  // mpa.govern_from_first_policy
 
 }  // namespace mpa::pg::settings

@@ -54,6 +54,8 @@ void attach_shared_memory() {
     state->outline.complete = false;
     memset(state->challenges, 0, sizeof state->challenges);
     memset(state->voters, 0, sizeof state->voters);
+    memset(state->burns, 0, sizeof state->burns);
+    state->all_codes_burned_at = 0;
   }
   LWLockRelease(AddinShmemInitLock);
 }

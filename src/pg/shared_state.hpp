@@ -22,6 +22,7 @@ namespace mpa::pg {
 
 inline constexpr std::size_t kCodeKeyBytes = 32;
 inline constexpr int kAttemptSlots = 4096;
+inline constexpr int kBurnSlots = 1024;
 inline constexpr int kClusterPolicySlots = 256;
 inline constexpr int kOutlineOperationSlots = 256;  // more than PostgreSQL has command tags
 inline constexpr int kOperationBytes = 64;
@@ -71,6 +72,13 @@ struct VoterAttempts {
   TimestampTz forget_after;  // the request's expiry
 };
 
+// Codes of one approver burned by a submission that did not finish
+// (code_submission.hpp): every code opened at or before `at` is dead.
+struct CodeBurn {
+  Oid approver;  // InvalidOid: free
+  TimestampTz at;
+};
+
 // An audit event that happened in a transaction that rolls back (a refused
 // statement, a wrong code), waiting for the worker to write it to mpa.audit.
 struct PendingAuditEntry {
@@ -98,9 +106,11 @@ struct SharedState {
 
   pg_atomic_uint64 policy_generation;  // bumped when committed policies change
 
-  LWLock *attempts_lock;  // protects both attempt tables
+  LWLock *attempts_lock;  // protects both attempt tables and the burns
   ChallengeAttempts challenges[kAttemptSlots];
   VoterAttempts voters[kAttemptSlots];
+  CodeBurn burns[kBurnSlots];
+  TimestampTz all_codes_burned_at;  // when the burns were full: everyone's codes
 
   // Written by backends of mpa.database when they load policies (not with
   // their transaction's own uncommitted change, not by parallel workers),

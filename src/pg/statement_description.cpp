@@ -258,6 +258,11 @@ char *role_list(List *roles) {
   ListCell *cell;
   foreach (cell, roles) {
     Node *item = lfirst_node(Node, cell);
+    // PUBLIC is no role: get_rolespec_name would fail on it.
+    if (IsA(item, RoleSpec) && castNode(RoleSpec, item)->roletype == ROLESPEC_PUBLIC) {
+      appendStringInfo(&out, "%sPUBLIC", out.len ? ", " : "");
+      continue;
+    }
     const char *name = IsA(item, AccessPriv) ? castNode(AccessPriv, item)->priv_name
                                               : get_rolespec_name(castNode(RoleSpec, item));
     appendStringInfo(&out, "%s%s", out.len ? ", " : "", quote_identifier(name));
@@ -311,6 +316,21 @@ bool is_pg_mpa_setting(const char *name) {
 
 // Languages whose functions run outside PostgreSQL's sandbox (C, internal,
 // plperlu, plpython3u, ...): creating such code is a route to the server.
+// The predefined roles that open the server's files and programs to a
+// role that is not a superuser.
+bool grants_server_access(GrantRoleStmt *grant) {
+  if (!grant->is_grant) return false;
+  ListCell *cell;
+  foreach (cell, grant->granted_roles) {
+    const char *role = castNode(AccessPriv, lfirst(cell))->priv_name;
+    if (role != nullptr && (strcmp(role, "pg_execute_server_program") == 0 ||
+                            strcmp(role, "pg_read_server_files") == 0 ||
+                            strcmp(role, "pg_write_server_files") == 0))
+      return true;
+  }
+  return false;
+}
+
 bool is_untrusted_language(const char *language) {
   if (language == nullptr) return false;  // the default, SQL, is trusted
   HeapTuple tuple = SearchSysCache1(LANGNAME, CStringGetDatum(language));
@@ -344,6 +364,8 @@ bool changes_pg_mpa_setup(Node *parsetree) {
       return is_pg_mpa_setting(castNode(AlterDatabaseSetStmt, parsetree)->setstmt->name);
     case T_VariableSetStmt:
       return is_pg_mpa_setting(castNode(VariableSetStmt, parsetree)->name);
+    case T_GrantRoleStmt:
+      return grants_server_access(castNode(GrantRoleStmt, parsetree));
     case T_LoadStmt:
     case T_CreateExtensionStmt:
     // Event triggers run code inside every DDL statement of every user.

@@ -33,9 +33,18 @@ $node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify
 is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $request"),
 	'approved', 'the right code approved the request');
 
+# The other function that takes a code: bob confirms his address.
+my $confirmation = MpaTest::mailbox($smtp, 'code', '--to', 'bob@example.com', '--timeout', '20',
+	'--subject-contains', 'confirm your approver address');
+like($confirmation, qr/^\d{6}$/, 'the confirmation code arrived by mail');
+like($node->safe_psql('postgres', "SET SESSION AUTHORIZATION bob; SELECT mpa_confirm_email('ops', '$confirmation')"),
+	qr/is confirmed/, 'the confirmation code confirmed the address');
+
 my $log = slurp_file($node->logfile);
 like($log, qr/mpa_verify\($request, '\*{6}'\)/, 'the verify statements were logged, blanked');
+like($log, qr/mpa_confirm_email\('ops', '\*{6}'\)/, 'the confirmation was logged, blanked');
 unlike($log, qr/\Q$code\E/, 'the right code is not in the log');
 unlike($log, qr/\Q$wrong\E/, 'the wrong code is not in the log');
+unlike($log, qr/\Q$confirmation\E/, 'the confirmation code is not in the log');
 
 done_testing();

@@ -72,6 +72,8 @@ sub mailbox
 
 # A new cluster with pg_mpa preloaded and pointed at $smtp (may be undef).
 # Extra postgresql.conf lines in $conf. The extension is created in postgres.
+# Governance is what each test sets up (mpa.govern_from_first_policy = off);
+# a test of the default passes "mpa.govern_from_first_policy = on" in $conf.
 sub new_node
 {
 	my ($name, $smtp, $conf) = @_;
@@ -86,6 +88,7 @@ mpa.smtp_starttls = off
 mpa.mail_from = 'pg-mpa\@db.example.test'
 mpa.mail_retry_delay = 1s
 mpa.smtp_timeout = 5s
+mpa.govern_from_first_policy = off
 CONF
 	$node->append_conf('postgresql.conf', $conf) if $conf;
 	$node->start;

@@ -32,6 +32,11 @@ TEST(CodeRedaction, LeavesTextWithoutVerifyAlone) {
   EXPECT_FALSE(mpa::otp::redact_codes_in_place(nullptr));
 }
 
+TEST(CodeRedaction, BlanksTheCodeOfAnAddressConfirmation) {
+  EXPECT_EQ(redacted("statement: SELECT MPA_CONFIRM_EMAIL('ops', '654321');"),
+            "statement: SELECT MPA_CONFIRM_EMAIL('ops', '******');");
+}
+
 TEST(CodeRedaction, BlanksEveryCodeInTheText) {
   EXPECT_EQ(redacted("mpa_verify(1,'111111'); mpa_verify(2,'222222')"),
             "mpa_verify(1,'******'); mpa_verify(2,'******')");

@@ -1,0 +1,30 @@
+// A submitted code is spent: a code that reached pg_mpa (mpa_verify,
+// mpa_confirm_email) is dead unless its check ran, where it is either a
+// wrong try (counted, never refunded) or accepted (spent at once). A call
+// that ends before its check (cancelled while it waited on a lock, timed
+// out, terminated, rolled back by an error) burns every code of that
+// approver opened until then: the code was visible meanwhile (in
+// pg_stat_activity, to whoever held the lock) and must not be usable later.
+//
+// The mark is taken before anything that can wait on a lock or a table, by
+// the first statement of the public function; the burn is written by the
+// transaction's (or savepoint's) abort, in shared memory, so nothing the
+// caller does undoes it. The approver asks for a new code.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace mpa::pg {
+
+// The session role submitted a code in this (sub)transaction.
+void note_code_submitted();
+
+// The submitted code reached its check, or provably matched no open code
+// (no such request, no code waiting): an abort need not burn anything.
+void settle_code_submission();
+
+// When the approver's codes were last burned (0 if never): a code opened
+// at or before it is dead.
+TimestampTz codes_burned_at(Oid approver);
+
+}  // namespace mpa::pg

@@ -1,0 +1,88 @@
+# A code is seen once. While an approver's mpa_verify waits on a lock a
+# superuser holds, its text (code included) is in pg_stat_activity; the
+# superuser cancels it and, within the code's lifetime, verifies as the
+# approver. pg_mpa marks the submission before anything that can wait, so a
+# verification that does not reach the code's check burns the approver's
+# codes: the reused code is refused and no vote is recorded. The approver
+# asks for a new code, which counts (positive control).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MpaTest;
+
+my $smtp = MpaTest::start_smtp();
+my $node = MpaTest::new_node('code_spent', $smtp, "mpa.resend_cooldown = 0\n");
+$node->safe_psql('postgres', q{
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE rita LOGIN;
+	CREATE ROLE mallory LOGIN SUPERUSER;
+	SELECT mpa_team_create('security', 2);
+	SELECT mpa_approver_add('security', 'alice', 'alice@example.com');
+	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
+	CREATE SCHEMA prod; CREATE TABLE prod.t (i int); GRANT ALL ON SCHEMA prod TO rita;
+	SELECT mpa_protect('DROP TABLE', 'prod.t', 'security');
+});
+my $id = MpaTest::safe_psql_as($node, 'rita', q{SELECT mpa_request('DROP TABLE prod.t', 'retire it')});
+chomp $id;
+MpaTest::safe_psql_as($node, 'alice', "SELECT mpa_vote($id, 'approve')");
+my ($code, $first_mail) = MpaTest::code_from_mail($smtp, 'alice@example.com', $id);
+
+# Locking pg_mpa's tables is refused outright, with pg_mpa's SQLSTATE.
+my ($rc, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY verbose\nBEGIN; LOCK TABLE mpa.challenges IN ACCESS EXCLUSIVE MODE;",
+	extra_params => [ '-U', 'mallory' ]);
+like($err, qr/ERROR:  MP001: LOCK TABLE on pg_mpa's table mpa\.challenges is refused/,
+	'LOCK TABLE on a table of pg_mpa is refused (MP001)');
+
+# A lock through a view still reaches the table (LOCK recurses into a
+# view's tables): whatever holds the verification, the code must die.
+$node->safe_psql('postgres', q{CREATE VIEW public.peek AS SELECT * FROM mpa.challenges},
+	extra_params => [ '-U', 'mallory' ]);
+my $attacker = $node->background_psql('postgres', extra_params => [ '-U', 'mallory' ]);
+$attacker->query_safe('BEGIN');
+$attacker->query_safe('LOCK TABLE public.peek IN ACCESS EXCLUSIVE MODE');
+
+my $victim = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ], on_error_stop => 0);
+my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
+$victim->query_until(qr/^$/, "SELECT mpa_verify($id, '$code');\n");
+ok( $node->poll_query_until('postgres',
+		"SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $victim_pid"),
+	'the approver\'s verification waits on the attacker\'s lock');
+my $seen = $node->safe_psql('postgres', "SELECT query FROM pg_stat_activity WHERE pid = $victim_pid");
+like($seen, qr/\Q$code\E/, 'the waiting verification shows its code in pg_stat_activity (the exposure)');
+
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($victim_pid)");
+ok($node->poll_query_until('postgres', "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $victim_pid"),
+	'the approver\'s verification was cancelled');
+$attacker->query_safe('COMMIT');
+$attacker->quit;
+
+# The attacker now verifies as the approver with the code it saw.
+($rc, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY verbose\nSET SESSION AUTHORIZATION alice;\nSELECT mpa_verify($id, '$code');",
+	extra_params => [ '-U', 'mallory' ]);
+like($err, qr/ERROR:  MP005: this code can no longer be used/, 'the seen code is refused to the attacker (MP005)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mpa.votes WHERE request_id = $id"), '0', 'and no vote was recorded');
+
+# The approver's own retry with the same code is refused too; a new code counts.
+($rc, $out, $err) = MpaTest::psql_as($node, 'alice', "\\set VERBOSITY verbose\nSELECT mpa_verify($id, '$code')");
+like($err, qr/ERROR:  MP005: this code can no longer be used.*\n.*HINT:  Ask for a new one: SELECT mpa_resend\($id\);/,
+	'the approver is told to ask for a new code');
+$victim->quit;
+MpaTest::safe_psql_as($node, 'alice', "SELECT mpa_resend($id)");
+my $fresh = MpaTest::code_from_mail($smtp, 'alice@example.com', $id, except => [$first_mail]);
+like(MpaTest::safe_psql_as($node, 'alice', "SELECT mpa_verify($id, '$fresh')"), qr/vote recorded: approve/,
+	'a new code, asked for after the burn, records the vote');
+
+# A submission that reaches its check is not a burn: a wrong try leaves the
+# code usable (the existing rule: tries are counted, never refunded).
+MpaTest::safe_psql_as($node, 'bob', "SELECT mpa_vote($id, 'reject')");
+my $bob_code = MpaTest::code_from_mail($smtp, 'bob@example.com', $id);
+my $wrong = $bob_code eq '000000' ? '000001' : '000000';
+($rc, $out, $err) = MpaTest::psql_as($node, 'bob', "\\set VERBOSITY verbose\nSELECT mpa_verify($id, '$wrong')");
+like($err, qr/ERROR:  MP005: wrong code; 2 tries left for this code/, 'a wrong try is counted');
+like(MpaTest::safe_psql_as($node, 'bob', "SELECT mpa_verify($id, '$bob_code')"), qr/vote recorded: reject/,
+	'and the right code still counts after it');
+
+done_testing();
