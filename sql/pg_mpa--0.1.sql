@@ -495,6 +495,8 @@ CREATE FUNCTION mpa.execute_configuration(request_id bigint) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_execute_configuration';
 CREATE FUNCTION mpa.rehearse_configuration(statement text) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_rehearse_configuration';
+CREATE FUNCTION mpa.governance_begins() RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_governance_begins';
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mpa FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mpa.require(anyelement, text), mpa.execute_configuration(bigint) TO PUBLIC;
@@ -666,14 +668,12 @@ BEGIN
   PERFORM mpa.require(code, 'code');
   SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = confirm_email.team AND ap.approver = me FOR UPDATE;
   IF NOT FOUND THEN
-    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'role % is not an approver of team "%"', me, left(team, 80) USING ERRCODE = 'MP003';
   END IF;
   SELECT * INTO c FROM mpa.challenges ch
    WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me AND ch.state = 'open'
    ORDER BY ch.id DESC LIMIT 1;
   IF NOT FOUND OR c.expires_at <= statement_timestamp() THEN
-    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'no confirmation code is waiting for you in team "%"', a.team USING ERRCODE = 'MP005',
       HINT = format('Ask for one: SELECT mpa_confirm_email_resend(%L);', a.team);
   END IF;
@@ -748,6 +748,7 @@ DECLARE
   op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
   obj text := mpa.canonical_object(mpa.require(object, 'object'));
   t mpa.teams;
+  first_governor boolean;
 BEGIN
   PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L)', op, obj, team));
   IF team IS NULL THEN
@@ -763,16 +764,21 @@ BEGIN
     RAISE EXCEPTION 'team "%" has fewer approvers than its threshold of %', t.name, t.threshold
       USING ERRCODE = 'MP004', HINT = 'Add approvers with mpa_approver_add() first.';
   END IF;
+  first_governor := NOT EXISTS (SELECT FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE');
   INSERT INTO mpa.policies (operation, object, team) VALUES (op, obj, t.name)
     ON CONFLICT ON CONSTRAINT policies_operation_object_key DO UPDATE SET team = excluded.team;
+  -- Governance starts when this transaction commits: the transaction that
+  -- made the first policy on MPA CONFIGURE finishes its set-up
+  -- (mpa.governance_begins; mpa.authorize_configuration).
+  IF first_governor AND op = 'MPA CONFIGURE' THEN
+    PERFORM mpa.governance_begins();
+  END IF;
   -- Secure by default: the team of the first policy governs pg_mpa too,
-  -- unless a team was named to govern it before. Governance starts when
-  -- this transaction commits (mpa.authorize_configuration lets the
-  -- transaction that made every governing policy finish its set-up). (A server may opt out
-  -- with mpa.govern_from_first_policy = off: test fixtures do.)
-  IF op <> 'MPA CONFIGURE' AND current_setting('mpa.govern_from_first_policy')::boolean
-     AND NOT EXISTS (SELECT FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE') THEN
+  -- unless a team was named to govern it before. (A server may opt out with
+  -- mpa.govern_from_first_policy = off: test fixtures do.)
+  IF op <> 'MPA CONFIGURE' AND current_setting('mpa.govern_from_first_policy')::boolean AND first_governor THEN
     INSERT INTO mpa.policies (operation, object, team) VALUES ('MPA CONFIGURE', '*', t.name);
+    PERFORM mpa.governance_begins();
     RAISE NOTICE 'team "%" now governs pg_mpa as well', t.name
       USING DETAIL = 'From the end of this transaction, changes to teams, approvers and policies '
                      'need its approval (mpa_request, then mpa_execute).',
@@ -1013,10 +1019,8 @@ BEGIN
   PERFORM mpa.require(code, 'code');
   SELECT * INTO r FROM mpa.requests WHERE id = request_id;
   IF NOT FOUND THEN
-    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
   ELSIF r.state <> 'pending' OR r.expires_at <= statement_timestamp() THEN
-    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'request % is %, not open for votes', r.id,
                     CASE WHEN r.state = 'pending' THEN 'expired' ELSE r.state END USING ERRCODE = 'MP004';
   END IF;
@@ -1024,7 +1028,6 @@ BEGIN
    WHERE ch.request_id = verify_vote.request_id AND ch.approver = voter AND ch.state = 'open'
    ORDER BY ch.id DESC LIMIT 1;
   IF NOT FOUND OR c.expires_at <= statement_timestamp() THEN
-    PERFORM mpa.code_settled();
     RAISE EXCEPTION 'no code is waiting for you on request %', request_id USING ERRCODE = 'MP005',
       HINT = format('Ask for one: SELECT mpa_vote(%s, ''approve'') or mpa_resend(%s).', request_id, request_id);
   END IF;

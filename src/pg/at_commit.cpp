@@ -34,10 +34,13 @@ void on_transaction_end(XactEvent event, void *) {
     case XACT_EVENT_PRE_PREPARE:
       // COMMIT PREPARED runs no callback of ours, in whatever session: the
       // policy generation would never move, and every backend would keep
-      // its copy without the change.
-      if (policy_change_pending)
+      // its copy without the change. And a prepared transaction that
+      // changed pg_mpa's state (every such change leaves the worker mail
+      // or an audit entry) would hold its row locks, a request's included,
+      // for as long as nobody ends it: approvals would stall behind it.
+      if (policy_change_pending || wake_worker_pending)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("a transaction that changes pg_mpa's policies or teams cannot be prepared"),
+                        errmsg("a transaction that changed pg_mpa's state cannot be prepared"),
                         errhint("Commit it instead of PREPARE TRANSACTION.")));
       return;
     case XACT_EVENT_PREPARE:

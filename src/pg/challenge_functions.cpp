@@ -126,11 +126,10 @@ MPA_FUNCTION(mpa_check_code) {
   if (PG_ARGISNULL(0)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "challenge must not be NULL");
   int64 challenge_id = PG_GETARG_INT64(0);
   std::string given = text_argument(fcinfo, 1, "code", 64);
-  if (!mpa::otp::is_well_formed_code(given)) {
-    settle_code_submission();  // no code: nothing to burn
+  // (Not settled: a code with a blank or a quote around it is still the code.)
+  if (!mpa::otp::is_well_formed_code(given))
     throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "a code is six digits (0-9)",
                      "Copy the six digits from the mail.");
-  }
 
   LoadedChallenge challenge;
   bool found = call_postgres([&] { return load_challenge(challenge_id, &challenge); });

@@ -20,6 +20,7 @@ constexpr int64 kBurnLifetimeUs = INT64CONST(3600) * USECS_PER_SEC;
 // subtransaction whose abort means the call did not finish.
 Oid submitting_approver = InvalidOid;
 SubTransactionId submitted_in = InvalidSubTransactionId;
+TimestampTz submitted_in_statement = 0;  // the statement's start
 bool callbacks_registered = false;
 
 void burn_codes_of(Oid approver) {
@@ -57,12 +58,25 @@ void on_subtransaction_end(SubXactEvent event, SubTransactionId subtransaction, 
 
 }  // namespace
 
+void register_callbacks_once() {
+  if (callbacks_registered) return;
+  RegisterXactCallback(on_transaction_end, nullptr);
+  RegisterSubXactCallback(on_subtransaction_end, nullptr);
+  callbacks_registered = true;
+}
+
 void note_code_submitted() {
-  if (!callbacks_registered) {
-    RegisterXactCallback(on_transaction_end, nullptr);
-    RegisterSubXactCallback(on_subtransaction_end, nullptr);
-    callbacks_registered = true;
-  }
+  register_callbacks_once();
+  submitting_approver = GetSessionUserId();
+  submitted_in = GetCurrentSubTransactionId();
+  submitted_in_statement = GetCurrentStatementStartTimestamp();
+}
+
+void code_entry_failed() {
+  bool checked_in_this_statement =
+      !OidIsValid(submitting_approver) && submitted_in_statement == GetCurrentStatementStartTimestamp();
+  if (checked_in_this_statement || !IsTransactionState()) return;
+  register_callbacks_once();
   submitting_approver = GetSessionUserId();
   submitted_in = GetCurrentSubTransactionId();
 }

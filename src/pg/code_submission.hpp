@@ -23,6 +23,13 @@ void note_code_submitted();
 // (no such request, no code waiting): an abort need not burn anything.
 void settle_code_submission();
 
+// An error is being reported in a statement that enters a code (the log
+// hook saw its text): unless its code reached its check, the approver's
+// codes burn at the abort that follows. This covers a statement stopped
+// before pg_mpa's own code ran (waiting on a catalog lock while its
+// function was looked up, then cancelled).
+void code_entry_failed();
+
 // When the approver's codes were last burned (0 if never): a code opened
 // at or before it is dead.
 TimestampTz codes_burned_at(Oid approver);

@@ -22,7 +22,6 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
-#include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -120,24 +119,26 @@ bool is_configuration_function(Oid function) {
   return false;
 }
 
-// Whether the call evaluates anything of a caller's making: a function
-// other than the configuration function itself and the built-in ones (its
-// arguments' casts), a domain's check, a subquery. None may run inside
-// pg_mpa.
-bool evaluates_foreign_code(Node *node, void *configuration_function) {
-  if (node == nullptr) return false;
-  auto foreign = [](Oid function, void *target) {
-    return function >= FirstNormalObjectId && function != *static_cast<Oid *>(target);
-  };
-  if (check_functions_in_node(node, foreign, configuration_function) || IsA(node, SubLink) ||
-      (IsA(node, CoerceToDomain) && castNode(CoerceToDomain, node)->resulttype >= FirstNormalObjectId))
-    return true;
-  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(evaluates_foreign_code)), configuration_function);
+// A plain value: a constant, possibly cast implicitly to the parameter's
+// type (int to bigint) by a built-in function, or named (name => value).
+// Nothing else is evaluated inside pg_mpa, built-in or not: a built-in can
+// run a query string (query_to_xml) or read a setting into an error text.
+bool is_plain_value(Node *node) {
+  if (IsA(node, NamedArgExpr)) node = reinterpret_cast<Node *>(castNode(NamedArgExpr, node)->arg);
+  if (IsA(node, RelabelType)) node = reinterpret_cast<Node *>(castNode(RelabelType, node)->arg);
+  if (IsA(node, FuncExpr)) {
+    auto *cast = castNode(FuncExpr, node);
+    if (cast->funcformat != COERCE_IMPLICIT_CAST || cast->funcid >= FirstNormalObjectId ||
+        list_length(cast->args) != 1)
+      return false;
+    node = static_cast<Node *>(linitial(cast->args));
+  }
+  return IsA(node, Const) && castNode(Const, node)->consttype < FirstNormalObjectId;
 }
 
 // The configuration function the analysed query calls, or InvalidOid when
 // it is not exactly one of pg_mpa's configuration functions (by OID) over
-// built-in values.
+// plain values.
 Oid configuration_function_of(Query *query) {
   if (query->commandType != CMD_SELECT || list_length(query->targetList) != 1 || query->rtable != NIL ||
       query->jointree->quals != nullptr || query->hasAggs || query->hasWindowFuncs || query->hasTargetSRFs ||
@@ -148,10 +149,12 @@ Oid configuration_function_of(Query *query) {
     return InvalidOid;
   Node *expression = reinterpret_cast<Node *>(linitial_node(TargetEntry, query->targetList)->expr);
   if (!IsA(expression, FuncExpr)) return InvalidOid;
-  Oid function = castNode(FuncExpr, expression)->funcid;
-  if (!is_configuration_function(function)) return InvalidOid;
-  if (evaluates_foreign_code(expression, &function)) return InvalidOid;
-  return function;
+  auto *call = castNode(FuncExpr, expression);
+  if (!is_configuration_function(call->funcid)) return InvalidOid;
+  ListCell *cell;
+  foreach (cell, call->args)
+    if (!is_plain_value(static_cast<Node *>(lfirst(cell)))) return InvalidOid;
+  return call->funcid;
 }
 
 // Runs the approved call, resolved as above and checked again by OID, as
@@ -192,27 +195,16 @@ bool looks_like_a_call(Node *statement) {
          IsA(castNode(ResTarget, linitial(select->targetList))->val, FuncCall);
 }
 
-// Whether every policy on MPA CONFIGURE was made by this very transaction:
-// the set-up that started governance (secure by default) is still under
-// way, and governance starts when it commits. A policy committed before is
-// never this transaction's, so a governed installation stays governed.
-bool governance_starts_with_this_transaction() {
-  bool starting = false;
-  auto body = [&starting] {
-    SPI_connect();
-    if (SPI_execute("SELECT xmin FROM ONLY mpa.policies WHERE operation = 'MPA CONFIGURE'", true, 0) !=
-        SPI_OK_SELECT)
-      elog(ERROR, "pg_mpa: cannot read the governing policies");
-    starting = SPI_processed > 0;
-    for (uint64 i = 0; i < SPI_processed; i++) {
-      bool is_null;
-      Datum xmin = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null);
-      starting = starting && TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin));
-    }
-    SPI_finish();
-  };
-  with_pg_mpa_privileges(body);
-  return starting;
+// The transaction in which governance began: the one whose mpa_protect
+// made the first policy on MPA CONFIGURE while none existed (secure by
+// default, or named). Governance starts when it commits; until then its
+// set-up goes on. No later transaction can be it: a transaction id is
+// never reused while this backend lives, and none but the first policy
+// sets it.
+TransactionId governance_began_in = InvalidTransactionId;
+
+bool governance_begins_in_this_transaction() {
+  return TransactionIdIsValid(governance_began_in) && governance_began_in == GetTopTransactionIdIfAny();
 }
 
 }  // namespace
@@ -261,7 +253,7 @@ MPA_FUNCTION(mpa_authorize_configuration) {
     mpa::pg::StatementDescription description{mpa::pg::kConfigureOperation, 1, &target, "", nullptr, false};
     int index = -1;
     const char *team = mpa::pg::governing_team(description, &index);
-    if (team == nullptr || mpa::pg::governance_starts_with_this_transaction()) {
+    if (team == nullptr || mpa::pg::governance_begins_in_this_transaction()) {
       mpa::pg::audit_configuration(call);
       return;
     }
@@ -290,5 +282,13 @@ MPA_FUNCTION(mpa_rehearse_configuration) {
     mpa::pg::run_configuration_request(mpa::pg::kRehearsal, statement);
     ereport(ERROR, (errcode(mpa::pg::kRehearsalOver), errmsg("pg_mpa: rehearsal over")));
   });
+  PG_RETURN_VOID();
+}
+
+// mpa.governance_begins(): said by mpa_protect when it made the first policy
+// on MPA CONFIGURE (after checking that none existed).
+MPA_FUNCTION(mpa_governance_begins) {
+  (void)fcinfo;
+  mpa::pg::call_postgres([] { mpa::pg::governance_began_in = GetTopTransactionId(); });
   PG_RETURN_VOID();
 }

@@ -19,9 +19,9 @@ namespace mpa::pg {
 inline constexpr const char *kConfigureOperation = "MPA CONFIGURE";
 
 // The configuration function a request statement calls, if it is exactly
-// "SELECT <configuration function>(<values>)" where the function, resolved
-// with pg_catalog and pg_mpa's schema only, is pg_mpa's own (by OID) and
-// every other function the call evaluates is built in; nullptr otherwise.
+// "SELECT <configuration function>(<constants>)" where the function,
+// resolved with pg_catalog and pg_mpa's schema only, is pg_mpa's own (by
+// OID) and each argument a constant of a built-in type; nullptr otherwise.
 // The same check is made again, on the plan, when the call runs.
 const char *configuration_call(RawStmt *raw, const char *text);
 

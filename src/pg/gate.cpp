@@ -12,6 +12,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "parser/scansup.h"
 #include "tcop/utility.h"
@@ -144,6 +145,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt) || IsA(parsetree, AlterTableStmt))
     refuse_inheritance_from_pg_mpa(parsetree);
   if (IsA(parsetree, LockStmt)) refuse_lock_of_pg_mpa_tables(parsetree);
+  if (IsA(parsetree, AlterObjectSchemaStmt)) refuse_move_into_protected_schema(parsetree);
   NameChange change = name_change_of(parsetree);
   bool governed = pg_mpa_is_governed();
   // Inside a statement already approved (an approved CREATE EXTENSION runs
@@ -193,9 +195,18 @@ void run_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
                             completion);
 }
 
-void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
-                          ProcessUtilityContext context, ParamListInfo params,
-                          QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
+// Runs a statement that an approved one reached (a trigger's or a
+// function's) as if typed: the approvers voted for the approved statement,
+// not for code that runs inside it. The approved statement's own parts (its
+// subcommands, the script of an approved CREATE/ALTER EXTENSION) stay part
+// of it.
+bool reached_from_approved_statement(ProcessUtilityContext context) {
+  return approved_statement_is_running() && context != PROCESS_UTILITY_SUBCOMMAND && !creating_extension;
+}
+
+void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
+                  ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
+                  QueryCompletion *completion) {
   if (!check_statement(statement, query)) {
     run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
     return;
@@ -209,6 +220,25 @@ void gate_process_utility(PlannedStmt *statement, const char *query, bool read_o
   PG_FINALLY();
   {
     set_approved_statement_running(false);
+  }
+  PG_END_TRY();
+}
+
+void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                          ProcessUtilityContext context, ParamListInfo params,
+                          QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
+  if (!reached_from_approved_statement(context)) {
+    gate_and_run(statement, query, read_only_tree, context, params, query_env, dest, completion);
+    return;
+  }
+  set_approved_statement_running(false);
+  PG_TRY();
+  {
+    gate_and_run(statement, query, read_only_tree, context, params, query_env, dest, completion);
+  }
+  PG_FINALLY();
+  {
+    set_approved_statement_running(true);  // back in the approved statement
   }
   PG_END_TRY();
 }

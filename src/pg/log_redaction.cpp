@@ -3,6 +3,7 @@
 #include <initializer_list>
 
 #include "core/code_redaction.hpp"
+#include "pg/code_submission.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -23,6 +24,7 @@ emit_log_hook_type previous_emit_log_hook = nullptr;
 void redact_codes(ErrorData *edata) {
   bool query_enters_code = otp::mentions_code_entry(debug_query_string);
   if (query_enters_code) edata->hide_stmt = true;
+  if (query_enters_code && edata->elevel >= ERROR) code_entry_failed();
   for (char *text : {edata->message, edata->detail, edata->detail_log, edata->context}) {
     if (query_enters_code)
       otp::blank_six_digit_runs(text);

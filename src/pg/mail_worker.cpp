@@ -329,6 +329,11 @@ void mpa_mail_worker_main(Datum) {
   // triggers fire. PGC_S_OVERRIDE outranks every other source, reloads too.
   SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
   SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
+  // Nor can a setting stall it: mail, expiries and the audit chain go on.
+  SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+  SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+  SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+  SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
   trust_this_process();  // it writes the outbox and the approval tables
 
   batch_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa mail batch", ALLOCSET_DEFAULT_SIZES);

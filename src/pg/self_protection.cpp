@@ -14,7 +14,12 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/transam.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
 #include "catalog/pg_attrdef.h"
+#include "catalog/pg_cast.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_rewrite.h"
@@ -22,6 +27,7 @@ extern "C" {
 #include "catalog/pg_trigger.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "tcop/tcopprot.h"
 #include "catalog/dependency.h"
@@ -130,7 +136,7 @@ FunctionKind function_kind(Oid function) { return function_kinds.get(function, l
 // functions do), nor the system catalogs once a team governs pg_mpa.
 pg_noinline bool write_allowed(const RangeTblEntry *entry, bool ereport_on_violation) {
   Oid schema = relation_schemas.get(entry->relid, get_rel_namespace);
-  if (schema == PG_CATALOG_NAMESPACE && !approved_statement_running) {
+  if (schema == PG_CATALOG_NAMESPACE && !approved_extension_script_is_running()) {
     // Editing the system catalogs by hand could undo anything pg_mpa
     // guards (its functions, dependencies, the extension itself): once a
     // team governs pg_mpa, nobody does it.
@@ -191,13 +197,16 @@ pg_attribute_hot void on_function_event(FmgrHookEventType event, FmgrInfo *flinf
 }
 
 // Changes to pg_mpa's own objects are allowed to pg_mpa itself (its
-// functions, its CREATE/ALTER EXTENSION script), to an approved statement,
-// and to anyone while no team governs pg_mpa.
-bool pg_mpa_change_allowed() {
-  if (running_trusted_code() || approved_statement_running) return true;
+// functions, its CREATE/ALTER EXTENSION script, pg_upgrade) and to an
+// approved statement. Anyone may drop pg_mpa while no team governs it;
+// nobody alters it, then or later: an alteration (a SET search_path, a
+// disabled trigger, a function added to the extension) would outlive the
+// moment governance starts.
+bool pg_mpa_change_allowed(ObjectAccessType access) {
+  if (running_trusted_code() || approved_statement_running || IsBinaryUpgrade) return true;
   Oid extension = pg_mpa_extension_oid();
   if (creating_extension && CurrentExtensionObject == extension) return true;
-  return configuration_team() == nullptr;
+  return access == OAT_DROP && configuration_team() == nullptr;
 }
 
 // Objects dropped, truncated or altered (DDL, not queries).
@@ -208,88 +217,154 @@ pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid obj
   if (!running_trusted_code() && !approved_statement_running)
     gate_indirect_change(access, class_id, object_id, sub_id, arg);
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && is_pg_mpa_object(class_id, object_id) &&
-      !pg_mpa_change_allowed()) {
+      !pg_mpa_change_allowed(access)) {
     ObjectAddress object{class_id, object_id, 0};
-    audit_refusal(psprintf("%s %s", access == OAT_DROP ? "dropping" : "altering", getObjectDescription(&object, false)),
-                  configuration_team(), debug_query_string);
+    const char *what = access == OAT_DROP ? "dropping" : "altering";
+    const char *team = configuration_team();
+    audit_refusal(psprintf("%s %s", what, getObjectDescription(&object, false)), team, debug_query_string);
+    if (team == nullptr)
+      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+                      errmsg("%s of %s is refused", what, getObjectDescription(&object, false)),
+                      errdetail("It is one of pg_mpa's own objects: they change only with pg_mpa's own "
+                                "extension scripts (ALTER EXTENSION pg_mpa UPDATE).")));
     ereport(ERROR,
             (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
-             errmsg("%s of %s requires the approval of team \"%s\"", access == OAT_DROP ? "dropping" : "altering",
-                    getObjectDescription(&object, false), configuration_team()),
+             errmsg("%s of %s requires the approval of team \"%s\"", what, getObjectDescription(&object, false),
+                    team),
              errdetail("It is one of pg_mpa's own objects, and a team governs pg_mpa."),
              errhint("Ask for approval with mpa_request() for the statement.")));
   }
 }
 
-// A row PostgreSQL has just inserted into a catalog: syscache lookups see
-// it only from the next command on, so it is read with SnapshotSelf
-// (palloc'd copy; nullptr when not found).
-HeapTuple fresh_catalog_row(Relation catalog, Oid class_id, Oid object_id) {
-  ScanKeyData key;
-  ScanKeyInit(&key, get_object_attnum_oid(class_id), BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(object_id));
-  SysScanDesc scan = systable_beginscan(catalog, get_object_oid_index(class_id), true, SnapshotSelf, 1, &key);
-  HeapTuple tuple = systable_getnext(scan);
-  HeapTuple copy = HeapTupleIsValid(tuple) ? heap_copytuple(tuple) : nullptr;
-  systable_endscan(scan);
-  return copy;
-}
+// What a new catalog row can reach, and where to read it: its schema, the
+// relations it hangs on (an index is in its table's schema, so the schema
+// covers it), and the built-in objects it would extend (a cast between two
+// built-in types changes what pg_mpa's own casts do; an operator or support
+// function added to a built-in operator family, what its comparisons do).
+struct NewRowColumns {
+  Oid oid_index;
+  AttrNumber oid;
+  AttrNumber schema;
+  AttrNumber relations[2];
+  AttrNumber builtins[2];  // every one named must be built in
+};
 
-Oid oid_column(HeapTuple tuple, Relation catalog, AttrNumber column) {
-  bool is_null = true;
-  Datum value = column != InvalidAttrNumber ? heap_getattr(tuple, column, RelationGetDescr(catalog), &is_null)
-                                            : Datum(0);
-  return is_null ? InvalidOid : DatumGetObjectId(value);
-}
-
-// The relations a new object hangs on (an index is in its table's schema,
-// so the schema rule covers it): a trigger, a rule, a row security policy,
-// extended statistics, a constraint (both ends of a foreign key), a default.
-void attached_relation_columns(Oid class_id, AttrNumber *first, AttrNumber *second) {
-  *first = *second = InvalidAttrNumber;
+bool new_row_columns(Oid class_id, NewRowColumns *columns) {
+  *columns = NewRowColumns{InvalidOid, InvalidAttrNumber, InvalidAttrNumber, {}, {}};
   switch (class_id) {
-    case TriggerRelationId: *first = Anum_pg_trigger_tgrelid; break;
-    case RewriteRelationId: *first = Anum_pg_rewrite_ev_class; break;
-    case PolicyRelationId: *first = Anum_pg_policy_polrelid; break;
-    case StatisticExtRelationId: *first = Anum_pg_statistic_ext_stxrelid; break;
-    case AttrDefaultRelationId: *first = Anum_pg_attrdef_adrelid; break;
+    case TypeRelationId:
+      // Left out: a new type cannot change which type a name pg_mpa's SQL
+      // uses resolves to (they exist in pg_catalog, searched first), and a
+      // table's row and array types would double the cost of every CREATE.
+      return false;
+    case CastRelationId:
+      *columns = NewRowColumns{CastOidIndexId, Anum_pg_cast_oid, InvalidAttrNumber, {},
+                               {Anum_pg_cast_castsource, Anum_pg_cast_casttarget}};
+      return true;
+    case AccessMethodOperatorRelationId:
+      *columns = NewRowColumns{AccessMethodOperatorOidIndexId, Anum_pg_amop_oid, InvalidAttrNumber, {},
+                               {Anum_pg_amop_amopfamily}};
+      return true;
+    case AccessMethodProcedureRelationId:
+      *columns = NewRowColumns{AccessMethodProcedureOidIndexId, Anum_pg_amproc_oid, InvalidAttrNumber, {},
+                               {Anum_pg_amproc_amprocfamily}};
+      return true;
+    default:
+      break;
+  }
+  if (!is_objectclass_supported(class_id)) return false;
+  columns->oid_index = get_object_oid_index(class_id);
+  columns->oid = get_object_attnum_oid(class_id);
+  columns->schema = get_object_attnum_namespace(class_id);
+  switch (class_id) {
+    case TriggerRelationId: columns->relations[0] = Anum_pg_trigger_tgrelid; break;
+    case RewriteRelationId: columns->relations[0] = Anum_pg_rewrite_ev_class; break;
+    case PolicyRelationId: columns->relations[0] = Anum_pg_policy_polrelid; break;
+    case StatisticExtRelationId: columns->relations[0] = Anum_pg_statistic_ext_stxrelid; break;
+    case AttrDefaultRelationId: columns->relations[0] = Anum_pg_attrdef_adrelid; break;
     case ConstraintRelationId:
-      *first = Anum_pg_constraint_conrelid;
-      *second = Anum_pg_constraint_confrelid;
+      columns->relations[0] = Anum_pg_constraint_conrelid;
+      columns->relations[1] = Anum_pg_constraint_confrelid;
       break;
     default: break;
   }
+  return true;
+}
+
+// A row PostgreSQL has just inserted into a catalog: syscache lookups see
+// it only from the next command on, so it is read with SnapshotSelf.
+// Each named column's OID goes to `out` (InvalidOid when not named or NULL).
+bool read_new_row(Oid class_id, Oid object_id, const NewRowColumns &columns, const AttrNumber *wanted, int count,
+                  Oid *out) {
+  Relation catalog = table_open(class_id, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, columns.oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(object_id));
+  SysScanDesc scan = systable_beginscan(catalog, columns.oid_index, true, SnapshotSelf, 1, &key);
+  HeapTuple tuple = systable_getnext(scan);
+  bool found = HeapTupleIsValid(tuple);
+  for (int i = 0; i < count; i++) {
+    bool is_null = true;
+    Datum value = found && wanted[i] != InvalidAttrNumber
+                      ? heap_getattr(tuple, wanted[i], RelationGetDescr(catalog), &is_null)
+                      : Datum(0);
+    out[i] = is_null ? InvalidOid : DatumGetObjectId(value);
+  }
+  systable_endscan(scan);
+  table_close(catalog, AccessShareLock);
+  return found;
+}
+
+const char *reached_by_schema(Oid schema) {
+  if (is_pg_mpa_schema(schema)) return "pg_mpa's schema mpa";
+  if (schema == PG_CATALOG_NAMESPACE && pg_mpa_is_governed()) return "the system catalog schema pg_catalog";
+  return nullptr;
+}
+
+// A new relation (table, index, view, ...) is already in the relcache:
+// its schema is read there, without a catalog scan.
+const char *reached_by_new_relation(Oid relid, int sub_id) {
+  if (sub_id != 0) return in_pg_mpa_schema(relid) ? "a table of pg_mpa" : nullptr;  // a new column
+  Relation relation = RelationIdGetRelation(relid);
+  if (relation == nullptr) return nullptr;
+  Oid schema = RelationGetNamespace(relation);
+  RelationClose(relation);
+  return reached_by_schema(schema);
+}
+
+// Whether an object that hangs on a relation (a trigger, rule, policy,
+// constraint, default, statistics) hangs on one of pg_mpa's.
+bool hangs_on_pg_mpa_relation(Oid class_id, Oid object_id) {
+  NewRowColumns columns;
+  if (!new_row_columns(class_id, &columns)) return false;
+  Oid relations[2];
+  if (!read_new_row(class_id, object_id, columns, columns.relations, 2, relations)) return false;
+  return (OidIsValid(relations[0]) && in_pg_mpa_schema(relations[0])) ||
+         (OidIsValid(relations[1]) && in_pg_mpa_schema(relations[1]));
 }
 
 // Where a new object would reach into what pg_mpa trusts: pg_mpa's schema
 // (a function there could shadow one its SQL calls), one of its relations
 // (an index expression, trigger, rule or policy runs inside pg_mpa's own
-// writes), one of its functions replaced, or, once governed, pg_catalog
-// (a replaced built-in runs inside every query pg_mpa makes). Returns what
-// to name in the refusal, or nullptr.
+// writes), one of its functions replaced, built-in casts and operator
+// families, or, once governed, pg_catalog (a replaced built-in runs inside
+// every query pg_mpa makes). Returns what to name in the refusal, or nullptr.
 const char *reached_by_new_object(Oid class_id, Oid object_id, int sub_id) {
+  if (class_id == RelationRelationId) return reached_by_new_relation(object_id, sub_id);
   if (class_id == ProcedureRelationId && is_pg_mpa_object(ProcedureRelationId, object_id))
     return "one of pg_mpa's functions (CREATE OR REPLACE)";
-  if (class_id == RelationRelationId && sub_id != 0)  // a new column
-    return in_pg_mpa_schema(object_id) ? "a table of pg_mpa" : nullptr;
-  if (!is_objectclass_supported(class_id)) return nullptr;
-  Relation catalog = table_open(class_id, AccessShareLock);
-  HeapTuple row = fresh_catalog_row(catalog, class_id, object_id);
-  const char *reached = nullptr;
-  if (row != nullptr) {
-    Oid schema = oid_column(row, catalog, get_object_attnum_namespace(class_id));
-    AttrNumber first, second;
-    attached_relation_columns(class_id, &first, &second);
-    Oid relations[2] = {oid_column(row, catalog, first), oid_column(row, catalog, second)};
-    if (is_pg_mpa_schema(schema))
-      reached = "pg_mpa's schema mpa";
-    else if ((OidIsValid(relations[0]) && in_pg_mpa_schema(relations[0])) ||
-             (OidIsValid(relations[1]) && in_pg_mpa_schema(relations[1])))
-      reached = "a table of pg_mpa";
-    else if (schema == PG_CATALOG_NAMESPACE && pg_mpa_is_governed())
-      reached = "the system catalog schema pg_catalog";
-  }
-  table_close(catalog, AccessShareLock);
-  return reached;
+  NewRowColumns columns;
+  if (!new_row_columns(class_id, &columns)) return nullptr;
+  const AttrNumber wanted[5] = {columns.schema, columns.relations[0], columns.relations[1], columns.builtins[0],
+                                columns.builtins[1]};
+  Oid values[5];
+  if (!read_new_row(class_id, object_id, columns, wanted, 5, values)) return nullptr;
+  if (const char *reached = reached_by_schema(values[0])) return reached;
+  for (int i = 1; i <= 2; i++)
+    if (OidIsValid(values[i]) && in_pg_mpa_schema(values[i])) return "a table of pg_mpa";
+  bool extends_builtins = columns.builtins[0] != InvalidAttrNumber;
+  for (int i = 0; i < 2; i++)
+    if (columns.builtins[i] != InvalidAttrNumber && values[3 + i] >= FirstNormalObjectId) extends_builtins = false;
+  return extends_builtins ? "a built-in type's casts or a built-in operator family" : nullptr;
 }
 
 // Objects created: refused where they would reach into pg_mpa (above),
@@ -303,7 +378,8 @@ pg_noinline void on_object_created(Oid class_id, Oid object_id, int sub_id, void
   if ((created != nullptr && created->is_internal) || approved_statement_running) return;
   Oid extension = pg_mpa_extension_oid();
   if (!OidIsValid(extension) && !pg_mpa_is_governed()) return;
-  if (creating_extension && OidIsValid(extension) && CurrentExtensionObject == extension) return;
+  // pg_upgrade re-creates pg_mpa's objects one by one, outside its script.
+  if (IsBinaryUpgrade || (creating_extension && OidIsValid(extension) && CurrentExtensionObject == extension)) return;
   const char *reached = reached_by_new_object(class_id, object_id, sub_id);
   if (reached == nullptr) return;
   audit_refusal(psprintf("creating an object in %s", reached), configuration_team(), debug_query_string);
@@ -342,6 +418,13 @@ bool is_pg_mpa_object(Oid class_id, Oid object_id) {
       return in_pg_mpa_schema(object_id);
     case ProcedureRelationId:
       return getExtensionOfObject(ProcedureRelationId, object_id) == extension;
+    case TriggerRelationId:
+    case RewriteRelationId:
+    case PolicyRelationId:
+    case ConstraintRelationId:
+    case AttrDefaultRelationId:
+    case StatisticExtRelationId:
+      return hangs_on_pg_mpa_relation(class_id, object_id);
     default:
       return false;
   }
@@ -352,13 +435,17 @@ void refuse_inheritance_from_pg_mpa(Node *statement) {
   if (IsA(statement, CreateStmt) || IsA(statement, CreateForeignTableStmt)) {
     relations = reinterpret_cast<CreateStmt *>(statement)->inhRelations;
   } else if (IsA(statement, AlterTableStmt)) {
+    auto *alter = castNode(AlterTableStmt, statement);
     ListCell *cell;
-    foreach (cell, castNode(AlterTableStmt, statement)->cmds) {
+    foreach (cell, alter->cmds) {
       auto *command = lfirst_node(AlterTableCmd, cell);
-      if (command->subtype == AT_AddInherit)
-        relations = lappend(relations, command->def);
-      else if (command->subtype == AT_AttachPartition)
-        relations = lappend(relations, castNode(PartitionCmd, command->def)->name);
+      if (command->subtype != AT_AddInherit && command->subtype != AT_AttachPartition) continue;
+      // Both ends: a table of pg_mpa under another table would be written
+      // through that table's name.
+      relations = lappend(relations, alter->relation);
+      relations = lappend(relations, command->subtype == AT_AddInherit
+                                         ? command->def
+                                         : reinterpret_cast<Node *>(castNode(PartitionCmd, command->def)->name));
     }
   }
   ListCell *cell;
@@ -367,10 +454,10 @@ void refuse_inheritance_from_pg_mpa(Node *statement) {
     if (!OidIsValid(relid) || !in_pg_mpa_schema(relid)) continue;
     audit_refusal(psprintf("inheritance from mpa.%s", get_rel_name(relid)), nullptr, debug_query_string);
     ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
-                    errmsg("inheriting from or partitioning with pg_mpa's table mpa.%s is refused",
+                    errmsg("inheritance or partitioning involving pg_mpa's table mpa.%s is refused",
                            get_rel_name(relid)),
-                    errdetail("Rows of another table would count as pg_mpa's own, for every role "
-                              "including superusers.")));
+                    errdetail("Rows of another table would count as pg_mpa's own, or pg_mpa's rows be "
+                              "written through another table, for every role including superusers.")));
   }
 }
 
@@ -378,7 +465,18 @@ void refuse_lock_of_pg_mpa_tables(Node *statement) {
   ListCell *cell;
   foreach (cell, castNode(LockStmt, statement)->relations) {
     Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, cell), NoLock, true);
-    if (!OidIsValid(relid) || !in_pg_mpa_schema(relid)) continue;
+    if (!OidIsValid(relid)) continue;
+    // A lock on a system catalog stalls a verification before pg_mpa runs
+    // any of its code (the function lookup waits): once governed, refused.
+    if (get_rel_namespace(relid) == PG_CATALOG_NAMESPACE && pg_mpa_is_governed()) {
+      audit_refusal(psprintf("LOCK TABLE pg_catalog.%s", get_rel_name(relid)), configuration_team(),
+                    debug_query_string);
+      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+                      errmsg("LOCK TABLE on the system catalog %s is refused", get_rel_name(relid)),
+                      errdetail("Team \"%s\" governs pg_mpa; a lock on a catalog would stall approvals.",
+                                configuration_team())));
+    }
+    if (!in_pg_mpa_schema(relid)) continue;
     audit_refusal(psprintf("LOCK TABLE mpa.%s", get_rel_name(relid)), nullptr, debug_query_string);
     ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
                     errmsg("LOCK TABLE on pg_mpa's table mpa.%s is refused", get_rel_name(relid)),
@@ -386,8 +484,24 @@ void refuse_lock_of_pg_mpa_tables(Node *statement) {
   }
 }
 
+void refuse_move_into_protected_schema(Node *statement) {
+  auto *move = castNode(AlterObjectSchemaStmt, statement);
+  Oid schema = get_namespace_oid(move->newschema, true);
+  if (!OidIsValid(schema) || creating_extension || approved_statement_running) return;
+  bool into_pg_mpa = is_pg_mpa_schema(schema);
+  if (!into_pg_mpa && !(schema == PG_CATALOG_NAMESPACE && pg_mpa_is_governed())) return;
+  audit_refusal(psprintf("SET SCHEMA %s", move->newschema), configuration_team(), debug_query_string);
+  ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+                  errmsg("moving an object into schema %s is refused", move->newschema),
+                  errdetail(into_pg_mpa ? "Nothing joins pg_mpa's schema: a function there could shadow one "
+                                          "pg_mpa's SQL calls."
+                                        : "A team governs pg_mpa: an object moved into pg_catalog could shadow "
+                                          "a built-in pg_mpa's SQL calls.")));
+}
+
 void set_approved_statement_running(bool running) { approved_statement_running = running; }
 bool approved_statement_is_running() { return approved_statement_running; }
+bool approved_extension_script_is_running() { return approved_statement_running && creating_extension; }
 
 void enter_trusted_code() { trusted_depth++; }
 void leave_trusted_code() { trusted_depth--; }

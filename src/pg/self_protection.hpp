@@ -22,17 +22,28 @@ bool is_pg_mpa_object(Oid class_id, Oid object_id);
 
 // Refuses a statement that would make a relation inherit from, or a
 // partition of, one of pg_mpa's tables (its rows would count as pg_mpa's),
-// or attach one of pg_mpa's tables under another: for every role, always.
+// or put one of pg_mpa's tables under another: for every role, always.
 void refuse_inheritance_from_pg_mpa(Node *statement);
 
-// Refuses LOCK TABLE of one of pg_mpa's tables, for every role, always: a
-// stranger's lock would stall approvals (and hold a waiting verification,
-// its code on display, for as long as it likes).
+// Refuses LOCK TABLE of one of pg_mpa's tables, for every role, always, and
+// of a system catalog once governed: a stranger's lock would stall
+// approvals (and hold a waiting verification, its code on display).
 void refuse_lock_of_pg_mpa_tables(Node *statement);
+
+// Refuses ALTER ... SET SCHEMA into pg_mpa's schema (always) or into
+// pg_catalog (once governed): the same rule as for objects created there.
+void refuse_move_into_protected_schema(Node *statement);
 
 // The gate marks the run of a statement it let through as approved.
 void set_approved_statement_running(bool running);
 bool approved_statement_is_running();
+
+// Whether the query running now may do what only an approved statement's
+// own work may (write the system catalogs, call the server-file functions):
+// the script of an approved CREATE/ALTER EXTENSION. A query a trigger or a
+// function runs inside an approved statement is not part of what was
+// approved, nor is a query the approved statement itself evaluates.
+bool approved_extension_script_is_running();
 
 // Chains the executor permission, function manager and object access hooks
 // (from _PG_init).

@@ -13,7 +13,7 @@ extern "C" {
 namespace mpa::pg {
 
 void refuse_server_file_call(Oid function) {
-  if (!IsTransactionState() || approved_statement_is_running() || !pg_mpa_is_governed()) return;
+  if (!IsTransactionState() || approved_extension_script_is_running() || !pg_mpa_is_governed()) return;
   const char *team = configuration_team();
   audit_refusal(psprintf("%s()", get_func_name(function)), team, debug_query_string);
   ereport(ERROR,
@@ -22,8 +22,8 @@ void refuse_server_file_call(Oid function) {
                   get_func_name(function), team),
            errdetail("Server files hold pg_mpa's settings and the libraries every session loads: while a "
                      "team governs pg_mpa, SQL does not reach them."),
-           errhint("Ask team \"%s\" to approve the statement that needs the file (an approved statement "
-                   "may call these functions), or work on the file from the server's shell.",
+           errhint("Work on the file from the server's shell, or ask team \"%s\" to approve "
+                   "mpa_unprotect('MPA CONFIGURE') first.",
                    team)));
 }
 

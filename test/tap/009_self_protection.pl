@@ -15,16 +15,19 @@ my $node = MpaTest::new_node('protected', $smtp, "mpa.resend_cooldown = 0\n");
 $node->safe_psql('postgres', 'DROP EXTENSION pg_mpa; CREATE EXTENSION pg_mpa;');
 pass('before a team governs, a superuser may even reinstall pg_mpa');
 
-# Each session remembers the schema of the relations it writes: a table
-# moved into pg_mpa's schema is pg_mpa's from then on, in the same session.
+# Nothing joins pg_mpa's schema, not even before a team governs: a table
+# (or a function, which could shadow one pg_mpa's SQL calls) moved there is
+# refused with pg_mpa's SQLSTATE, and stays where it was.
 my ($rc, $out, $err) = $node->psql('postgres', q{
+	\set VERBOSITY verbose
 	CREATE TABLE moved (id int);
 	INSERT INTO moved VALUES (1);
-	ALTER TABLE moved SET SCHEMA mpa;
-	INSERT INTO mpa.moved VALUES (2);});
-like($err, qr/INSERT on pg_mpa's table mpa\.moved is refused/,
-	'a table written, then moved into pg_mpa\'s schema, is refused to the same session');
-$node->safe_psql('postgres', 'DROP TABLE mpa.moved');
+	ALTER TABLE moved SET SCHEMA mpa;});
+like($err, qr/ERROR:  MP001: moving an object into schema mpa is refused/,
+	'a table moved into pg_mpa\'s schema is refused (MP001)');
+is($node->safe_psql('postgres', q{SELECT relnamespace::regnamespace FROM pg_class WHERE relname = 'moved'}),
+	'public', 'and it stays where it was');
+$node->safe_psql('postgres', 'DROP TABLE public.moved');
 
 $node->safe_psql('postgres', q{
 	CREATE ROLE alice; CREATE ROLE bob;

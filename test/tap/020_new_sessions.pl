@@ -100,7 +100,7 @@ like(refusal(q{BEGIN; SELECT mpa_protect('DROP VIEW', 'public.v4', 'ops'); DROP 
 # transaction that changes policies cannot be prepared.
 $node->safe_psql('postgres', 'CREATE VIEW v5 AS SELECT 1 AS one');
 like(refusal(q{BEGIN; SELECT mpa_protect('DROP VIEW', 'public.v5', 'ops'); PREPARE TRANSACTION 'policy_change'}),
-	qr/a transaction that changes pg_mpa's policies or teams cannot be prepared/,
+	qr/a transaction that changed pg_mpa's state cannot be prepared/,
 	'a transaction that changes policies cannot be prepared');
 my $prepared = $node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts});
 is($prepared, '0', 'nothing was prepared');

@@ -34,6 +34,7 @@ my $smtp = MpaTest::start_smtp();
 my $node = MpaTest::new_node('containment', $smtp, <<'CONF');
 mpa.resend_cooldown = 0
 mpa.otp_ttl = 3600
+mpa.smtp_password = 'sekret-smtp-password'
 wal_level = replica
 max_replication_slots = 4
 CONF
@@ -702,6 +703,32 @@ lookalike('mpa_approver_add found first on the search_path',
 	SELECT mpa_request($$SELECT mpa_approver_add('security', 'olivia', 'o@example.com')$$, 'x');},
 	'lookalike_slot', 0, "SET search_path = lookalike, public;\n");
 
+# A real configuration function whose arguments are expressions: built-in,
+# but evaluated inside pg_mpa's SECURITY DEFINER rehearsal they would read
+# a secret setting into an error, or run a query string, as a superuser.
+# Only constants make a configuration call.
+for my $expression (q{'!' || current_setting('mpa.smtp_password')},
+	q{query_to_xml('SELECT rolpassword FROM pg_authid', true, true, '')::text})
+{
+	subtest "a configuration call with an expression argument: $expression" => sub {
+		my ($rc, $out, $err) = run_as('olivia',
+			"SELECT mpa_request(\$\$SELECT mpa_team_create($expression, 1)\$\$, 'x');");
+		unlike("$out$err", qr/sekret-smtp-password/, 'the SMTP password was not read');
+		unlike("$out$err", qr/SCRAM-SHA-256\$/, 'no password verifier was read');
+		if ($rc == 0)
+		{
+			my ($id) = $out =~ /(\d+)\s*$/;
+			isnt(sql("SELECT operation FROM mpa.requests WHERE id = $id"), 'MPA CONFIGURE',
+				'not accepted as a configuration change');
+		}
+		else
+		{
+			pass('the request is refused: ' . first_sqlstate($rc, $err));
+		}
+		check_invariants("expression argument $expression", changes => ['tables']);
+	};
+}
+
 # ---------------------------------------------------------------------------
 # 5. Changes to pg_mpa's objects, built-ins, settings and roles: once a team
 # governs pg_mpa they need its approval (MP001), or are refused outright.
@@ -787,6 +814,36 @@ my @ddl = (
 	# A predefined role that runs programs on the server, for a second login.
 	[ 'GRANT pg_execute_server_program', 'GRANT pg_execute_server_program TO mallory2',
 		'REVOKE pg_execute_server_program FROM mallory2' ],
+	# A function moved into schema mpa is an exact-match overload of one
+	# pg_mpa's SQL calls with text arguments (mpa.require(text, text)).
+	[ 'a function moved into schema mpa (SET SCHEMA)',
+		q{CREATE FUNCTION public.require(value text, name text) RETURNS text LANGUAGE sql AS 'SELECT value';
+		ALTER FUNCTION public.require(text, text) SET SCHEMA mpa},
+		'DROP FUNCTION IF EXISTS mpa.require(text, text); DROP FUNCTION IF EXISTS public.require(text, text)' ],
+	# A cast between built-in types is used by pg_mpa's own SQL
+	# (session_user::regrole): mallory's function would run inside it.
+	[ 'a cast between built-in types (name AS regrole)',
+		q{CREATE FUNCTION public.to_regrole(name) RETURNS regrole LANGUAGE sql STABLE AS 'SELECT 10::regrole';
+		CREATE CAST (name AS regrole) WITH FUNCTION public.to_regrole(name)},
+		'DROP CAST IF EXISTS (name AS regrole); DROP FUNCTION IF EXISTS public.to_regrole(name)' ],
+	# pg_mpa's tables placed under another table would be written through it.
+	[ 'a table of pg_mpa made a child of another (ALTER TABLE mpa.approvers INHERIT)',
+		q{CREATE TABLE public.p (LIKE mpa.approvers);
+		ALTER TABLE mpa.approvers INHERIT public.p},
+		'ALTER TABLE mpa.approvers NO INHERIT public.p; DROP TABLE IF EXISTS public.p' ],
+	# A function added to the extension would become one of its entry points.
+	[ 'a function added to the extension (ALTER EXTENSION pg_mpa ADD)',
+		q{CREATE FUNCTION public.mpa_extra() RETURNS int LANGUAGE sql AS 'SELECT 1';
+		ALTER EXTENSION pg_mpa ADD FUNCTION public.mpa_extra()},
+		'ALTER EXTENSION pg_mpa DROP FUNCTION public.mpa_extra(); DROP FUNCTION IF EXISTS public.mpa_extra()' ],
+	# A function of pg_mpa given another search_path would resolve names in
+	# mallory's schema.
+	[ 'a pg_mpa function altered (SET search_path)',
+		q{ALTER FUNCTION mpa.require(anyelement, text) SET search_path = public},
+		'ALTER FUNCTION mpa.require(anyelement, text) SET search_path = pg_catalog, pg_temp' ],
+	# A lock on a catalog stalls a verification before pg_mpa's code runs.
+	[ 'LOCK TABLE on a system catalog', q{BEGIN; LOCK TABLE pg_catalog.pg_depend IN ACCESS EXCLUSIVE MODE; COMMIT},
+		undef ],
 );
 for my $case (@ddl)
 {

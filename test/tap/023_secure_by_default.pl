@@ -23,6 +23,19 @@ $node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT count(*) FROM mpa.policies WHERE operation = 'MPA CONFIGURE'}),
 	'0', 'before any policy, nobody governs pg_mpa');
 
+# Even before governance, nothing of pg_mpa is altered or added to: such a
+# change would outlive the moment governance starts.
+for my $change (
+	q{ALTER FUNCTION mpa.require(anyelement, text) SET search_path = public},
+	q{CREATE FUNCTION public.mpa_extra() RETURNS int LANGUAGE sql AS 'SELECT 1'; ALTER EXTENSION pg_mpa ADD FUNCTION public.mpa_extra()},
+	q{ALTER TABLE mpa.policies DISABLE TRIGGER policies_changed},
+	q{CREATE TABLE public.p (LIKE mpa.approvers); ALTER TABLE mpa.approvers INHERIT public.p})
+{
+	my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nBEGIN;\n$change;\nROLLBACK;",
+		on_error_stop => 1);
+	like($err, qr/ERROR:  MP001: /, "refused before governance too (MP001): $change");
+}
+
 # The first policy, in a transaction that also adds a second one.
 my ($rc, $out, $err) = $node->psql('postgres', q{
 	BEGIN;

@@ -1,0 +1,102 @@
+# Approval covers what was approved, not whatever runs inside it. The
+# approvers voted for one statement; a trigger added after the approval, or
+# any function it calls, is not part of it: what such code does meets the
+# gate as if typed. Each attack below fired from inside an approved TRUNCATE
+# and each is refused with pg_mpa's SQLSTATE; the approved statement itself
+# still runs once that code is gone (positive control).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MpaTest;
+
+my $smtp = MpaTest::start_smtp();
+my $node = MpaTest::new_node('approved_scope', $smtp, "mpa.resend_cooldown = 0\nmax_prepared_transactions = 2\n");
+$node->safe_psql('postgres', q{
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
+	CREATE ROLE rita LOGIN;        -- a requester who owns tables
+	CREATE ROLE olivia LOGIN;      -- an ordinary login that owns a table
+	SELECT mpa_team_create('security', 2);
+	SELECT mpa_approver_add('security', 'alice', 'alice@example.com');
+	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
+	CREATE SCHEMA vault; CREATE TABLE vault.secrets (s text); INSERT INTO vault.secrets VALUES ('keep');
+	GRANT ALL ON SCHEMA vault TO rita;
+	ALTER SCHEMA vault OWNER TO rita;
+	CREATE SCHEMA app AUTHORIZATION rita;
+	CREATE TABLE app.staging (i int); ALTER TABLE app.staging OWNER TO rita;
+	CREATE TABLE public.olivias (i int); ALTER TABLE public.olivias OWNER TO olivia;
+	BEGIN;
+	SELECT mpa_protect('DROP TABLE', 'vault.*', 'security');
+	SELECT mpa_protect('TRUNCATE', 'app.staging', 'security');
+	SELECT mpa_protect('TRUNCATE', 'public.olivias', 'security');
+	SELECT mpa_protect('MPA CONFIGURE', '*', 'security');
+	COMMIT;
+});
+
+# Request as $role, approved by alice and bob with their mailed codes.
+sub approved
+{
+	my ($role, $statement) = @_;
+	my $id = MpaTest::safe_psql_as($node, $role, "SELECT mpa_request('$statement', 'scope test')");
+	chomp $id;
+	for my $approver ('alice', 'bob')
+	{
+		MpaTest::safe_psql_as($node, $approver, "SELECT mpa_vote($id, 'approve')");
+		my $code = MpaTest::code_from_mail($smtp, "$approver\@example.com", $id);
+		MpaTest::safe_psql_as($node, $approver, "SELECT mpa_verify($id, '$code')");
+	}
+	is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $id"), 'approved',
+		"approved: $statement");
+	return $id;
+}
+
+# 1. The requester adds, after the approval, a trigger on the approved table
+#    whose DROP SCHEMA ... CASCADE would take a protected table with it.
+my $truncate_staging = approved('rita', 'TRUNCATE app.staging');
+MpaTest::safe_psql_as($node, 'rita', q{
+	CREATE FUNCTION app.wipe() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN EXECUTE 'DROP SCHEMA vault CASCADE'; RETURN NULL; END $$;
+	CREATE TRIGGER wipe BEFORE TRUNCATE ON app.staging EXECUTE FUNCTION app.wipe();
+});
+my ($rc, $out, $err) = MpaTest::psql_as($node, 'rita', "\\set VERBOSITY verbose\nTRUNCATE app.staging");
+like($err, qr/ERROR:  MP001: .*vault\.secrets/, 'the trigger\'s DROP SCHEMA ... CASCADE meets the gate (MP001)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM vault.secrets}), '1', 'and the protected table is still there');
+is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $truncate_staging"), 'approved',
+	'the approval is not spent by the refused attempt');
+MpaTest::safe_psql_as($node, 'rita', q{DROP TRIGGER wipe ON app.staging});
+is((MpaTest::psql_as($node, 'rita', 'TRUNCATE app.staging'))[0], 0,
+	'without the trigger, the approved statement runs (positive control)');
+
+# 2. A table owner's trigger fires when a superuser runs an approved
+#    TRUNCATE of that table: it runs as the superuser, and tries a program
+#    and a catalog write that would make its owner a superuser.
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.escalate() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN EXECUTE current_setting('scope_test.attack'); RETURN NULL; END $$;
+	ALTER FUNCTION public.escalate() OWNER TO olivia;
+	CREATE TRIGGER escalate BEFORE TRUNCATE ON public.olivias EXECUTE FUNCTION public.escalate();
+});
+for my $attack (
+	q{COPY (SELECT 1) TO PROGRAM 'true'},
+	q{UPDATE pg_catalog.pg_authid SET rolsuper = true WHERE rolname = 'olivia'},
+	q{SELECT pg_catalog.pg_read_file('postgresql.auto.conf')})
+{
+	approved('postgres', 'TRUNCATE public.olivias');
+	($rc, $out, $err) = $node->psql('postgres',
+		"\\set VERBOSITY verbose\nSET scope_test.attack = \$q\$$attack\$q\$;\nTRUNCATE public.olivias");
+	like($err, qr/ERROR:  MP001: /, "inside the approved TRUNCATE, the trigger's code is gated (MP001): $attack");
+}
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'olivia'}), 'f',
+	'olivia did not become a superuser');
+
+# A prepared transaction that changed pg_mpa's state would hold its locks
+# (a request's row, after a vote) for as long as nobody ends it: pg_mpa
+# refuses to prepare it.
+($rc, $out, $err) = MpaTest::psql_as($node, 'rita',
+	q{BEGIN; SELECT mpa_request('TRUNCATE app.staging', 'again'); PREPARE TRANSACTION 'held'});
+like($err, qr/a transaction that changed pg_mpa's state cannot be prepared/,
+	'a transaction that made a request cannot be prepared');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0', 'nothing was prepared');
+
+done_testing();
