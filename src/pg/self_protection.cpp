@@ -178,20 +178,42 @@ pg_attribute_hot bool needs_function_hook(Oid function) {
   return function_kind(function) != FunctionKind::Foreign;
 }
 
-// *private_state remembers, per call, whether this call raised the depth.
+// Per call (PostgreSQL keeps *private_state with the function's FmgrInfo):
+// whether this call raised the depth. A hook chained before ours (sepgsql)
+// keeps its own state there too: then *private_state points to both, kept
+// in the FmgrInfo's memory (made once, reused by later calls).
+struct ChainedCallState {
+  Datum previous;
+  bool raised;
+};
+
+pg_noinline ChainedCallState *chained_state(FmgrInfo *flinfo, Datum *private_state) {
+  if (*private_state == Datum(0))
+    *private_state = PointerGetDatum(MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(ChainedCallState)));
+  return reinterpret_cast<ChainedCallState *>(DatumGetPointer(*private_state));
+}
+
 pg_attribute_hot void on_function_event(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private_state) {
-  if (previous_fmgr) previous_fmgr(event, flinfo, private_state);
+  ChainedCallState *chained = nullptr;
+  if (previous_fmgr) {
+    chained = chained_state(flinfo, private_state);
+    previous_fmgr(event, flinfo, &chained->previous);
+  }
   switch (event) {
     case FHET_START: {
       FunctionKind kind = function_kind(flinfo->fn_oid);
       if (kind == FunctionKind::Internal && !running_trusted_code()) refuse_internal_call(flinfo->fn_oid);
-      *private_state = BoolGetDatum(kind != FunctionKind::Foreign);
-      if (DatumGetBool(*private_state)) trusted_depth++;
+      bool raised = kind != FunctionKind::Foreign;
+      if (chained)
+        chained->raised = raised;
+      else
+        *private_state = BoolGetDatum(raised);
+      if (raised) trusted_depth++;
       break;
     }
     case FHET_END:
     case FHET_ABORT:
-      if (DatumGetBool(*private_state)) trusted_depth--;
+      if (chained ? chained->raised : DatumGetBool(*private_state)) trusted_depth--;
       break;
   }
 }

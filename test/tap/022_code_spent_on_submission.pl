@@ -15,11 +15,12 @@ use MpaTest;
 my $smtp = MpaTest::start_smtp();
 my $node = MpaTest::new_node('code_spent', $smtp, "mpa.resend_cooldown = 0\n");
 $node->safe_psql('postgres', q{
-	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE rita LOGIN;
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE carol LOGIN; CREATE ROLE rita LOGIN;
 	CREATE ROLE mallory LOGIN SUPERUSER;
 	SELECT mpa_team_create('security', 2);
 	SELECT mpa_approver_add('security', 'alice', 'alice@example.com');
 	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
+	SELECT mpa_approver_add('security', 'carol', 'carol@example.com');
 	CREATE SCHEMA prod; CREATE TABLE prod.t (i int); GRANT ALL ON SCHEMA prod TO rita;
 	SELECT mpa_protect('DROP TABLE', 'prod.t', 'security');
 });
@@ -84,5 +85,24 @@ my $wrong = $bob_code eq '000000' ? '000001' : '000000';
 like($err, qr/ERROR:  MP005: wrong code; 2 tries left for this code/, 'a wrong try is counted');
 like(MpaTest::safe_psql_as($node, 'bob', "SELECT mpa_verify($id, '$bob_code')"), qr/vote recorded: reject/,
 	'and the right code still counts after it');
+
+# A call that does not check the code leaves it on display in
+# pg_stat_activity (the session's last statement) as surely as a cancelled
+# one: a mistyped request id, or a code with a blank around it, burns it.
+MpaTest::safe_psql_as($node, 'carol', "SELECT mpa_vote($id, 'approve')");
+my ($carol_code, $carol_mail) = MpaTest::code_from_mail($smtp, 'carol@example.com', $id);
+my $other_id = $id + 1000;
+($rc, $out, $err) = MpaTest::psql_as($node, 'carol', "\\set VERBOSITY verbose\nSELECT mpa_verify($other_id, '$carol_code')");
+like($err, qr/ERROR:  22023: request $other_id does not exist/, 'a mistyped request id is refused');
+($rc, $out, $err) = MpaTest::psql_as($node, 'carol', "\\set VERBOSITY verbose\nSELECT mpa_verify($id, '$carol_code')");
+like($err, qr/ERROR:  MP005: this code can no longer be used/, 'and the code it carried is burned');
+MpaTest::safe_psql_as($node, 'carol', "SELECT mpa_resend($id)");
+my $carol_fresh = MpaTest::code_from_mail($smtp, 'carol@example.com', $id, except => [$carol_mail]);
+($rc, $out, $err) = MpaTest::psql_as($node, 'carol', "\\set VERBOSITY verbose\nSELECT mpa_verify($id, ' $carol_fresh')");
+like($err, qr/ERROR:  22023: a code is six digits/, 'a code with a blank before it is malformed');
+($rc, $out, $err) = MpaTest::psql_as($node, 'carol', "\\set VERBOSITY verbose\nSELECT mpa_verify($id, '$carol_fresh')");
+like($err, qr/ERROR:  MP005: this code can no longer be used/, 'and it is burned too: no try was needed to kill it');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mpa.votes WHERE request_id = $id AND approver = 'carol'::regrole"),
+	'0', 'carol has no vote yet');
 
 done_testing();
