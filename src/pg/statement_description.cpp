@@ -73,6 +73,43 @@ void add_relation(TargetList &targets, RangeVar *relation) {
   add_address(targets, ObjectAddress{RelationRelationId, relid, 0});
 }
 
+// GRANT ... ON ALL TABLES IN SCHEMA: every relation it grants on (tables,
+// partitioned and foreign tables, views, materialized views), as if each
+// had been named, so that a policy on one of them sees the grant.
+void add_tables_in_schema(TargetList &targets, const char *schema_name) {
+  Oid schema = get_namespace_oid(schema_name, true);
+  if (!OidIsValid(schema)) {
+    targets.missing(schema_name);
+    return;
+  }
+  List *relids = NIL;
+  Relation classes = table_open(RelationRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_class_relnamespace, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(schema));
+  SysScanDesc scan = systable_beginscan(classes, InvalidOid, false, nullptr, 1, &key);
+  while (HeapTuple tuple = systable_getnext(scan)) {
+    auto *relation = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    switch (relation->relkind) {
+      case RELKIND_RELATION:
+      case RELKIND_PARTITIONED_TABLE:
+      case RELKIND_FOREIGN_TABLE:
+      case RELKIND_VIEW:
+      case RELKIND_MATVIEW:
+        relids = lappend_oid(relids, relation->oid);
+        break;
+      default:
+        break;
+    }
+  }
+  systable_endscan(scan);
+  table_close(classes, AccessShareLock);
+  // In OID order: the request and its execution must list the same targets
+  // the same way, whatever order the catalog's heap holds them in.
+  list_sort(relids, list_oid_cmp);
+  ListCell *cell;
+  foreach (cell, relids) add_address(targets, ObjectAddress{RelationRelationId, lfirst_oid(cell), 0});
+}
+
 void add_object(TargetList &targets, ObjectType type, Node *object) {
   Relation relation = nullptr;
   ObjectAddress address = get_object_address(type, object, &relation, AccessShareLock, true);
@@ -207,8 +244,11 @@ void collect_targets(TargetList &targets, Node *statement) {
       break;
     case T_GrantStmt: {
       auto *grant = castNode(GrantStmt, statement);
-      if (grant->targtype == ACL_TARGET_OBJECT && grant->objtype == OBJECT_TABLE)
+      if (grant->objtype != OBJECT_TABLE) break;
+      if (grant->targtype == ACL_TARGET_OBJECT)
         foreach (cell, grant->objects) add_relation(targets, lfirst_node(RangeVar, cell));
+      else if (grant->targtype == ACL_TARGET_ALL_IN_SCHEMA)
+        foreach (cell, grant->objects) add_tables_in_schema(targets, strVal(lfirst(cell)));
       break;
     }
     case T_AlterExtensionStmt:

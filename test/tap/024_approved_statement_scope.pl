@@ -30,6 +30,7 @@ $node->safe_psql('postgres', q{
 	SELECT mpa_protect('DROP TABLE', 'vault.*', 'security');
 	SELECT mpa_protect('TRUNCATE', 'app.staging', 'security');
 	SELECT mpa_protect('TRUNCATE', 'public.olivias', 'security');
+	SELECT mpa_protect('GRANT', 'vault.*', 'security');
 	SELECT mpa_protect('MPA CONFIGURE', '*', 'security');
 	COMMIT;
 });
@@ -89,6 +90,17 @@ for my $attack (
 }
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'olivia'}), 'f',
 	'olivia did not become a superuser');
+
+# Policies match what a statement does, not its form: a grant on every
+# table of a schema is a grant on each of them.
+($rc, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY verbose\nGRANT SELECT ON ALL TABLES IN SCHEMA vault TO olivia");
+like($err, qr/ERROR:  MP001: GRANT on vault\.secrets requires the approval of team "security"/,
+	'GRANT ... ON ALL TABLES IN SCHEMA meets the policy on a table in it (MP001)');
+is($node->safe_psql('postgres', q{SELECT has_table_privilege('olivia', 'vault.secrets', 'SELECT')}), 'f',
+	'and olivia got nothing');
+is((MpaTest::psql_as($node, 'postgres', 'GRANT SELECT ON ALL TABLES IN SCHEMA app TO olivia'))[0], 0,
+	'in a schema no policy names, it runs (positive control)');
 
 # A prepared transaction that changed pg_mpa's state would hold its locks
 # (a request's row, after a vote) for as long as nobody ends it: pg_mpa
