@@ -21,6 +21,7 @@ constexpr int64 kBurnLifetimeUs = INT64CONST(3600) * USECS_PER_SEC;
 Oid submitting_approver = InvalidOid;
 SubTransactionId submitted_in = InvalidSubTransactionId;
 TimestampTz submitted_in_statement = 0;  // the statement's start
+bool submitted_in_transaction = false;   // a code entered this transaction
 bool callbacks_registered = false;
 
 void burn_codes_of(Oid approver) {
@@ -50,6 +51,7 @@ void burn_if_unfinished() {
 void on_transaction_end(XactEvent event, void *) {
   if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) burn_if_unfinished();
   submitting_approver = InvalidOid;
+  submitted_in_transaction = false;
 }
 
 void on_subtransaction_end(SubXactEvent event, SubTransactionId subtransaction, SubTransactionId, void *) {
@@ -70,7 +72,10 @@ void note_code_submitted() {
   submitting_approver = GetSessionUserId();
   submitted_in = GetCurrentSubTransactionId();
   submitted_in_statement = GetCurrentStatementStartTimestamp();
+  submitted_in_transaction = true;
 }
+
+bool code_entered_in_this_transaction() { return submitted_in_transaction; }
 
 void code_entry_failed() {
   bool checked_in_this_statement =

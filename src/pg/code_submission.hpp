@@ -30,6 +30,12 @@ void settle_code_submission();
 // function was looked up, then cancelled).
 void code_entry_failed();
 
+// Whether a code was submitted in the current transaction: the log hook
+// then blanks every six-digit run of every line until it ends, whatever
+// logs it (auto_explain or pgaudit logging pg_mpa's nested statements with
+// their parameters, under a top-level text that does not name the call).
+bool code_entered_in_this_transaction();
+
 // When the approver's codes were last burned (0 if never): a code opened
 // at or before it is dead.
 TimestampTz codes_burned_at(Oid approver);

@@ -29,6 +29,13 @@ my $wrong = sprintf('%06d', ($code + 1) % 1000000);
 my ($rc, $out, $err) = $node->psql('postgres',
 	"SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$wrong')");
 like($err, qr/wrong code/, 'a wrong code is refused');
+# A prepared statement: EXECUTE is logged with the values, the prepared
+# text (naming mpa_verify) only in its DETAIL.
+my $wrong_prepared = sprintf('%06d', ($code + 2) % 1000000);
+($rc, $out, $err) = $node->psql('postgres',
+	"SET SESSION AUTHORIZATION alice; PREPARE v(bigint, text) AS SELECT mpa_verify(\$1, \$2);"
+	  . " EXECUTE v($request, '$wrong_prepared')");
+like($err, qr/wrong code/, 'a wrong code through PREPARE/EXECUTE is refused');
 $node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$code')");
 is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $request"),
 	'approved', 'the right code approved the request');
@@ -45,6 +52,8 @@ like($log, qr/mpa_verify\($request, '\*{6}'\)/, 'the verify statements were logg
 like($log, qr/mpa_confirm_email\('ops', '\*{6}'\)/, 'the confirmation was logged, blanked');
 unlike($log, qr/\Q$code\E/, 'the right code is not in the log');
 unlike($log, qr/\Q$wrong\E/, 'the wrong code is not in the log');
+like($log, qr/EXECUTE v\($request, '\*{6}'\)/, 'the EXECUTE was logged, blanked');
+unlike($log, qr/\Q$wrong_prepared\E/, 'the code given to EXECUTE is not in the log');
 unlike($log, qr/\Q$confirmation\E/, 'the confirmation code is not in the log');
 
 done_testing();

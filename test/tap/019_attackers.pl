@@ -34,16 +34,12 @@ my $request = $node->safe_psql('postgres', q{SELECT mpa_request('DROP TABLE prod
 # Everything pg_mpa keeps, except the audit and the mail it records.
 my $snapshot_sql = q{
 	SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
-	  SELECT 'teams ' || row(x.*)::text AS t FROM mpa.teams x UNION ALL
-	  SELECT 'approvers ' || row(x.*)::text FROM mpa.approvers x UNION ALL
-	  SELECT 'policies ' || row(x.*)::text FROM mpa.policies x UNION ALL
-	  SELECT 'requests ' || row(x.*)::text FROM mpa.requests x UNION ALL
-	  SELECT 'votes ' || row(x.*)::text FROM mpa.votes x UNION ALL
-	  SELECT 'challenges ' || row(x.*)::text FROM mpa.challenges x UNION ALL
+	  __STATE_ROWS__ UNION ALL
 	  SELECT 'accounts ' || (SELECT count(*) FROM prod.accounts)::text UNION ALL
 	  SELECT 'roles ' || string_agg(rolname || rolsuper || rolcanlogin || coalesce(rolpassword, ''), ',' ORDER BY rolname)
 	    FROM pg_authid WHERE rolname IN ('alice', 'bob', 'vip', 'dba') UNION ALL
 	  SELECT 'members ' || count(*) FROM pg_auth_members WHERE roleid IN ('alice'::regrole, 'bob'::regrole, 'vip'::regrole)) s};
+$snapshot_sql =~ s/__STATE_ROWS__/MpaTest::state_rows_sql()/e;
 my $before = $node->safe_psql('postgres', $snapshot_sql);
 
 # Each attack with the SQLSTATE pg_mpa refuses it with. Every one of them is

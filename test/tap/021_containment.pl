@@ -178,14 +178,7 @@ sub current_state
 		     FROM pg_inherits WHERE inhparent IN (SELECT oid FROM pg_class WHERE relnamespace = 'mpa'::regnamespace)),
 		  (SELECT coalesce(string_agg(slot_name::text, ',' ORDER BY 1), 'none') FROM pg_replication_slots),
 		  (SELECT count(*) FROM public.evil_trace),
-		  (SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (
-		     SELECT 'teams ' || row(x.*)::text AS t FROM mpa.teams x UNION ALL
-		     SELECT 'approvers ' || row(x.*)::text FROM mpa.approvers x UNION ALL
-		     SELECT 'policies ' || row(x.*)::text FROM mpa.policies x UNION ALL
-		     SELECT 'requests ' || row(x.*)::text FROM mpa.requests x UNION ALL
-		     SELECT 'votes ' || row(x.*)::text FROM mpa.votes x UNION ALL
-		     SELECT 'challenges ' || row(x.*)::text FROM mpa.challenges x UNION ALL
-		     SELECT 'temporary_grants ' || row(x.*)::text FROM mpa.temporary_grants x) s),
+		  (SELECT md5(string_agg(t, '|' ORDER BY t)) FROM (__STATE_ROWS__) s),
 		  (SELECT md5(string_agg(p.oid::text || ' ' || p.proname || ' ' || p.prosrc || ' ' || p.prolang::text
 		                         || ' ' || p.provolatile::text, ',' ORDER BY p.oid))
 		     FROM pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace),
@@ -196,6 +189,7 @@ sub current_state
 		  to_regclass('prod.accounts') IS NOT NULL
 	};
 	$query =~ s/__LEGIT__/$legit/;
+	$query =~ s/__STATE_ROWS__/MpaTest::state_rows_sql()/e;
 	$query =~ s/__REQ__/$req/g;
 	@s{qw(approved outbox_to_attacker forged_audit inheritors slots evil_trace tables builtins roles accounts)}
 	  = split /\|/, sql($query);

@@ -349,6 +349,16 @@ sub stored_mail
 	return @list;
 }
 
+# SQL for the rows of pg_mpa's state tables as one line each
+# ("teams (…)", "votes (…)", …; the audit and the outbox left out: attacks
+# add refusals to the one and notices to the other), to be fingerprinted
+# before and after an attack.
+sub state_rows_sql
+{
+	return join(" UNION ALL\n", map { "SELECT '$_ ' || row(x.*)::text AS t FROM mpa.$_ x" }
+		qw(teams approvers policies requests votes challenges temporary_grants));
+}
+
 # Stored messages to $address whose subject matches $subject_re, oldest first.
 sub mail_matching
 {
