@@ -6,6 +6,7 @@
 #include "pg/guard.hpp"
 #include "pg/internal_sql.hpp"
 #include "pg/policy_cache.hpp"
+#include "pg/sqlstates.hpp"
 #include "pg/statement_description.hpp"
 
 #include "pg/installation.hpp"
@@ -43,8 +44,6 @@ constexpr const char *kConfigurationFunctions[] = {
 constexpr int64 kRehearsal = -1;
 int64 executing_request = 0;
 
-// Raised at the end of a rehearsal to roll it back (caught by create_request).
-constexpr int kRehearsalOver = MAKE_SQLSTATE('M', 'P', 'R', '0', '0');
 
 // Loads an approved configuration request of the session role and marks it
 // executed (in this transaction); returns its statement, or nullptr.
@@ -170,7 +169,7 @@ void run_configuration_request(int64 request_id, const char *statement) {
     auto *source = list_length(sources) == 1 ? linitial_node(CachedPlanSource, sources) : nullptr;
     if (source == nullptr || list_length(source->query_list) != 1 ||
         !OidIsValid(configuration_function_of(linitial_node(Query, source->query_list))))
-      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '4')),
+      ereport(ERROR, (errcode(mpa::pg::sqlstates::kRequestState),
                       errmsg("request %lld does not call one of pg_mpa's configuration functions",
                              static_cast<long long>(request_id))));
     if (SPI_execute_plan(plan, nullptr, nullptr, false, 0) != SPI_OK_SELECT)
@@ -228,7 +227,7 @@ MPA_FUNCTION(mpa_execute_configuration) {
   mpa::pg::call_postgres([request_id] {
     char *statement = mpa::pg::spend_configuration_request(request_id);
     if (statement == nullptr)
-      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '4')),
+      ereport(ERROR, (errcode(mpa::pg::sqlstates::kRequestState),
                       errmsg("request %lld is not an approved configuration change of yours",
                              static_cast<long long>(request_id))));
     mpa::pg::run_configuration_request(request_id, statement);
@@ -258,7 +257,7 @@ MPA_FUNCTION(mpa_authorize_configuration) {
       return;
     }
     mpa::pg::audit_refusal(function, team, call);
-    ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+    ereport(ERROR, (errcode(mpa::pg::sqlstates::kApprovalRequired),
                     errmsg("%s is a configuration change that requires the approval of team \"%s\"",
                            function, team),
                     errdetail("Once a team governs pg_mpa, changes to teams, approvers and policies "
@@ -280,7 +279,7 @@ MPA_FUNCTION(mpa_rehearse_configuration) {
   const char *statement = mpa::pg::call_postgres([fcinfo] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
   mpa::pg::call_postgres([statement] {
     mpa::pg::run_configuration_request(mpa::pg::kRehearsal, statement);
-    ereport(ERROR, (errcode(mpa::pg::kRehearsalOver), errmsg("pg_mpa: rehearsal over")));
+    ereport(ERROR, (errcode(mpa::pg::sqlstates::kRehearsalOver), errmsg("pg_mpa: rehearsal over")));
   });
   PG_RETURN_VOID();
 }

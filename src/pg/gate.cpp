@@ -7,6 +7,7 @@
 #include "pg/policy_cache.hpp"
 #include "pg/self_protection.hpp"
 #include "pg/settings.hpp"
+#include "pg/sqlstates.hpp"
 #include "pg/statement_description.hpp"
 
 extern "C" {
@@ -25,8 +26,6 @@ namespace {
 
 ProcessUtility_hook_type previous_process_utility = nullptr;
 
-// ERRCODE for "this statement needs approval": pg_mpa's own class MP.
-constexpr int kApprovalRequired = MAKE_SQLSTATE('M', 'P', '0', '0', '1');
 
 // This statement's own text within a possibly multi-statement string,
 // without surrounding blanks and semicolons (it is shown in the hint).
@@ -130,9 +129,28 @@ bool may_change_pg_mpa(Node *parsetree) {
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
   audit_refusal(psprintf("%s on %s", description.operation, object), team, text);
   ereport(ERROR,
-          (errcode(kApprovalRequired),
+          (errcode(sqlstates::kApprovalRequired),
            errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
            errdetail("%s", detail), errhint("%s", hint)));
+}
+
+// CREATE ROLE u IN ROLE r grants membership in r. When a policy protects
+// that grant, the combined statement is refused: the role is created on its
+// own and the grant requested apart (a request approves one statement).
+void refuse_protected_memberships(Node *parsetree, const char *query, const PlannedStmt *statement) {
+  Node *grant = memberships_granted_by(parsetree);
+  if (grant == nullptr || !operation_is_protected("GRANT ROLE")) return;
+  char *text = statement_text(query, statement);
+  StatementDescription description = describe_parsed_statement(grant, text);
+  int target = -1;
+  const char *team = approving_team(description, &target);
+  if (team == nullptr) return;
+  refuse(description, target, team, text,
+         "CREATE ROLE ... IN ROLE grants a membership that pg_mpa protects.",
+         psprintf("Create the role without IN ROLE, then ask for approval of the grant: SELECT mpa_request("
+                  "'GRANT %s TO %s', 'why this is needed');",
+                  target_display_name(description.targets[target]),
+                  quote_identifier(castNode(CreateRoleStmt, parsetree)->role)));
 }
 
 // Returns whether the statement runs as an approved one (its approval was
@@ -146,6 +164,9 @@ bool check_statement(PlannedStmt *statement, const char *query) {
     refuse_inheritance_from_pg_mpa(parsetree);
   if (IsA(parsetree, LockStmt)) refuse_lock_of_pg_mpa_tables(parsetree);
   if (IsA(parsetree, AlterObjectSchemaStmt)) refuse_move_into_protected_schema(parsetree);
+  if (IsA(parsetree, CreateRoleStmt)) refuse_protected_memberships(parsetree, query, statement);
+  // Judged by what it does: ALTER GROUP r ADD USER u as GRANT r TO u.
+  parsetree = judged_form(parsetree);
   NameChange change = name_change_of(parsetree);
   bool governed = pg_mpa_is_governed();
   // Inside a statement already approved (an approved CREATE EXTENSION runs

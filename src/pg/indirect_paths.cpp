@@ -2,6 +2,7 @@
 
 #include "pg/audit_log.hpp"
 #include "pg/policy_cache.hpp"
+#include "pg/sqlstates.hpp"
 #include "pg/statement_description.hpp"
 
 extern "C" {
@@ -131,7 +132,7 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   const char *verb = access == OAT_DROP ? "dropping" : "truncating";
   audit_refusal(psprintf("%s %s", verb, getObjectDescription(&address, false)), team, debug_query_string);
   ereport(ERROR,
-          (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+          (errcode(sqlstates::kApprovalRequired),
            errmsg("%s %s requires the approval of team \"%s\"", verb, getObjectDescription(&address, false), team),
            errdetail("The statement reaches a protected object without naming it (CASCADE, DROP OWNED, "
                      "an owning extension, partitions or inheritance)."),

@@ -9,6 +9,7 @@
 #include "pg/server_files.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/postgres.hpp"
+#include "pg/sqlstates.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -97,7 +98,7 @@ bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(rel
 
 [[noreturn]] void refuse_direct_write(Oid relid, const char *what) {
   audit_refusal(psprintf("%s on mpa.%s", what, get_rel_name(relid)), nullptr, debug_query_string);
-  ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                   errmsg("%s on pg_mpa's table mpa.%s is refused", what, get_rel_name(relid)),
                   errdetail("pg_mpa's tables are written only by pg_mpa's own functions, "
                             "for every role including superusers."),
@@ -125,7 +126,7 @@ FunctionKind function_kind(Oid function) { return function_kinds.get(function, l
 [[noreturn]] pg_noinline void refuse_internal_call(Oid function) {
   const char *name = format_procedure(function);
   audit_refusal(psprintf("calling %s", name), nullptr, debug_query_string);
-  ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '1', '0')),
+  ereport(ERROR, (errcode(sqlstates::kInternalFunction),
                   errmsg("%s is internal to pg_mpa", name),
                   errdetail("pg_mpa's internal functions run only inside its public functions, "
                             "for every role including superusers."),
@@ -143,7 +144,7 @@ pg_noinline bool write_allowed(const RangeTblEntry *entry, bool ereport_on_viola
     const char *team = configuration_team();
     if (team == nullptr) return true;
     if (!ereport_on_violation) return false;
-    ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                     errmsg("writing the system catalog %s directly is refused", get_rel_name(entry->relid)),
                     errdetail("Team \"%s\" governs pg_mpa; direct catalog edits could undo what it guards.",
                               team)));
@@ -245,12 +246,12 @@ pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid obj
     const char *team = configuration_team();
     audit_refusal(psprintf("%s %s", what, getObjectDescription(&object, false)), team, debug_query_string);
     if (team == nullptr)
-      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+      ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                       errmsg("%s of %s is refused", what, getObjectDescription(&object, false)),
                       errdetail("It is one of pg_mpa's own objects: they change only with pg_mpa's own "
                                 "extension scripts (ALTER EXTENSION pg_mpa UPDATE).")));
     ereport(ERROR,
-            (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+            (errcode(sqlstates::kApprovalRequired),
              errmsg("%s of %s requires the approval of team \"%s\"", what, getObjectDescription(&object, false),
                     team),
              errdetail("It is one of pg_mpa's own objects, and a team governs pg_mpa."),
@@ -405,7 +406,7 @@ pg_noinline void on_object_created(Oid class_id, Oid object_id, int sub_id, void
   const char *reached = reached_by_new_object(class_id, object_id, sub_id);
   if (reached == nullptr) return;
   audit_refusal(psprintf("creating an object in %s", reached), configuration_team(), debug_query_string);
-  ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                   errmsg("creating an object in %s is refused", reached),
                   errdetail("Code attached to pg_mpa's objects would run inside pg_mpa with its trust."),
                   errhint("pg_mpa's objects change only with its own extension scripts.")));
@@ -475,7 +476,7 @@ void refuse_inheritance_from_pg_mpa(Node *statement) {
     Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, cell), NoLock, true);
     if (!OidIsValid(relid) || !in_pg_mpa_schema(relid)) continue;
     audit_refusal(psprintf("inheritance from mpa.%s", get_rel_name(relid)), nullptr, debug_query_string);
-    ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                     errmsg("inheritance or partitioning involving pg_mpa's table mpa.%s is refused",
                            get_rel_name(relid)),
                     errdetail("Rows of another table would count as pg_mpa's own, or pg_mpa's rows be "
@@ -493,14 +494,14 @@ void refuse_lock_of_pg_mpa_tables(Node *statement) {
     if (get_rel_namespace(relid) == PG_CATALOG_NAMESPACE && pg_mpa_is_governed()) {
       audit_refusal(psprintf("LOCK TABLE pg_catalog.%s", get_rel_name(relid)), configuration_team(),
                     debug_query_string);
-      ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+      ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                       errmsg("LOCK TABLE on the system catalog %s is refused", get_rel_name(relid)),
                       errdetail("Team \"%s\" governs pg_mpa; a lock on a catalog would stall approvals.",
                                 configuration_team())));
     }
     if (!in_pg_mpa_schema(relid)) continue;
     audit_refusal(psprintf("LOCK TABLE mpa.%s", get_rel_name(relid)), nullptr, debug_query_string);
-    ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                     errmsg("LOCK TABLE on pg_mpa's table mpa.%s is refused", get_rel_name(relid)),
                     errdetail("Only pg_mpa locks its tables, for every role including superusers.")));
   }
@@ -513,7 +514,7 @@ void refuse_move_into_protected_schema(Node *statement) {
   bool into_pg_mpa = is_pg_mpa_schema(schema);
   if (!into_pg_mpa && !(schema == PG_CATALOG_NAMESPACE && pg_mpa_is_governed())) return;
   audit_refusal(psprintf("SET SCHEMA %s", move->newschema), configuration_team(), debug_query_string);
-  ereport(ERROR, (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
                   errmsg("moving an object into schema %s is refused", move->newschema),
                   errdetail(into_pg_mpa ? "Nothing joins pg_mpa's schema: a function there could shadow one "
                                           "pg_mpa's SQL calls."

@@ -3,6 +3,7 @@
 #include "pg/audit_log.hpp"
 #include "pg/policy_cache.hpp"
 #include "pg/self_protection.hpp"
+#include "pg/sqlstates.hpp"
 
 extern "C" {
 #include "tcop/tcopprot.h"
@@ -17,7 +18,7 @@ void refuse_server_file_call(Oid function) {
   const char *team = configuration_team();
   audit_refusal(psprintf("%s()", get_func_name(function)), team, debug_query_string);
   ereport(ERROR,
-          (errcode(MAKE_SQLSTATE('M', 'P', '0', '0', '1')),
+          (errcode(sqlstates::kApprovalRequired),
            errmsg("%s() reads or writes files on the server, which team \"%s\" governs with pg_mpa",
                   get_func_name(function), team),
            errdetail("Server files hold pg_mpa's settings and the libraries every session loads: while a "

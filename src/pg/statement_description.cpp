@@ -303,8 +303,11 @@ char *role_list(List *roles) {
       appendStringInfo(&out, "%sPUBLIC", out.len ? ", " : "");
       continue;
     }
-    const char *name = IsA(item, AccessPriv) ? castNode(AccessPriv, item)->priv_name
-                                              : get_rolespec_name(castNode(RoleSpec, item));
+    // A name is taken as written: the role may not exist yet (CREATE ROLE u
+    // IN ROLE r is judged as GRANT r TO u before u is created).
+    const char *name = IsA(item, AccessPriv)                                  ? castNode(AccessPriv, item)->priv_name
+                       : castNode(RoleSpec, item)->roletype == ROLESPEC_CSTRING ? castNode(RoleSpec, item)->rolename
+                                                                                 : get_rolespec_name(castNode(RoleSpec, item));
     appendStringInfo(&out, "%s%s", out.len ? ", " : "", quote_identifier(name));
   }
   return out.data;
@@ -535,6 +538,59 @@ NameChange name_change_of(Node *parsetree) {
   }
 }
 
+namespace {
+
+List *option_list(List *options, const char *name) {
+  ListCell *cell;
+  foreach (cell, options) {
+    auto *option = lfirst_node(DefElem, cell);
+    if (strcmp(option->defname, name) == 0) return castNode(List, option->arg);
+  }
+  return NIL;
+}
+
+AccessPriv *role_privilege(const char *role) {
+  AccessPriv *privilege = makeNode(AccessPriv);
+  privilege->priv_name = pstrdup(role);
+  return privilege;
+}
+
+Node *role_grant(List *granted_roles, List *grantees) {
+  GrantRoleStmt *grant = makeNode(GrantRoleStmt);
+  grant->granted_roles = granted_roles;
+  grant->grantee_roles = grantees;
+  grant->is_grant = true;
+  return reinterpret_cast<Node *>(grant);
+}
+
+}  // namespace
+
+Node *judged_form(Node *statement) {
+  if (!IsA(statement, AlterRoleStmt)) return statement;
+  auto *alter = castNode(AlterRoleStmt, statement);
+  List *members = option_list(alter->options, "rolemembers");
+  if (alter->action != +1 || members == NIL || alter->role->roletype != ROLESPEC_CSTRING) return statement;
+  return role_grant(list_make1(role_privilege(alter->role->rolename)), members);
+}
+
+Node *memberships_granted_by(Node *statement) {
+  if (!IsA(statement, CreateRoleStmt)) return nullptr;
+  auto *create = castNode(CreateRoleStmt, statement);
+  List *joined = option_list(create->options, "addroleto");
+  if (joined == NIL) return nullptr;
+  List *granted = NIL;
+  ListCell *cell;
+  foreach (cell, joined) {
+    auto *role = lfirst_node(RoleSpec, cell);
+    if (role->roletype == ROLESPEC_CSTRING) granted = lappend(granted, role_privilege(role->rolename));
+  }
+  RoleSpec *created = makeNode(RoleSpec);
+  created->roletype = ROLESPEC_CSTRING;
+  created->rolename = create->role;
+  created->location = -1;
+  return granted == NIL ? nullptr : role_grant(granted, list_make1(created));
+}
+
 StatementDescription describe_statement_text(const char *text) {
   List *statements = raw_parser(text, RAW_PARSE_DEFAULT);
   if (list_length(statements) != 1)
@@ -544,7 +600,7 @@ StatementDescription describe_statement_text(const char *text) {
                     errhint("Make one request for each statement.")));
   RawStmt *raw = linitial_node(RawStmt, statements);
   if (const char *function = configuration_call(raw, text)) return describe_configuration_call(function, text);
-  return describe(raw->stmt, text, true, true);
+  return describe(judged_form(raw->stmt), text, true, true);
 }
 
 StatementDescription describe_parsed_statement(Node *statement, const char *text) {

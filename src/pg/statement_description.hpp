@@ -58,6 +58,15 @@ bool changes_pg_mpa_setup(Node *statement);
 // statements and for more than `capacity` targets: describe those.
 int relation_target_schemas(Node *statement, const char **schemas, int capacity);
 
+// Policies match what a statement does, not its form: the statement to
+// judge in place of `statement` when it is another spelling of one pg_mpa
+// knows (ALTER GROUP r ADD USER u is GRANT r TO u); `statement` otherwise.
+Node *judged_form(Node *statement);
+
+// The role memberships CREATE ROLE u IN ROLE r grants (GRANT r TO u), or
+// nullptr: judged apart, since the statement also creates a role.
+Node *memberships_granted_by(Node *statement);
+
 // Parses `text`, which must hold exactly one statement, and describes it.
 // Targets that do not exist are an error (a request names real objects).
 // PostgreSQL-style: may ereport.

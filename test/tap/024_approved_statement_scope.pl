@@ -17,6 +17,7 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
 	CREATE ROLE rita LOGIN;        -- a requester who owns tables
 	CREATE ROLE olivia LOGIN;      -- an ordinary login that owns a table
+	CREATE ROLE vault_admin; CREATE ROLE helpdesk;
 	SELECT mpa_team_create('security', 2);
 	SELECT mpa_approver_add('security', 'alice', 'alice@example.com');
 	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
@@ -31,6 +32,7 @@ $node->safe_psql('postgres', q{
 	SELECT mpa_protect('TRUNCATE', 'app.staging', 'security');
 	SELECT mpa_protect('TRUNCATE', 'public.olivias', 'security');
 	SELECT mpa_protect('GRANT', 'vault.*', 'security');
+	SELECT mpa_protect('GRANT ROLE', 'vault_admin', 'security');
 	SELECT mpa_protect('MPA CONFIGURE', '*', 'security');
 	COMMIT;
 });
@@ -101,6 +103,26 @@ is($node->safe_psql('postgres', q{SELECT has_table_privilege('olivia', 'vault.se
 	'and olivia got nothing');
 is((MpaTest::psql_as($node, 'postgres', 'GRANT SELECT ON ALL TABLES IN SCHEMA app TO olivia'))[0], 0,
 	'in a schema no policy names, it runs (positive control)');
+
+# Role membership however granted: ALTER GROUP … ADD USER is GRANT ROLE,
+# and CREATE ROLE … IN ROLE grants it too (refused whole: the role is
+# created alone and the grant requested apart).
+for my $grant (q{ALTER GROUP vault_admin ADD USER olivia}, q{CREATE ROLE newcomer IN ROLE vault_admin})
+{
+	($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$grant");
+	like($err, qr/ERROR:  MP001: GRANT ROLE on vault_admin requires the approval of team "security"/,
+		"a membership in a protected role, however granted, meets the policy (MP001): $grant");
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_auth_members WHERE roleid = 'vault_admin'::regrole}), '0',
+	'vault_admin has no member');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_roles WHERE rolname = 'newcomer'}), '0',
+	'and the role that would have joined it was not created');
+is((MpaTest::psql_as($node, 'postgres', q{ALTER GROUP helpdesk ADD USER olivia; CREATE ROLE trainee IN ROLE helpdesk}))[0],
+	0, 'memberships in a role no policy names run (positive control)');
+my $group_request = MpaTest::safe_psql_as($node, 'rita', q{SELECT mpa_request('ALTER GROUP vault_admin ADD USER olivia', 'on call')});
+chomp $group_request;
+is($node->safe_psql('postgres', "SELECT operation || ' ' || object FROM mpa.requests WHERE id = $group_request"),
+	'GRANT ROLE vault_admin', 'a request for ALTER GROUP … ADD USER is a request for the grant it is');
 
 # A prepared transaction that changed pg_mpa's state would hold its locks
 # (a request's row, after a vote) for as long as nobody ends it: pg_mpa

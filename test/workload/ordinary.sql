@@ -92,6 +92,10 @@ SELECT shop.twice(4);
 
 -- Row-level security, privileges, roles.
 CREATE ROLE workload_reader;
+CREATE ROLE workload_joiner IN ROLE workload_reader;
+ALTER GROUP workload_reader ADD USER workload_owner;
+ALTER GROUP workload_reader DROP USER workload_owner;
+DROP ROLE workload_joiner;
 GRANT USAGE ON SCHEMA shop TO workload_reader;
 GRANT SELECT ON shop.customers TO workload_reader;
 GRANT SELECT ON shop.customers TO PUBLIC;
