@@ -63,7 +63,9 @@ constexpr const char *kSupersedeDeadCodesSql =
     "UPDATE mpa.outbox SET status = 'superseded'"
     " WHERE id IN (SELECT o.id FROM mpa.outbox o JOIN mpa.challenges c ON c.id = o.challenge_id"
     "               WHERE o.status = 'pending' AND c.state <> 'open' FOR UPDATE OF o SKIP LOCKED)";
-// Claims due rows with, for code mails, what binds their code.
+// Claims due rows with, for code mails, what binds their code. Code mails
+// come first: a code lives minutes, and a flood of requests (any login can
+// make them) must not make it wait behind their mail.
 constexpr const char *kClaimSql =
     "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
     "       lease_until = now() + $2::interval"
@@ -72,7 +74,7 @@ constexpr const char *kClaimSql =
     "          FROM mpa.outbox m"
     "          LEFT JOIN mpa.challenge_bindings c ON c.id = m.challenge_id"
     "         WHERE m.status = 'pending' AND m.next_attempt_at <= now() AND m.expires_at > now()"
-    "         ORDER BY m.next_attempt_at, m.id LIMIT $1 FOR UPDATE OF m SKIP LOCKED) due"
+    "         ORDER BY m.challenge_id IS NULL, m.next_attempt_at, m.id LIMIT $1 FOR UPDATE OF m SKIP LOCKED) due"
     " WHERE o.id = due.id"
     " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
     "           extract(epoch FROM o.expires_at)::float8, o.attempts,"
@@ -185,6 +187,13 @@ int claim(MailJob **jobs) {
                                        static_cast<int>(VARSIZE_ANY_EXHDR(nonce))};
     }
   }
+  // Sent in this order too (UPDATE ... RETURNING keeps no order).
+  MailJob *ordered = static_cast<MailJob *>(palloc0(sizeof(MailJob) * (count > 0 ? count : 1)));
+  int next = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < count; i++)
+      if ((*jobs)[i].carries_code == (pass == 0)) ordered[next++] = (*jobs)[i];
+  *jobs = ordered;
   MemoryContextSwitchTo(caller);
   return count;
 }

@@ -30,7 +30,7 @@ MPA_PACKAGES=(
   build-essential cmake clang libclang-rt-14-dev
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libcurl4-openssl-dev libssl-dev libgtest-dev libipc-run-perl
-  python3-aiosmtpd python3-psycopg2 openssl curl postgresql-15-pgaudit
+  python3-aiosmtpd python3-psycopg2 python3-psycopg openssl curl postgresql-15-pgaudit
 )
 
 mpa_install_packages() {

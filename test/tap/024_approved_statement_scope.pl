@@ -124,6 +124,27 @@ chomp $group_request;
 is($node->safe_psql('postgres', "SELECT operation || ' ' || object FROM mpa.requests WHERE id = $group_request"),
 	'GRANT ROLE vault_admin', 'a request for ALTER GROUP … ADD USER is a request for the grant it is');
 
+# A flood of requests (any login can make them) does not hold up a code:
+# with the worker stopped, 40 requests queue 80 mails, then alice asks for
+# a code; once the worker runs again, her code is the first mail sent.
+ok(MpaTest::poll_until($node, q{SELECT count(*) = 0 FROM mpa.outbox WHERE status IN ('pending', 'sending')}, 30),
+	'the mail so far is delivered');
+my $worker = MpaTest::worker_pid($node);
+my $stored_before = scalar(MpaTest::stored_mail($smtp));
+kill 'STOP', $worker;
+my $flood_request;
+for my $i (1 .. 40)
+{
+	$flood_request = MpaTest::safe_psql_as($node, 'rita', "SELECT mpa_request('TRUNCATE app.staging', 'flood $i')");
+	chomp $flood_request;
+}
+MpaTest::safe_psql_as($node, 'alice', "SELECT mpa_vote($flood_request, 'approve')");
+kill 'CONT', $worker;
+MpaTest::code_from_mail($smtp, 'alice@example.com', $flood_request);
+my @sent = MpaTest::stored_mail($smtp);
+like($sent[$stored_before]{subject}, qr/your code .*request #$flood_request$/,
+	'the code mail is sent ahead of the 80 request mails queued before it');
+
 # A prepared transaction that changed pg_mpa's state would hold its locks
 # (a request's row, after a vote) for as long as nobody ends it: pg_mpa
 # refuses to prepare it.

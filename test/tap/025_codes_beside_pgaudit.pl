@@ -20,6 +20,7 @@ for my $order ('pg_mpa, pgaudit, pg_stat_statements', 'pgaudit, pg_stat_statemen
 	my $node = MpaTest::new_node("beside_$name", $smtp, <<"CONF");
 shared_preload_libraries = '$order'
 mpa.resend_cooldown = 0
+mpa.otp_max_attempts = 5
 log_statement = all
 log_min_duration_statement = 0
 log_min_error_statement = debug5
@@ -54,7 +55,7 @@ CONF
 	MpaTest::safe_psql_as($node, 'alice', "SELECT mpa_vote($request, 'approve')");
 	my $code = MpaTest::code_from_mail($smtp, 'alice@example.com', $request);
 	# Wrong codes that differ from the right one and from each other.
-	my @wrong = map { sprintf('%06d', ($code + $_) % 1000000) } (11, 22);
+	my @wrong = map { sprintf('%06d', ($code + $_) % 1000000) } (11, 22, 33);
 
 	# A wrong code through PREPARE/EXECUTE, another from the approver's own
 	# function (the call nested in it), then the right one from a DO block.
@@ -63,6 +64,19 @@ CONF
 	like($err, qr/wrong code/, "$order: a wrong code through PREPARE/EXECUTE is refused");
 	like(MpaTest::safe_psql_as($node, 'alice', "SELECT public.verify_for_me($request, '$wrong[1]')"),
 		qr/not taken: 0 tables named so/, "$order: a wrong code from a function is refused");
+	# A driver binding its parameters on the server (psycopg 3, the
+	# extended protocol: logged as "parameters: $1 = …, $2 = …").
+	my $driver = <<'PY';
+import sys, psycopg
+with psycopg.connect(host=sys.argv[1], port=sys.argv[2], user="alice", dbname="postgres") as conn:
+    try:
+        conn.execute("SELECT mpa_verify(%s, %s)", (int(sys.argv[3]), sys.argv[4]))
+        print("accepted")
+    except psycopg.Error as error:
+        print("refused:", error.diag.sqlstate)
+PY
+	my $driver_out = `/usr/bin/python3 -c '$driver' '@{[ $node->host ]}' '@{[ $node->port ]}' $request '$wrong[2]' 2>&1`;
+	like($driver_out, qr/refused: MP005/, "$order: a wrong code bound by a driver is refused");
 	MpaTest::safe_psql_as($node, 'alice', "DO \$\$BEGIN PERFORM mpa_verify($request, '$code'); END\$\$");
 	is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $request"), 'approved',
 		"$order: the right code from a DO block approved the request");
@@ -72,13 +86,14 @@ CONF
 	my $statements = $node->safe_psql('postgres', q{SELECT string_agg(query, E'\n') FROM pg_stat_statements});
 	like($log, qr/AUDIT: SESSION/, "$order: pgaudit logged the session");
 	like($log, qr/mpa\.check_code/, "$order: including pg_mpa's nested statements");
-	for my $seen ($code, $wrong[0])
+	like($log, qr/parameters: \$1 = '\d+', \$2 = '\*{6}'/, "$order: the driver's parameters were logged, blanked");
+	for my $seen ($code, $wrong[0], $wrong[2])
 	{
 		unlike($log, qr/\Q$seen\E/, "$order: code $seen is not in the server log");
 	}
 	# pg_stat_statements keeps a utility statement's text as typed (a DO
 	# block is not normalised); none of pg_mpa's own statements holds a code.
-	my @kept = grep { /\Q$code\E|\Q$wrong[0]\E/ } split /\n/, $statements;
+	my @kept = grep { /\Q$code\E|\Q$wrong[0]\E|\Q$wrong[2]\E/ } split /\n/, $statements;
 	is_deeply([ grep { !/^DO \$\$BEGIN PERFORM mpa_verify/ } @kept ], [],
 		"$order: pg_stat_statements holds a code only in the DO block as the approver typed it");
 	# A code passed to a function of the approver's own is logged as the
