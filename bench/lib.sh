@@ -16,7 +16,8 @@ max_locks_per_transaction = 1024
 max_wal_size = 8GB
 checkpoint_timeout = 1h
 autovacuum = off
-mpa.govern_from_first_policy = off"
+mpa.govern_from_first_policy = off
+mpa.max_requests_per_hour = 0"
 BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-10}
 
 # Results: one TSV line per figure (benchmark, with, without, ratio, target,

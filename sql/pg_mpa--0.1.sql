@@ -125,6 +125,7 @@ CREATE TABLE mpa.requests (
 );
 CREATE INDEX requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
+CREATE INDEX requests_by_requester ON mpa.requests (requester, created_at);
 
 CREATE TABLE mpa.votes (
   request_id bigint NOT NULL REFERENCES mpa.requests,
@@ -341,6 +342,27 @@ BEGIN
 END $$;
 
 -- Raises unless the team has enough approvers besides the requester.
+-- A flood of requests (any login may make them) would bury the approvers'
+-- mail and the requests worth their attention: mpa.max_requests_per_hour
+-- per requester, counted over the last hour.
+CREATE FUNCTION mpa.check_request_rate(requester regrole) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  allowed int := current_setting('mpa.max_requests_per_hour')::int;
+  made int;
+BEGIN
+  IF allowed = 0 THEN
+    RETURN;
+  END IF;
+  SELECT count(*) INTO made FROM ONLY mpa.requests r
+   WHERE r.requester = check_request_rate.requester AND r.created_at > now() - interval '1 hour';
+  IF made >= allowed THEN
+    RAISE EXCEPTION 'role % made % requests in the last hour, the most mpa.max_requests_per_hour allows',
+      requester, made USING ERRCODE = 'MP006',
+      HINT = 'Wait, or ask the server''s administrator to raise mpa.max_requests_per_hour.';
+  END IF;
+END $$;
+
 CREATE FUNCTION mpa.check_quorum_possible(t mpa.teams, requester regrole) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE eligible int;
@@ -840,6 +862,7 @@ DECLARE
 BEGIN
   PERFORM mpa.require(statement, 'statement');
   PERFORM mpa.check_justification(justification);
+  PERFORM mpa.check_request_rate(requester);
   d := mpa.describe(statement, caller_search_path);
   IF valid_for IS NOT NULL THEN
     IF d.revoke_statement IS NULL THEN
@@ -1166,6 +1189,7 @@ BEGIN
   PERFORM mpa.require(action, 'action');
   PERFORM mpa.require(payload, 'payload');
   PERFORM mpa.check_justification(justification);
+  PERFORM mpa.check_request_rate(requester);
   IF action !~ '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,62}$' THEN
     RAISE EXCEPTION 'invalid action name %', quote_literal(left(action, 80)) USING ERRCODE = '22023',
       HINT = 'An action name is 1 to 63 letters, digits, dots, colons, dashes or underscores.';

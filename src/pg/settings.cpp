@@ -24,6 +24,7 @@ int mail_retry_delay_s = 30;
 char *mail_from = nullptr;
 int otp_ttl_s = 600;
 bool govern_from_first_policy = true;
+int max_requests_per_hour = 60;
 int otp_max_attempts = 3;
 int resend_cooldown_s = 60;
 int request_ttl_s = 24 * 60 * 60;
@@ -113,6 +114,9 @@ void define_all() {
   define_seconds("mpa.approver_active_period",
                  "How recently an approver must have voted or confirmed their address to count as active.",
                  &approver_active_period_s, 90 * 24 * kOneHour, kOneHour, 10 * 365 * 24 * kOneHour);
+  DefineCustomIntVariable("mpa.max_requests_per_hour",
+                          "Requests one role may make in an hour (0: no limit); more are refused.", nullptr,
+                          &max_requests_per_hour, 60, 0, 100000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomBoolVariable("mpa.govern_from_first_policy",
                            "The team of the first policy also governs pg_mpa's configuration, unless a "
                            "team was named to govern it before.",

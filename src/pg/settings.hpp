@@ -23,5 +23,6 @@ extern int resend_cooldown_s; // mpa.resend_cooldown
 extern int request_ttl_s;     // mpa.request_ttl
 extern int grant_warning_s;   // mpa.grant_warning
 extern bool govern_from_first_policy;  // mpa.govern_from_first_policy
+extern int max_requests_per_hour;      // mpa.max_requests_per_hour
 
 }  // namespace mpa::pg::settings

@@ -12,7 +12,8 @@ use Test::More;
 use MpaTest;
 
 my $smtp = MpaTest::start_smtp();
-my $node = MpaTest::new_node('approved_scope', $smtp, "mpa.resend_cooldown = 0\nmax_prepared_transactions = 2\n");
+my $node = MpaTest::new_node('approved_scope', $smtp,
+	"mpa.resend_cooldown = 0\nmax_prepared_transactions = 2\nmpa.max_requests_per_hour = 50\n");
 $node->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
 	CREATE ROLE rita LOGIN;        -- a requester who owns tables
@@ -145,11 +146,26 @@ my @sent = MpaTest::stored_mail($smtp);
 like($sent[$stored_before]{subject}, qr/your code .*request #$flood_request$/,
 	'the code mail is sent ahead of the 80 request mails queued before it');
 
+# Requests per requester and hour are limited (mpa.max_requests_per_hour,
+# 50 here): the next one is refused with pg_mpa's SQLSTATE and makes nothing.
+my $made = $node->safe_psql('postgres',
+	q{SELECT count(*) FROM mpa.requests WHERE requester = 'rita'::regrole AND created_at > now() - interval '1 hour'});
+cmp_ok($made, '<', 50, "rita made $made requests so far");
+MpaTest::safe_psql_as($node, 'rita', "SELECT mpa_request('TRUNCATE app.staging', 'up to the limit')")
+  for $made + 1 .. 50;
+my $requests = $node->safe_psql('postgres', q{SELECT count(*) FROM mpa.requests});
+($rc, $out, $err) = MpaTest::psql_as($node, 'rita',
+	"\\set VERBOSITY verbose\nSELECT mpa_request('TRUNCATE app.staging', 'one too many')");
+like($err, qr/ERROR:  MP006: role rita made 50 requests in the last hour/, 'the 51st request in an hour is refused (MP006)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM mpa.requests}), $requests, 'and made nothing');
+like(MpaTest::safe_psql_as($node, 'postgres', "SELECT mpa_request('TRUNCATE public.olivias', 'another requester')"),
+	qr/^\d+$/, 'another requester is not held back');
+
 # A prepared transaction that changed pg_mpa's state would hold its locks
 # (a request's row, after a vote) for as long as nobody ends it: pg_mpa
 # refuses to prepare it.
-($rc, $out, $err) = MpaTest::psql_as($node, 'rita',
-	q{BEGIN; SELECT mpa_request('TRUNCATE app.staging', 'again'); PREPARE TRANSACTION 'held'});
+($rc, $out, $err) = MpaTest::psql_as($node, 'postgres',
+	q{BEGIN; SELECT mpa_request('TRUNCATE public.olivias', 'again'); PREPARE TRANSACTION 'held'});
 like($err, qr/a transaction that changed pg_mpa's state cannot be prepared/,
 	'a transaction that made a request cannot be prepared');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0', 'nothing was prepared');
