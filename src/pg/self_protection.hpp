@@ -1,16 +1,21 @@
-// pg_mpa protects itself.
-//  * Its tables are written only by pg_mpa: a direct INSERT, UPDATE, DELETE,
-//    COPY FROM or TRUNCATE on a table in schema mpa is refused for every
-//    role; pg_mpa's own functions, its internal SQL and its worker are
-//    trusted.
-//  * Once a team governs pg_mpa (a policy on MPA CONFIGURE), its objects —
-//    the extension, schema mpa, its tables and functions — cannot be
-//    dropped or altered, however reached (DROP EXTENSION, DROP SCHEMA …
-//    CASCADE, DROP OWNED, ALTER TABLE, triggers), except by a statement the
-//    gate let through as approved by that team.
+// pg_mpa protects itself. Trust belongs to a call of pg_mpa's own code:
+//  * Its public functions (members of the extension outside schema mpa) are
+//    entry points; its internal functions (members in schema mpa) run only
+//    below one of them, in its internal SQL or in its worker, and are
+//    refused to any other caller (MP010). Membership is by OID.
+//  * Its tables are written only by that trusted code: a direct INSERT,
+//    UPDATE, DELETE, COPY FROM, TRUNCATE or row lock on a table in schema
+//    mpa is refused for every role.
+//  * Its objects change only with its own extension scripts: nothing is
+//    created in schema mpa, replaces one of its functions, hangs on its
+//    tables or extends built-in casts and operator families, and nothing of
+//    it is altered, for every role, always. Once a team governs pg_mpa
+//    (a policy on MPA CONFIGURE) it cannot be dropped either, however
+//    reached, and nothing is created in pg_catalog, except by a statement
+//    the gate let through as approved by that team.
 // Settings, libraries and the routes to files and programs are closed by
-// the gate (changes_pg_mpa_setup) and server_files.hpp; docs/self-protection.md
-// lists every path.
+// the gate (changes_pg_mpa_setup) and server_files.hpp; docs/threat-model.md
+// and docs/self-protection.md list every path.
 #pragma once
 
 #include "pg/postgres.hpp"
