@@ -232,6 +232,17 @@ bool pg_mpa_change_allowed(ObjectAccessType access) {
   return access == OAT_DROP && configuration_team() == nullptr;
 }
 
+// PostgreSQL's own bookkeeping, reported as internal: VACUUM FULL and
+// CLUSTER build a transient table beside the old one, swap their files
+// (an internal alteration) and drop the transient one (an internal drop).
+// Maintenance of pg_mpa's tables, not a change of them.
+bool is_maintenance(ObjectAccessType access, void *arg) {
+  if (arg == nullptr) return false;
+  if (access == OAT_POST_ALTER) return static_cast<ObjectAccessPostAlter *>(arg)->is_internal;
+  if (access == OAT_DROP) return (static_cast<ObjectAccessDrop *>(arg)->dropflags & PERFORM_DELETION_INTERNAL) != 0;
+  return false;
+}
+
 // Objects dropped, truncated or altered (DDL, not queries).
 pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
   if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
@@ -239,8 +250,8 @@ pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid obj
     refuse_direct_write(object_id, "TRUNCATE");
   if (!running_trusted_code() && !approved_statement_running)
     gate_indirect_change(access, class_id, object_id, sub_id, arg);
-  if ((access == OAT_DROP || access == OAT_POST_ALTER) && is_pg_mpa_object(class_id, object_id) &&
-      !pg_mpa_change_allowed(access)) {
+  if ((access == OAT_DROP || access == OAT_POST_ALTER) && !is_maintenance(access, arg) &&
+      is_pg_mpa_object(class_id, object_id) && !pg_mpa_change_allowed(access)) {
     ObjectAddress object{class_id, object_id, 0};
     const char *what = access == OAT_DROP ? "dropping" : "altering";
     const char *team = configuration_team();

@@ -60,6 +60,15 @@ for my $change (
 	like($err, qr/ERROR:  MP001: .*requires the approval of team "dba"/, "refused once governed: $change");
 }
 is($node->safe_psql('postgres', q{SELECT count(*) FROM mpa.policies}), '3', 'and no policy changed');
+
+# Maintenance is not a change: a database-wide VACUUM FULL and a CLUSTER
+# rewrite pg_mpa's tables (PostgreSQL's internal swap and drop of a
+# transient table), governed or not.
+for my $maintenance (q{VACUUM FULL}, q{CLUSTER mpa.policies USING policies_pkey}, q{REINDEX TABLE mpa.policies})
+{
+	is(($node->psql('postgres', $maintenance))[0], 0, "maintenance runs once governed: $maintenance");
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM mpa.policies}), '3', 'and the policies are all there');
 like($node->psql('postgres', 'DROP TABLE public.accounts') ? 'refused' : 'dropped', qr/refused/,
 	'the protected table is protected');
 
