@@ -354,6 +354,10 @@ BEGIN
   IF allowed = 0 THEN
     RETURN;
   END IF;
+  -- Counted under a lock per requester (held to the end of the
+  -- transaction, so past its own insert): parallel sessions of one role
+  -- cannot each make the full allowance.
+  PERFORM pg_catalog.pg_advisory_xact_lock(7170048, (requester::oid::bigint - 2147483648)::int4);
   SELECT count(*) INTO made FROM ONLY mpa.requests r
    WHERE r.requester = check_request_rate.requester AND r.created_at > now() - interval '1 hour';
   IF made >= allowed THEN

@@ -28,6 +28,32 @@ bool mentions_code_entry(const char *text) noexcept {
   return false;
 }
 
+bool executed_statement_name(const char *text, char *out, unsigned long capacity) noexcept {
+  if (text == nullptr || capacity == 0) return false;
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; };
+  while (blank(*text)) ++text;
+  if (!starts_with_ignoring_case(text, "execute") || !blank(text[7])) return false;
+  text += 7;
+  while (blank(*text)) ++text;
+  unsigned long length = 0;
+  if (*text == '"') {
+    for (++text; *text && *text != '"'; ++text) {
+      if (length + 1 == capacity) return false;
+      out[length++] = *text;
+    }
+    if (*text != '"') return false;
+  } else {
+    for (; (*text >= 'a' && *text <= 'z') || (*text >= 'A' && *text <= 'Z') || is_digit(*text) || *text == '_' ||
+           *text == '$';
+         ++text) {
+      if (length + 1 == capacity) return false;
+      out[length++] = lower(*text);
+    }
+  }
+  out[length] = '\0';
+  return length > 0;
+}
+
 bool redact_codes_in_place(char *text) noexcept {
   return mentions_code_entry(text) && blank_six_digit_runs(text);
 }

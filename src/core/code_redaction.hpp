@@ -19,6 +19,12 @@ bool mentions_code_entry(const char *text) noexcept;
 // are left alone. Returns whether anything was blanked.
 bool blank_six_digit_runs(char *text) noexcept;
 
+// The name of the prepared statement `text` executes ("EXECUTE name(...)",
+// any case, leading blanks; a "quoted name" taken as written, an unquoted
+// one folded to lower case) copied into `out` (NUL-terminated, at most
+// capacity - 1 bytes); false when `text` is no EXECUTE or the name does not fit.
+bool executed_statement_name(const char *text, char *out, unsigned long capacity) noexcept;
+
 // blank_six_digit_runs(text), only when the text mentions one of them.
 bool redact_codes_in_place(char *text) noexcept;
 

@@ -139,7 +139,7 @@ bool may_change_pg_mpa(Node *parsetree) {
 // own and the grant requested apart (a request approves one statement).
 void refuse_protected_memberships(Node *parsetree, const char *query, const PlannedStmt *statement) {
   Node *grant = memberships_granted_by(parsetree);
-  if (grant == nullptr || !operation_is_protected("GRANT ROLE")) return;
+  if (grant == nullptr || (!operation_is_protected("GRANT ROLE") && !pg_mpa_is_governed())) return;
   char *text = statement_text(query, statement);
   StatementDescription description = describe_parsed_statement(grant, text);
   int target = -1;
@@ -149,7 +149,7 @@ void refuse_protected_memberships(Node *parsetree, const char *query, const Plan
          "CREATE ROLE ... IN ROLE grants a membership that pg_mpa protects.",
          psprintf("Create the role without IN ROLE, then ask for approval of the grant: SELECT mpa_request("
                   "'GRANT %s TO %s', 'why this is needed');",
-                  target_display_name(description.targets[target]),
+                  quote_identifier(linitial_node(AccessPriv, castNode(GrantRoleStmt, grant)->granted_roles)->priv_name),
                   quote_identifier(castNode(CreateRoleStmt, parsetree)->role)));
 }
 
@@ -164,6 +164,8 @@ bool check_statement(PlannedStmt *statement, const char *query) {
     refuse_inheritance_from_pg_mpa(parsetree);
   if (IsA(parsetree, LockStmt)) refuse_lock_of_pg_mpa_tables(parsetree);
   if (IsA(parsetree, AlterObjectSchemaStmt)) refuse_move_into_protected_schema(parsetree);
+  if (IsA(parsetree, AlterTableStmt) || IsA(parsetree, ClusterStmt) || IsA(parsetree, ReindexStmt))
+    refuse_maintenance_hazards(parsetree);
   if (IsA(parsetree, CreateRoleStmt)) refuse_protected_memberships(parsetree, query, statement);
   // Judged by what it does: ALTER GROUP r ADD USER u as GRANT r TO u.
   parsetree = judged_form(parsetree);

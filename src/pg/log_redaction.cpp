@@ -7,7 +7,9 @@
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "commands/prepare.h"
 #include "tcop/tcopprot.h"
+#include "utils/plancache.h"
 }
 
 namespace mpa::pg {
@@ -26,8 +28,17 @@ emit_log_hook_type previous_emit_log_hook = nullptr;
 // and the STATEMENT: line that would repeat the query is dropped.
 // Redacts first, then hands the line on: a hook loaded before pg_mpa (a
 // log shipper, an audit extension) never sees a code.
+// EXECUTE of a prepared statement whose text enters a code (the values,
+// code included, are in the EXECUTE's own text).
+bool executes_code_entry(const char *query) {
+  char name[NAMEDATALEN];
+  if (!otp::executed_statement_name(query, name, sizeof name)) return false;
+  PreparedStatement *prepared = FetchPreparedStatement(name, false);
+  return prepared != nullptr && otp::mentions_code_entry(prepared->plansource->query_string);
+}
+
 void redact_codes(ErrorData *edata) {
-  bool query_enters_code = otp::mentions_code_entry(debug_query_string);
+  bool query_enters_code = otp::mentions_code_entry(debug_query_string) || executes_code_entry(debug_query_string);
   bool line_enters_code = query_enters_code || code_entered_in_this_transaction();
   for (const char *text : {edata->message, edata->detail, edata->detail_log, edata->context})
     line_enters_code = line_enters_code || otp::mentions_code_entry(text);

@@ -15,6 +15,7 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "access/transam.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
@@ -516,6 +517,32 @@ void refuse_lock_of_pg_mpa_tables(Node *statement) {
                     errmsg("LOCK TABLE on pg_mpa's table mpa.%s is refused", get_rel_name(relid)),
                     errdetail("Only pg_mpa locks its tables, for every role including superusers.")));
   }
+}
+
+void refuse_maintenance_hazards(Node *statement) {
+  RangeVar *relation = nullptr;
+  const char *what = nullptr;
+  if (IsA(statement, AlterTableStmt) && !pg_mpa_is_governed() && !creating_extension && !IsBinaryUpgrade) {
+    relation = castNode(AlterTableStmt, statement)->relation;
+    what = "ALTER TABLE";
+  } else if (IsA(statement, ClusterStmt) && IsTransactionBlock()) {
+    relation = castNode(ClusterStmt, statement)->relation;
+    what = "CLUSTER in a transaction block";
+  } else if (IsA(statement, ReindexStmt) && IsTransactionBlock()) {
+    relation = castNode(ReindexStmt, statement)->relation;
+    what = "REINDEX in a transaction block";
+  }
+  if (relation == nullptr) return;
+  Oid relid = RangeVarGetRelid(relation, NoLock, true);
+  if (!OidIsValid(relid)) return;
+  // REINDEX INDEX names an index of the table; the index is in its schema.
+  if (!in_pg_mpa_schema(relid)) return;
+  audit_refusal(psprintf("%s of mpa.%s", what, get_rel_name(relid)), configuration_team(), debug_query_string);
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                  errmsg("%s of pg_mpa's table mpa.%s is refused", what, get_rel_name(relid)),
+                  errdetail("pg_mpa's tables change only with its own extension scripts, and only pg_mpa holds "
+                            "their locks."),
+                  errhint("Run VACUUM FULL, CLUSTER or REINDEX on its own, outside a transaction block.")));
 }
 
 void refuse_move_into_protected_schema(Node *statement) {

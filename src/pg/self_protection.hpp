@@ -35,6 +35,13 @@ void refuse_inheritance_from_pg_mpa(Node *statement);
 // approvals (and hold a waiting verification, its code on display).
 void refuse_lock_of_pg_mpa_tables(Node *statement);
 
+// Refuses, for every role: ALTER TABLE of one of pg_mpa's tables while no
+// team governs (SET UNLOGGED or SET ACCESS METHOD rewrite it without any
+// other trace; once governed the gate asks the governing team), and
+// CLUSTER or REINDEX of one inside a transaction block (its lock would be
+// held at will, like LOCK TABLE's).
+void refuse_maintenance_hazards(Node *statement);
+
 // Refuses ALTER ... SET SCHEMA into pg_mpa's schema (always) or into
 // pg_catalog (once governed): the same rule as for objects created there.
 void refuse_move_into_protected_schema(Node *statement);

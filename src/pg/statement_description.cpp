@@ -6,6 +6,7 @@
 #include "core/statement_text.hpp"
 #include "pg/configuration.hpp"
 #include "pg/guard.hpp"
+#include "pg/policy_cache.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -549,6 +550,12 @@ List *option_list(List *options, const char *name) {
   return NIL;
 }
 
+// CURRENT_ROLE, CURRENT_USER and SESSION_USER are the roles they stand for:
+// a policy on a role must not be dodged by naming it so.
+const char *role_name(RoleSpec *role) {
+  return role->roletype == ROLESPEC_CSTRING ? role->rolename : get_rolespec_name(role);
+}
+
 AccessPriv *role_privilege(const char *role) {
   AccessPriv *privilege = makeNode(AccessPriv);
   privilege->priv_name = pstrdup(role);
@@ -569,8 +576,11 @@ Node *judged_form(Node *statement) {
   if (!IsA(statement, AlterRoleStmt)) return statement;
   auto *alter = castNode(AlterRoleStmt, statement);
   List *members = option_list(alter->options, "rolemembers");
-  if (alter->action != +1 || members == NIL || alter->role->roletype != ROLESPEC_CSTRING) return statement;
-  return role_grant(list_make1(role_privilege(alter->role->rolename)), members);
+  if (alter->action != +1 || members == NIL || alter->role->roletype == ROLESPEC_PUBLIC) return statement;
+  // Without any GRANT ROLE policy it stays the ALTER ROLE it is spelled as,
+  // so that an ALTER ROLE policy goes on covering it.
+  if (!operation_is_protected("GRANT ROLE")) return statement;
+  return role_grant(list_make1(role_privilege(role_name(alter->role))), members);
 }
 
 Node *memberships_granted_by(Node *statement) {
@@ -582,7 +592,7 @@ Node *memberships_granted_by(Node *statement) {
   ListCell *cell;
   foreach (cell, joined) {
     auto *role = lfirst_node(RoleSpec, cell);
-    if (role->roletype == ROLESPEC_CSTRING) granted = lappend(granted, role_privilege(role->rolename));
+    if (role->roletype != ROLESPEC_PUBLIC) granted = lappend(granted, role_privilege(role_name(role)));
   }
   RoleSpec *created = makeNode(RoleSpec);
   created->roletype = ROLESPEC_CSTRING;

@@ -60,7 +60,9 @@ int relation_target_schemas(Node *statement, const char **schemas, int capacity)
 
 // Policies match what a statement does, not its form: the statement to
 // judge in place of `statement` when it is another spelling of one pg_mpa
-// knows (ALTER GROUP r ADD USER u is GRANT r TO u); `statement` otherwise.
+// knows (ALTER GROUP r ADD USER u is GRANT r TO u, while any GRANT ROLE
+// policy exists; an ALTER ROLE policy covers it otherwise); `statement`
+// otherwise. PostgreSQL-style.
 Node *judged_form(Node *statement);
 
 // The role memberships CREATE ROLE u IN ROLE r grants (GRANT r TO u), or

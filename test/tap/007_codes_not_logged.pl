@@ -36,7 +36,18 @@ my $wrong_prepared = sprintf('%06d', ($code + 2) % 1000000);
 	"SET SESSION AUTHORIZATION alice; PREPARE v(bigint, text) AS SELECT mpa_verify(\$1, \$2);"
 	  . " EXECUTE v($request, '$wrong_prepared')");
 like($err, qr/wrong code/, 'a wrong code through PREPARE/EXECUTE is refused');
-$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$code')");
+# An EXECUTE that fails before pg_mpa runs (one value too many) carries the
+# code in its own text: the log does not show it, and the code is burned.
+($rc, $out, $err) = $node->psql('postgres',
+	"SET SESSION AUTHORIZATION alice; PREPARE v2(bigint, text) AS SELECT mpa_verify(\$1, \$2);"
+	  . " EXECUTE v2($request, '$code', 1)");
+like($err, qr/wrong number of parameters/, 'an EXECUTE with a value too many fails before pg_mpa runs');
+($rc, $out, $err) = $node->psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$code')");
+like($err, qr/this code can no longer be used/, 'and the code it carried is burned');
+my (undef, $first_mail) = MpaTest::code_from_mail($smtp, 'alice@example.com', $request);
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_resend($request)");
+my $new_code = MpaTest::code_from_mail($smtp, 'alice@example.com', $request, except => [$first_mail]);
+$node->safe_psql('postgres', "SET SESSION AUTHORIZATION alice; SELECT mpa_verify($request, '$new_code')");
 is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $request"),
 	'approved', 'the right code approved the request');
 
@@ -50,7 +61,8 @@ like($node->safe_psql('postgres', "SET SESSION AUTHORIZATION bob; SELECT mpa_con
 my $log = slurp_file($node->logfile);
 like($log, qr/mpa_verify\($request, '\*{6}'\)/, 'the verify statements were logged, blanked');
 like($log, qr/mpa_confirm_email\('ops', '\*{6}'\)/, 'the confirmation was logged, blanked');
-unlike($log, qr/\Q$code\E/, 'the right code is not in the log');
+unlike($log, qr/\Q$code\E/, 'the first code is not in the log');
+unlike($log, qr/\Q$new_code\E/, 'the code that counted is not in the log');
 unlike($log, qr/\Q$wrong\E/, 'the wrong code is not in the log');
 like($log, qr/EXECUTE v\($request, '\*{6}'\)/, 'the EXECUTE was logged, blanked');
 unlike($log, qr/\Q$wrong_prepared\E/, 'the code given to EXECUTE is not in the log');

@@ -808,6 +808,9 @@ my @ddl = (
 	# A predefined role that runs programs on the server, for a second login.
 	[ 'GRANT pg_execute_server_program', 'GRANT pg_execute_server_program TO mallory2',
 		'REVOKE pg_execute_server_program FROM mallory2' ],
+	# The same membership, given with the role that receives it.
+	[ 'CREATE ROLE … IN ROLE pg_write_server_files', 'CREATE ROLE mallory3 LOGIN IN ROLE pg_write_server_files',
+		'DROP ROLE IF EXISTS mallory3' ],
 	# A function moved into schema mpa is an exact-match overload of one
 	# pg_mpa's SQL calls with text arguments (mpa.require(text, text)).
 	[ 'a function moved into schema mpa (SET SCHEMA)',

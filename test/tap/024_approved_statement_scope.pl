@@ -108,7 +108,9 @@ is((MpaTest::psql_as($node, 'postgres', 'GRANT SELECT ON ALL TABLES IN SCHEMA ap
 # Role membership however granted: ALTER GROUP … ADD USER is GRANT ROLE,
 # and CREATE ROLE … IN ROLE grants it too (refused whole: the role is
 # created alone and the grant requested apart).
-for my $grant (q{ALTER GROUP vault_admin ADD USER olivia}, q{CREATE ROLE newcomer IN ROLE vault_admin})
+for my $grant (q{ALTER GROUP vault_admin ADD USER olivia}, q{CREATE ROLE newcomer IN ROLE vault_admin},
+	q{SET ROLE vault_admin; ALTER GROUP CURRENT_ROLE ADD USER olivia},
+	q{SET ROLE vault_admin; CREATE ROLE newcomer IN ROLE CURRENT_ROLE})
 {
 	($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$grant");
 	like($err, qr/ERROR:  MP001: GRANT ROLE on vault_admin requires the approval of team "security"/,

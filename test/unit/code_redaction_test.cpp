@@ -37,6 +37,18 @@ TEST(CodeRedaction, BlanksTheCodeOfAnAddressConfirmation) {
             "statement: SELECT MPA_CONFIRM_EMAIL('ops', '******');");
 }
 
+TEST(CodeRedaction, NamesTheStatementAnExecuteRuns) {
+  char name[16];
+  EXPECT_TRUE(mpa::otp::executed_statement_name("  EXECUTE Verify_It(7, '123456')", name, sizeof name));
+  EXPECT_STREQ(name, "verify_it");
+  EXPECT_TRUE(mpa::otp::executed_statement_name("execute \"Mixed Case\"(1)", name, sizeof name));
+  EXPECT_STREQ(name, "Mixed Case");
+  EXPECT_FALSE(mpa::otp::executed_statement_name("EXECUTEv(1)", name, sizeof name));
+  EXPECT_FALSE(mpa::otp::executed_statement_name("SELECT mpa_verify(1, '123456')", name, sizeof name));
+  EXPECT_FALSE(mpa::otp::executed_statement_name("EXECUTE a_name_far_too_long_for_the_buffer", name, sizeof name));
+  EXPECT_FALSE(mpa::otp::executed_statement_name(nullptr, name, sizeof name));
+}
+
 TEST(CodeRedaction, BlanksEveryCodeInTheText) {
   EXPECT_EQ(redacted("mpa_verify(1,'111111'); mpa_verify(2,'222222')"),
             "mpa_verify(1,'******'); mpa_verify(2,'******')");
