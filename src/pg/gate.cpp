@@ -227,43 +227,49 @@ bool reached_from_approved_statement(ProcessUtilityContext context) {
   return approved_statement_is_running() && context != PROCESS_UTILITY_SUBCOMMAND && !creating_extension;
 }
 
-void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
-                  ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
-                  QueryCompletion *completion) {
-  if (!check_statement(statement, query)) {
-    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
-    return;
-  }
-  // An approved statement may change pg_mpa's own objects (self_protection).
-  set_approved_statement_running(true);
+using UtilityStep = void (*)(PlannedStmt *, const char *, bool, ProcessUtilityContext, ParamListInfo,
+                             QueryEnvironment *, DestReceiver *, QueryCompletion *);
+
+// Runs `step` with the gate's "approved statement running" mark set to
+// `approved`, and puts the previous mark back however it ends.
+void run_marked(bool approved, UtilityStep step, PlannedStmt *statement, const char *query, bool read_only_tree,
+                ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+                DestReceiver *dest, QueryCompletion *completion) {
+  bool previous = approved_statement_is_running();
+  set_approved_statement_running(approved);
   PG_TRY();
   {
-    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+    step(statement, query, read_only_tree, context, params, query_env, dest, completion);
   }
   PG_FINALLY();
   {
-    set_approved_statement_running(false);
+    set_approved_statement_running(previous);
   }
   PG_END_TRY();
 }
 
+void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
+                  ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
+                  QueryCompletion *completion) {
+  // A statement that needs no approval keeps the mark it runs under (the
+  // subcommands of an approved one stay part of it); an approved one may
+  // change pg_mpa's own objects (self_protection).
+  if (check_statement(statement, query))
+    run_marked(true, run_utility, statement, query, read_only_tree, context, params, query_env, dest, completion);
+  else
+    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+}
+
+// A statement reached from inside an approved one runs unmarked, and the
+// approved statement is marked again once it returns.
 void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
                           ProcessUtilityContext context, ParamListInfo params,
                           QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
-  if (!reached_from_approved_statement(context)) {
+  if (reached_from_approved_statement(context))
+    run_marked(false, gate_and_run, statement, query, read_only_tree, context, params, query_env, dest,
+               completion);
+  else
     gate_and_run(statement, query, read_only_tree, context, params, query_env, dest, completion);
-    return;
-  }
-  set_approved_statement_running(false);
-  PG_TRY();
-  {
-    gate_and_run(statement, query, read_only_tree, context, params, query_env, dest, completion);
-  }
-  PG_FINALLY();
-  {
-    set_approved_statement_running(true);  // back in the approved statement
-  }
-  PG_END_TRY();
 }
 
 }  // namespace
