@@ -288,6 +288,9 @@ MPA_FUNCTION(mpa_rehearse_configuration) {
 // on MPA CONFIGURE (after checking that none existed).
 MPA_FUNCTION(mpa_governance_begins) {
   (void)fcinfo;
-  mpa::pg::call_postgres([] { mpa::pg::governance_began_in = GetTopTransactionId(); });
+  mpa::pg::call_postgres([] {
+    mpa::pg::refuse_governance_beside_look_alikes();
+    mpa::pg::governance_began_in = GetTopTransactionId();
+  });
   PG_RETURN_VOID();
 }

@@ -9,7 +9,10 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
+#include "commands/user.h"
 #include "executor/spi.h"
+#include "parser/parser.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -100,6 +103,22 @@ void tell_dead_codes() {
   }
 }
 
+// Runs PostgreSQL's own grant code on the REVOKE pg_mpa wrote, not the
+// statement through ProcessUtility: no event trigger (someone else's code,
+// perhaps made before a team governed pg_mpa) fires inside the worker, so
+// none can fail the REVOKE and leave a temporary grant in place.
+void run_revoke(const char *revoke_statement) {
+  List *statements = raw_parser(revoke_statement, RAW_PARSE_DEFAULT);
+  Node *statement = list_length(statements) == 1 ? linitial_node(RawStmt, statements)->stmt : nullptr;
+  if (statement != nullptr && IsA(statement, GrantStmt) && !castNode(GrantStmt, statement)->is_grant)
+    ExecuteGrantStmt(castNode(GrantStmt, statement));
+  else if (statement != nullptr && IsA(statement, GrantRoleStmt) && !castNode(GrantRoleStmt, statement)->is_grant)
+    GrantRole(castNode(GrantRoleStmt, statement));
+  else
+    elog(ERROR, "pg_mpa: \"%s\" is not a REVOKE", revoke_statement);
+  CommandCounterIncrement();
+}
+
 // Runs one REVOKE as the role that made the grant (PostgreSQL records the
 // grantor; a superuser's REVOKE would act as the object's owner instead), in
 // a subtransaction: a grant revoked by hand meanwhile, or a role dropped,
@@ -117,7 +136,7 @@ const char *revoke_grant(const char *revoke_statement, Oid requester) {
     GetUserIdAndSecContext(&saved_user, &saved_security);
     Oid acting = SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(requester)) ? requester : saved_user;
     SetUserIdAndSecContext(acting, saved_security | SECURITY_LOCAL_USERID_CHANGE);
-    if (SPI_execute(revoke_statement, false, 0) < 0) elog(ERROR, "REVOKE did not run");
+    run_revoke(revoke_statement);
     SetUserIdAndSecContext(saved_user, saved_security);
     ReleaseCurrentSubTransaction();
   }

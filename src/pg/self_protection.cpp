@@ -5,6 +5,7 @@
 #include "pg/audit_log.hpp"
 #include "pg/indirect_paths.hpp"
 #include "pg/installation.hpp"
+#include "pg/internal_sql.hpp"
 #include "pg/oid_memo.hpp"
 #include "pg/server_files.hpp"
 #include "pg/policy_cache.hpp"
@@ -31,6 +32,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "executor/spi.h"
 #include "tcop/tcopprot.h"
 #include "catalog/dependency.h"
 #include "catalog/objectaddress.h"
@@ -47,6 +49,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/catcache.h"
 #include "utils/syscache.h"
 }
 
@@ -244,6 +247,51 @@ bool is_maintenance(ObjectAccessType access, void *arg) {
   return false;
 }
 
+// The name of a function whose pg_proc row this command wrote (created or
+// renamed): syscache lookups see it only from the next command on.
+NameData written_function_name(Oid function) {
+  NameData name{};
+  Relation catalog = table_open(ProcedureRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_proc_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(function));
+  SysScanDesc scan = systable_beginscan(catalog, ProcedureOidIndexId, true, SnapshotSelf, 1, &key);
+  HeapTuple tuple = systable_getnext(scan);
+  if (HeapTupleIsValid(tuple)) name = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple))->proname;
+  systable_endscan(scan);
+  table_close(catalog, AccessShareLock);
+  return name;
+}
+
+// Whether a function that is not pg_mpa's carries the name of one of
+// pg_mpa's public functions. Such a look-alike (mpa_verify(int, text) in a
+// schema earlier on an approver's search_path) would be called instead of
+// pg_mpa's: it could read the code or change the decision it confirms.
+// pg_mpa's public functions are all named mpa_*: other names cost nothing.
+bool is_look_alike(Oid function) {
+  NameData name = written_function_name(function);
+  if (std::strncmp(NameStr(name), "mpa_", 4) != 0 || function_kind(function) != FunctionKind::Foreign) return false;
+  CatCList *namesakes = SearchSysCacheList1(PROCNAMEARGSNSP, CStringGetDatum(NameStr(name)));
+  bool look_alike = false;
+  for (int i = 0; i < namesakes->n_members && !look_alike; i++) {
+    Oid namesake = reinterpret_cast<Form_pg_proc>(GETSTRUCT(&namesakes->members[i]->tuple))->oid;
+    look_alike = namesake != function && function_kind(namesake) == FunctionKind::EntryPoint;
+  }
+  ReleaseSysCacheList(namesakes);
+  return look_alike;
+}
+
+[[noreturn]] void refuse_look_alike(Oid function) {
+  NameData name = written_function_name(function);
+  audit_refusal(psprintf("a function named %s", NameStr(name)), configuration_team(), debug_query_string);
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                  errmsg("a function named %s that is not pg_mpa's is refused", NameStr(name)),
+                  errdetail("%s is the name of one of pg_mpa's public functions: another function of that "
+                            "name, earlier on an approver's search_path, would be called instead of "
+                            "pg_mpa's and see the approver's code.",
+                            NameStr(name)),
+                  errhint("Choose another name.")));
+}
+
 // Objects dropped, truncated or altered (DDL, not queries).
 pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
   if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
@@ -251,6 +299,9 @@ pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid obj
     refuse_direct_write(object_id, "TRUNCATE");
   if (!running_trusted_code() && !approved_statement_running)
     gate_indirect_change(access, class_id, object_id, sub_id, arg);
+  if (access == OAT_POST_ALTER && class_id == ProcedureRelationId && OidIsValid(pg_mpa_extension_oid()) &&
+      !IsBinaryUpgrade && is_look_alike(object_id))
+    refuse_look_alike(object_id);  // ALTER FUNCTION ... RENAME TO mpa_verify
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && !is_maintenance(access, arg) &&
       is_pg_mpa_object(class_id, object_id) && !pg_mpa_change_allowed(access)) {
     ObjectAddress object{class_id, object_id, 0};
@@ -387,6 +438,7 @@ const char *reached_by_new_object(Oid class_id, Oid object_id, int sub_id) {
   if (class_id == RelationRelationId) return reached_by_new_relation(object_id, sub_id);
   if (class_id == ProcedureRelationId && is_pg_mpa_object(ProcedureRelationId, object_id))
     return "one of pg_mpa's functions (CREATE OR REPLACE)";
+  if (class_id == ProcedureRelationId && is_look_alike(object_id)) refuse_look_alike(object_id);
   NewRowColumns columns;
   if (!new_row_columns(class_id, &columns)) return nullptr;
   const AttrNumber wanted[5] = {columns.schema, columns.relations[0], columns.relations[1], columns.builtins[0],
@@ -580,6 +632,43 @@ void without_trust(void (*body)(void *), void *context) {
     trusted_depth = saved_depth;
   }
   PG_END_TRY();
+}
+
+// Functions that are not pg_mpa's but carry a public function's name,
+// made before pg_mpa was installed or before its rules applied.
+constexpr const char *kLookAlikesSql =
+    "SELECT pg_catalog.string_agg(p.oid::pg_catalog.regprocedure::pg_catalog.text, ', ' ORDER BY p.oid)"
+    "  FROM pg_catalog.pg_proc p"
+    " WHERE p.proname OPERATOR(pg_catalog.=) ANY (SELECT m.proname FROM pg_catalog.pg_proc m"
+    "         JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+    "          AND d.objid OPERATOR(pg_catalog.=) m.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'"
+    "          AND d.refobjid OPERATOR(pg_catalog.=) $1)"
+    "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d"
+    "        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+    "          AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'"
+    "          AND d.refobjid OPERATOR(pg_catalog.=) $1)";
+
+void refuse_governance_beside_look_alikes() {
+  char *look_alikes = nullptr;
+  MemoryContext caller = CurrentMemoryContext;
+  auto body = [&look_alikes, caller] {
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(pg_mpa_extension_oid())};
+    SPI_connect();
+    if (SPI_execute_with_args(kLookAlikesSql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+      elog(ERROR, "pg_mpa: cannot read pg_proc");
+    MemoryContext spi = MemoryContextSwitchTo(caller);
+    look_alikes = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    MemoryContextSwitchTo(spi);
+    SPI_finish();
+  };
+  with_pg_mpa_privileges(body);
+  if (look_alikes == nullptr) return;
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                  errmsg("governance cannot start beside functions named like pg_mpa's: %s", look_alikes),
+                  errdetail("Earlier on an approver's search_path, such a function would be called instead of "
+                            "pg_mpa's and see the approver's code."),
+                  errhint("Drop or rename them, then try again.")));
 }
 
 void install_self_protection() {
