@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -134,23 +135,37 @@ bool may_change_pg_mpa(Node *parsetree) {
            errdetail("%s", detail), errhint("%s", hint)));
 }
 
-// CREATE ROLE u IN ROLE r grants membership in r. When a policy protects
-// that grant, the combined statement is refused: the role is created on its
-// own and the grant requested apart (a request approves one statement).
+// CREATE ROLE u IN ROLE r grants membership in r, and CREATE ROLE u ROLE m
+// (or ADMIN m) membership in u: a role made SUPERUSER or BYPASSRLS could be
+// handed to m at birth. When a policy protects either grant, the combined
+// statement is refused: the role is created on its own and the grant
+// requested apart (a request approves one statement). The new role is
+// judged by its name: it does not exist yet, a policy may name it ('*').
 void refuse_protected_memberships(Node *parsetree, const char *query, const PlannedStmt *statement) {
-  Node *grant = memberships_granted_by(parsetree);
-  if (grant == nullptr || (!operation_is_protected("GRANT ROLE") && !pg_mpa_is_governed())) return;
+  if (!operation_is_protected("GRANT ROLE") && !pg_mpa_is_governed()) return;
+  auto *create = castNode(CreateRoleStmt, parsetree);
   char *text = statement_text(query, statement);
-  StatementDescription description = describe_parsed_statement(grant, text);
-  int target = -1;
-  const char *team = approving_team(description, &target);
-  if (team == nullptr) return;
-  refuse(description, target, team, text,
-         "CREATE ROLE ... IN ROLE grants a membership that pg_mpa protects.",
-         psprintf("Create the role without IN ROLE, then ask for approval of the grant: SELECT mpa_request("
-                  "'GRANT %s TO %s', 'why this is needed');",
-                  quote_identifier(linitial_node(AccessPriv, castNode(GrantRoleStmt, grant)->granted_roles)->priv_name),
-                  quote_identifier(castNode(CreateRoleStmt, parsetree)->role)));
+  if (Node *grant = memberships_granted_by(parsetree)) {
+    StatementDescription description = describe_parsed_statement(grant, text);
+    int target = -1;
+    if (const char *team = approving_team(description, &target))
+      refuse(description, target, team, text, "CREATE ROLE ... IN ROLE grants a membership that pg_mpa protects.",
+             psprintf("Create the role without IN ROLE, then ask for approval of the grant: SELECT mpa_request("
+                      "'GRANT %s TO %s', 'why this is needed');",
+                      quote_identifier(linitial_node(AccessPriv, castNode(GrantRoleStmt, grant)->granted_roles)->priv_name),
+                      quote_identifier(create->role)));
+  }
+  if (const char *member = first_member_given_the_new_role(parsetree)) {
+    StatementTarget created{AuthIdRelationId, InvalidOid, "", quote_identifier(create->role)};
+    StatementDescription description{"GRANT ROLE", 1, &created, nullptr, nullptr, false};
+    int target = -1;
+    if (const char *team = approving_team(description, &target))
+      refuse(description, target, team, text,
+             "CREATE ROLE ... ROLE/ADMIN makes other roles members of the new role, a grant pg_mpa protects.",
+             psprintf("Create the role without ROLE and ADMIN, then ask for approval of the grant: SELECT "
+                      "mpa_request('GRANT %s TO %s', 'why this is needed');",
+                      quote_identifier(create->role), quote_identifier(member)));
+  }
 }
 
 // Returns whether the statement runs as an approved one (its approval was

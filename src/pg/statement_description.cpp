@@ -601,6 +601,16 @@ Node *memberships_granted_by(Node *statement) {
   return granted == NIL ? nullptr : role_grant(granted, list_make1(created));
 }
 
+const char *first_member_given_the_new_role(Node *statement) {
+  if (!IsA(statement, CreateRoleStmt)) return nullptr;
+  auto *create = castNode(CreateRoleStmt, statement);
+  for (const char *option : {"rolemembers", "adminmembers"}) {
+    List *members = option_list(create->options, option);
+    if (members != NIL) return role_name(linitial_node(RoleSpec, members));
+  }
+  return nullptr;
+}
+
 StatementDescription describe_statement_text(const char *text) {
   List *statements = raw_parser(text, RAW_PARSE_DEFAULT);
   if (list_length(statements) != 1)

@@ -69,6 +69,10 @@ Node *judged_form(Node *statement);
 // nullptr: judged apart, since the statement also creates a role.
 Node *memberships_granted_by(Node *statement);
 
+// The first role CREATE ROLE u ROLE m / ADMIN a makes a member of the new
+// role u (m, else a), or nullptr when it names none.
+const char *first_member_given_the_new_role(Node *statement);
+
 // Parses `text`, which must hold exactly one statement, and describes it.
 // Targets that do not exist are an error (a request names real objects).
 // PostgreSQL-style: may ereport.

@@ -14,8 +14,9 @@
 #     search_path comes from SET, ALTER ROLE or ALTER DATABASE (the worker);
 #   - session_replication_role, set without SET, silences none of pg_mpa's
 #     triggers and opens none of its tables;
-#   - an ordinary login cannot pass a look-alike of a configuration function
-#     to mpa_request and have pg_mpa run it (as a superuser) while rehearsing.
+#   - an ordinary login (or a superuser) cannot make a look-alike of a
+#     configuration function for pg_mpa to run (as a superuser) while
+#     rehearsing a request.
 # Every attack is asserted by pg_mpa's SQLSTATE (never PostgreSQL's
 # "permission denied", which a superuser does not meet), and after every
 # attack the invariants are checked: nothing approved, the protected table
@@ -61,19 +62,11 @@ $node->safe_psql('postgres', q{
 	-- WARNING in the server log records it too, rolled back or not).
 	CREATE TABLE public.evil_trace (what text, who text, at timestamptz);
 	GRANT SELECT, INSERT ON public.evil_trace TO PUBLIC;
-	-- A look-alike of a configuration function, made by a superuser in a
-	-- schema of its own: if pg_mpa ran it while rehearsing a request, it would
-	-- run as pg_mpa's owner and create a slot and read password verifiers.
+	-- A schema for a look-alike of a configuration function (refused below):
+	-- if pg_mpa ran one while rehearsing a request, it would run as pg_mpa's
+	-- owner and create a slot and read password verifiers.
 	CREATE SCHEMA lookalike;
 	GRANT USAGE ON SCHEMA lookalike TO PUBLIC;
-	CREATE FUNCTION lookalike.mpa_approver_add(team text, approver regrole, email text) RETURNS void
-	LANGUAGE plpgsql AS $$
-	BEGIN
-	  RAISE WARNING 'LOOKALIKE RAN as %', current_user;
-	  PERFORM pg_create_physical_replication_slot('lookalike_slot');
-	  RAISE WARNING 'AUTHID %', (SELECT string_agg(rolname || '=' || rolpassword, ',')
-	                               FROM pg_authid WHERE rolpassword IS NOT NULL);
-	END $$;
 	-- The policies and the team governing pg_mpa last, in one transaction:
 	-- everything above is set up before governance starts.
 	BEGIN;
@@ -674,24 +667,27 @@ sub execute_lookalike_request
 	}
 }
 
-lookalike('pg_temp.mpa_approver_add', q{
-	CREATE FUNCTION pg_temp.mpa_approver_add(text, regrole, text) RETURNS void LANGUAGE plpgsql AS $$
+# The look-alikes themselves cannot be made (test/tap/027 has the rule):
+# not by olivia in pg_temp, not by a superuser in a schema of its own.
+for my $case ([ 'olivia', 'pg_temp' ], [ 'postgres', 'lookalike' ])
+{
+	my ($role, $schema) = @$case;
+	my ($rc, $out, $err) = run_as($role, qq{
+	CREATE FUNCTION $schema.mpa_approver_add(text, regrole, text) RETURNS void LANGUAGE plpgsql AS \$\$
 	BEGIN
 	  RAISE WARNING 'LOOKALIKE RAN as %', current_user;
-	  CREATE TABLE pg_temp.ran ();
-	  PERFORM pg_create_physical_replication_slot('olivia_slot');
-	  RAISE WARNING 'AUTHID %', (SELECT string_agg(rolname || '=' || rolpassword, ',')
-	                               FROM pg_authid WHERE rolpassword IS NOT NULL);
-	END $$;
-	SELECT mpa_request($$SELECT pg_temp.mpa_approver_add('security', 'olivia', 'o@example.com')$$, 'x');},
-	'olivia_slot', 1);
-lookalike('lookalike.mpa_approver_add (schema-qualified)',
-	q{SELECT mpa_request($$SELECT lookalike.mpa_approver_add('security', 'olivia', 'o@example.com')$$, 'x')},
-	'lookalike_slot', 1);
-# Unqualified, with the look-alike first on olivia's path: pg_mpa may take
-# the call for the real mpa_approver_add (then it is a configuration request
-# like any other, and approved, it adds olivia), but it must never run the
-# look-alike, neither in the rehearsal nor when the approved call runs.
+	  PERFORM pg_create_physical_replication_slot('lookalike_slot');
+	END \$\$;
+	SELECT mpa_request(\$\$SELECT $schema.mpa_approver_add('security', 'olivia', 'o\@example.com')\$\$, 'x');});
+	like($err, qr/ERROR:\s+MP001: a function named mpa_approver_add that is not pg_mpa's is refused/,
+		"$role cannot make $schema.mpa_approver_add (MP001)");
+	unlike($err, qr/LOOKALIKE RAN/, 'so it never ran');
+	is(sql(q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lookalike_slot'}), '0', 'no slot exists');
+	check_invariants("look-alike in $schema", changes => ['tables']);
+}
+# Unqualified, with the schema that would hold a look-alike first on
+# olivia's path: the call is the real mpa_approver_add (a configuration
+# request like any other; approved, it adds olivia).
 lookalike('mpa_approver_add found first on the search_path',
 	q{SET search_path = lookalike, public;
 	SELECT mpa_request($$SELECT mpa_approver_add('security', 'olivia', 'o@example.com')$$, 'x');},

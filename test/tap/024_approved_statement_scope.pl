@@ -34,6 +34,7 @@ $node->safe_psql('postgres', q{
 	SELECT mpa_protect('TRUNCATE', 'public.olivias', 'security');
 	SELECT mpa_protect('GRANT', 'vault.*', 'security');
 	SELECT mpa_protect('GRANT ROLE', 'vault_admin', 'security');
+	SELECT mpa_protect('GRANT ROLE', 'vault_root', 'security');
 	SELECT mpa_protect('MPA CONFIGURE', '*', 'security');
 	COMMIT;
 });
@@ -120,7 +121,20 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_auth_members WHERE rol
 	'vault_admin has no member');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_roles WHERE rolname = 'newcomer'}), '0',
 	'and the role that would have joined it was not created');
-is((MpaTest::psql_as($node, 'postgres', q{ALTER GROUP helpdesk ADD USER olivia; CREATE ROLE trainee IN ROLE helpdesk}))[0],
+# CREATE ROLE u ROLE m / ADMIN m makes m a member of u at birth: a role
+# made SUPERUSER there would be olivia's to SET ROLE to. Judged as GRANT
+# ROLE of the new role, by the name a policy gives it before it exists.
+for my $grant (q{CREATE ROLE vault_root SUPERUSER ROLE olivia}, q{CREATE ROLE vault_root SUPERUSER ADMIN olivia},
+	q{CREATE ROLE vault_root SUPERUSER USER helpdesk, olivia})
+{
+	($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$grant");
+	like($err, qr/ERROR:  MP001: GRANT ROLE on vault_root requires the approval of team "security"/,
+		"a membership in a new protected role meets the policy (MP001): $grant");
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_roles WHERE rolname = 'vault_root'}), '0',
+	'the role that olivia would have been given was not created');
+is((MpaTest::psql_as($node, 'postgres', q{ALTER GROUP helpdesk ADD USER olivia; CREATE ROLE trainee IN ROLE helpdesk;
+	CREATE ROLE intern ROLE olivia ADMIN helpdesk}))[0],
 	0, 'memberships in a role no policy names run (positive control)');
 my $group_request = MpaTest::safe_psql_as($node, 'rita', q{SELECT mpa_request('ALTER GROUP vault_admin ADD USER olivia', 'on call')});
 chomp $group_request;
