@@ -266,6 +266,10 @@ CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
 CREATE TRIGGER teams_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.teams
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
+-- The gate of every database refuses to drop or rename an approver's role:
+-- approvers are published with the policies (src/pg/policy_cache.cpp).
+CREATE TRIGGER approvers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.approvers
+  FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
 
 -- Errors of the SQL functions: pg_mpa's class MP for its own refusals.
 --   MP001 approval required (the gate)    MP002 not protected

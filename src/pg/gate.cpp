@@ -13,6 +13,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_authid_d.h"
+#include "utils/acl.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -168,6 +169,45 @@ void refuse_protected_memberships(Node *parsetree, const char *query, const Plan
   }
 }
 
+// An approver's role is neither dropped nor renamed while it is one, in
+// any database: fewer roles that can vote could leave a team below its
+// threshold (nothing approvable), and a dropped role's OID could come back
+// as someone else's. Approved or not: the approver is removed first, with
+// mpa_approver_remove (a configuration change).
+void refuse_removing_approvers(Node *parsetree) {
+  List *names = NIL;
+  if (IsA(parsetree, DropRoleStmt)) {
+    ListCell *cell;
+    foreach (cell, castNode(DropRoleStmt, parsetree)->roles) {
+      auto *role = lfirst_node(RoleSpec, cell);
+      if (role->roletype == ROLESPEC_CSTRING) names = lappend(names, role->rolename);
+    }
+  } else if (IsA(parsetree, RenameStmt) && castNode(RenameStmt, parsetree)->renameType == OBJECT_ROLE) {
+    names = list_make1(castNode(RenameStmt, parsetree)->subname);
+  }
+  ListCell *cell;
+  foreach (cell, names) {
+    const char *name = static_cast<const char *>(lfirst(cell));
+    Oid role = get_role_oid(name, true);
+    if (!OidIsValid(role)) continue;
+    ApproverRole approver = approver_role(role);
+    if (approver == ApproverRole::No) continue;
+    const char *what = IsA(parsetree, DropRoleStmt) ? "dropping" : "renaming";
+    audit_refusal(psprintf("%s approver role %s", what, name), configuration_team(), debug_query_string);
+    if (approver == ApproverRole::Unknown)
+      ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                      errmsg("%s role %s is refused here: pg_mpa cannot tell whether it is an approver", what,
+                             quote_identifier(name)),
+                      errdetail("The approvers live in database \"%s\"; this database has no current copy of them.",
+                                settings::database),
+                      errhint("Run the statement in database \"%s\".", settings::database)));
+    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                    errmsg("%s role %s is refused: it is an approver of pg_mpa", what, quote_identifier(name)),
+                    errdetail("Fewer roles that can vote could leave a team unable to approve anything."),
+                    errhint("Remove it from its teams with mpa_approver_remove() first (a configuration change).")));
+  }
+}
+
 // Returns whether the statement runs as an approved one (its approval was
 // spent); refuses it when it needs an approval it does not have.
 bool check_statement(PlannedStmt *statement, const char *query) {
@@ -182,6 +222,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   if (IsA(parsetree, AlterTableStmt) || IsA(parsetree, ClusterStmt) || IsA(parsetree, ReindexStmt))
     refuse_maintenance_hazards(parsetree);
   if (IsA(parsetree, CreateRoleStmt)) refuse_protected_memberships(parsetree, query, statement);
+  if (IsA(parsetree, DropRoleStmt) || IsA(parsetree, RenameStmt)) refuse_removing_approvers(parsetree);
   // Judged by what it does: ALTER GROUP r ADD USER u as GRANT r TO u.
   parsetree = judged_form(parsetree);
   NameChange change = name_change_of(parsetree);

@@ -1,5 +1,6 @@
 #include "pg/policy_cache.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/policy.hpp"
@@ -71,6 +72,10 @@ int named_schema_count = 0;
 bool temporary_schemas_named = false;
 // The configuration team (see configuration_team()), found at load.
 const char *configuring_team = nullptr;
+// In mpa.database, the roles that are approvers (distinct, sorted), read
+// with the policies: their changes move the policy generation too.
+Oid *approver_roles = nullptr;
+int approver_role_count = 0;
 uint64 loaded_generation = 0;  // 0: nothing loaded
 // named_schemas resolved to the OIDs of the schemas that exist (sorted),
 // for a look at a statement's names before they are resolved. Resolved
@@ -134,6 +139,9 @@ void publish_policies(uint64 generation) {
     copy_into(slot.team, sizeof slot.team, policies[i].team);
   }
   state->cluster_policy_count = count;
+  state->approver_roles_complete = approver_role_count <= kApproverRoleSlots;
+  state->approver_role_count = std::min(approver_role_count, kApproverRoleSlots);
+  memcpy(state->approver_roles, approver_roles, sizeof(Oid) * state->approver_role_count);
   state->cluster_policies_generation = generation;
   LWLockRelease(state->cluster_policies_lock);
 }
@@ -143,6 +151,37 @@ void publish_policies(uint64 generation) {
 char *text_column(HeapTuple row, TupleDesc desc, AttrNumber column) {
   bool is_null;
   return TextDatumGetCString(heap_getattr(row, column, desc, &is_null));
+}
+
+int compare_oids(const void *a, const void *b) {
+  Oid left = *static_cast<const Oid *>(a), right = *static_cast<const Oid *>(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+// mpa.approvers' roles, read with the policies' snapshot into the cache.
+void load_approver_roles(Snapshot snapshot) {
+  Oid table = get_relname_relid("approvers", get_namespace_oid("mpa", false));
+  if (!OidIsValid(table)) return;  // CREATE EXTENSION is still making the tables
+  Relation relation = table_open(table, AccessShareLock);
+  AttrNumber approver = attnameAttNum(relation, "approver", false);
+  int capacity = 16;
+  approver_roles = static_cast<Oid *>(MemoryContextAlloc(cache_context, sizeof(Oid) * capacity));
+  SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
+  for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
+    if (approver_role_count == capacity) {
+      capacity *= 2;
+      approver_roles = static_cast<Oid *>(repalloc(approver_roles, sizeof(Oid) * capacity));
+    }
+    bool is_null;
+    approver_roles[approver_role_count++] = DatumGetObjectId(heap_getattr(row, approver, RelationGetDescr(relation), &is_null));
+  }
+  systable_endscan(scan);
+  table_close(relation, AccessShareLock);
+  qsort(approver_roles, approver_role_count, sizeof(Oid), compare_oids);
+  int distinct = 0;
+  for (int i = 0; i < approver_role_count; i++)
+    if (distinct == 0 || approver_roles[distinct - 1] != approver_roles[i]) approver_roles[distinct++] = approver_roles[i];
+  approver_role_count = distinct;
 }
 
 // In mpa.database: the policies table, as committed when it is read.
@@ -187,6 +226,7 @@ void load_from_table() {
   policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * (policy_count + 1)));
   MemoryContextSwitchTo(caller);
   table_close(relation, AccessShareLock);
+  load_approver_roles(snapshot);
   UnregisterSnapshot(snapshot);
 }
 
@@ -319,6 +359,8 @@ void ensure_fresh() {
   named_schema_count = 0;
   temporary_schemas_named = false;
   configuring_team = nullptr;
+  approver_roles = nullptr;
+  approver_role_count = 0;
   loaded_generation = 0;
   bool here = in_mpa_database();
   uint64 loaded = generation;
@@ -470,6 +512,26 @@ bool relations_may_be_governed(const char *operation, const char *const *schemas
   }
   list_free(path);
   return found;
+}
+
+ApproverRole approver_role(Oid role) {
+  if (in_mpa_database()) {
+    ensure_fresh();
+    return bsearch(&role, approver_roles, approver_role_count, sizeof(Oid), compare_oids) ? ApproverRole::Yes
+                                                                                          : ApproverRole::No;
+  }
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
+  ApproverRole answer = ApproverRole::Unknown;
+  // Published at the current generation: a change committed since (an
+  // approver just added) is not in it yet.
+  bool current = state->cluster_policies_generation == pg_atomic_read_u64(&state->policy_generation);
+  if (current && state->approver_roles_complete)
+    answer = bsearch(&role, state->approver_roles, state->approver_role_count, sizeof(Oid), compare_oids)
+                 ? ApproverRole::Yes
+                 : ApproverRole::No;
+  LWLockRelease(state->cluster_policies_lock);
+  return answer;
 }
 
 bool policies_exist() {

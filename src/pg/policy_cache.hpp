@@ -69,4 +69,12 @@ bool relations_may_be_governed(const char *operation, const char *const *schemas
 // Whether any policy exists (in this database's view).
 bool policies_exist();
 
+// Whether `role` is an approver of some team. In mpa.database from this
+// backend's copy (its own transaction's changes included); elsewhere from
+// what mpa.database published: Unknown while that is older than the last
+// committed change (the worker publishes it a moment later), or when more
+// approvers exist than shared memory holds. Must run in a transaction.
+enum class ApproverRole { No, Yes, Unknown };
+ApproverRole approver_role(Oid role);
+
 }  // namespace mpa::pg

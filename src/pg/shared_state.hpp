@@ -24,6 +24,7 @@ inline constexpr std::size_t kCodeKeyBytes = 32;
 inline constexpr int kAttemptSlots = 4096;
 inline constexpr int kBurnSlots = 1024;
 inline constexpr int kClusterPolicySlots = 256;
+inline constexpr int kApproverRoleSlots = 1024;
 inline constexpr int kOutlineOperationSlots = 256;  // more than PostgreSQL has command tags
 inline constexpr int kOperationBytes = 64;
 inline constexpr int kAuditRingSlots = 256;
@@ -122,6 +123,12 @@ struct SharedState {
   ClusterPolicy cluster_policies[kClusterPolicySlots];
   // Published with them, at the same generation (see policy_cache.cpp).
   PolicyOutline outline;
+  // The roles that are approvers (distinct, sorted), for the gate of every
+  // database: dropping or renaming one is refused. Not complete: more
+  // approvers than slots.
+  bool approver_roles_complete;
+  int approver_role_count;
+  Oid approver_roles[kApproverRoleSlots];
 
   // Audit events written by backends, taken by the worker (a ring).
   LWLock *audit_ring_lock;
