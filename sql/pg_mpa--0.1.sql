@@ -121,7 +121,12 @@ CREATE TABLE mpa.requests (
   -- with mpa_consume (state executed).
   kind           text NOT NULL DEFAULT 'statement' CHECK (kind IN ('statement', 'action')),
   payload        jsonb,
-  CHECK ((kind = 'action') = (payload IS NOT NULL))
+  CHECK ((kind = 'action') = (payload IS NOT NULL)),
+  -- For drops: what the statement also removes (mpa.cascade_of), by OID,
+  -- sorted, as approvers were shown it. Execution finds the same or is
+  -- refused.
+  cascade_classes oid[] NOT NULL DEFAULT '{}',
+  cascade_oids    oid[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
@@ -248,7 +253,8 @@ CREATE FUNCTION mpa.queue_mail(kind text, recipient text, subject text, body tex
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_queue_mail';
 CREATE FUNCTION mpa.new_nonce() RETURNS bytea
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_new_nonce';
-CREATE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int)
+CREATE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int,
+                               OUT budget_back_at timestamptz)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_code';
 CREATE FUNCTION mpa.code_submitted() RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_code_submitted';
@@ -484,6 +490,41 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
               ELSE format('SELECT mpa_resend(%s);', c.request_id) END
 $$;
 
+-- What the worker tells an approver about their codes (src/pg/housekeeping.cpp):
+-- a code that died of wrong tries ('dead'), a lock-out from a request
+-- ('locked'), or their budget of wrong codes spent ('budget': over every
+-- request, mpa.max_wrong_codes_per_hour and _per_day), named by the code of
+-- the try that spent it. Also recorded in the audit.
+CREATE FUNCTION mpa.tell_code_notice(challenge_id bigint, kind text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE c mpa.challenges;
+BEGIN
+  SELECT * INTO c FROM mpa.challenges WHERE id = challenge_id;
+  IF NOT FOUND THEN RETURN; END IF;
+  PERFORM mpa.queue_mail('notice', c.email,
+    CASE kind WHEN 'locked' THEN format('[pg_mpa] locked out of %s', mpa.challenge_purpose(c))
+              WHEN 'budget' THEN '[pg_mpa] too many wrong codes in your name'
+              ELSE format('[pg_mpa] your code for %s no longer works', mpa.challenge_purpose(c)) END,
+    CASE kind
+      WHEN 'locked' THEN format(E'Too many wrong codes were entered in your name for %s.\n'
+                                || 'No more codes are accepted for it. If this was not you, tell your '
+                                || E'security team: someone may be guessing your codes.\n', mpa.challenge_purpose(c))
+      WHEN 'budget' THEN format(E'Too many wrong codes were entered in your name lately (the last one for %s):\n'
+                                || 'at most %s an hour and %s a day, over every request. No code of yours '
+                                || E'is accepted for a while.\n'
+                                || E'If this was not you, tell your security team: someone may be guessing your codes.\n',
+                                mpa.challenge_purpose(c), current_setting('mpa.max_wrong_codes_per_hour'),
+                                current_setting('mpa.max_wrong_codes_per_day'))
+      ELSE format(E'Your one-time code for %s was entered wrongly too often and '
+                  || E'no longer works.\nTo ask for a new one: %s\n'
+                  || E'If this was not you, tell your security team.\n', mpa.challenge_purpose(c), mpa.challenge_retry(c))
+    END,
+    86400, NULL, NULL);
+  PERFORM mpa.audit(CASE kind WHEN 'locked' THEN 'locked out' WHEN 'budget' THEN 'guess budget spent'
+                              ELSE 'code dead' END,
+                    c.request_id, jsonb_build_object('challenge', c.id, 'approver', c.approver::text));
+END $$;
+
 -- Checks a code against its challenge (the try is counted in shared memory
 -- before the comparison: neither an error nor a ROLLBACK gives it back) and
 -- raises unless it was right.
@@ -493,6 +534,10 @@ DECLARE checked record := mpa.check_code(c.id, code);
 BEGIN
   IF checked.outcome = 'wrong' THEN
     RAISE EXCEPTION 'wrong code; % left for this code', CASE checked.tries_left WHEN 1 THEN '1 try' ELSE checked.tries_left || ' tries' END USING ERRCODE = 'MP005';
+  ELSIF checked.outcome = 'budget' THEN
+    RAISE EXCEPTION 'too many wrong codes were entered in your name lately: no code of yours is accepted until %',
+      to_char(checked.budget_back_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') USING ERRCODE = 'MP005',
+      HINT = 'If this was not you, tell your security team: someone may be guessing your codes.';
   ELSIF checked.outcome = 'locked' THEN
     RAISE EXCEPTION '%', CASE WHEN c.request_id IS NULL
         THEN format('too many wrong codes for the confirmation of your address for team "%s": ask again later', c.team)
@@ -901,11 +946,12 @@ BEGIN
   PERFORM mpa.check_quorum_possible(t, requester);
   INSERT INTO mpa.requests (statement, justification, operation, object, target_classes, target_oids,
                             fingerprint, team, threshold, requester, expires_at, valid_for,
-                            revoke_statement)
-  VALUES (statement, justification, d.operation, d.object, d.target_classes, d.target_oids,
-          d.fingerprint, t.name, t.threshold, requester,
-          now() + current_setting('mpa.request_ttl')::interval, valid_for,
-          CASE WHEN valid_for IS NOT NULL THEN d.revoke_statement END)
+                            revoke_statement, cascade_classes, cascade_oids)
+  SELECT statement, justification, d.operation, d.object, d.target_classes, d.target_oids,
+         d.fingerprint, t.name, t.threshold, requester,
+         now() + current_setting('mpa.request_ttl')::interval, valid_for,
+         CASE WHEN valid_for IS NOT NULL THEN d.revoke_statement END, c.classes, c.oids
+    FROM mpa.cascade_arrays(d.operation, d.target_classes, d.target_oids) c
   RETURNING * INTO r;
   PERFORM mpa.request_opened(r);
   RETURN r.id;
@@ -913,28 +959,74 @@ END $$;
 
 GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text, interval) TO PUBLIC;
 
--- For drops: what CASCADE would also remove, so approvers see it.
-CREATE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text
+-- For drops: what the statement would also remove (with CASCADE where
+-- needed), sorted: the objects that depend on its targets, transitively
+-- (normal and automatic dependencies). One definition for what approvers
+-- are shown (mpa.cascade_summary) and what execution compares
+-- (mpa.cascade_difference).
+CREATE FUNCTION mpa.cascade_of(operation text, target_classes oid[], target_oids oid[])
+RETURNS TABLE (classid oid, objid oid)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  -- Objects that depend on one removed (normal and automatic
+  -- dependencies), and the object a removed one is part of (an internal
+  -- dependency: a view goes with its _RETURN rule).
   WITH RECURSIVE dependents(classid, objid, depth) AS (
     SELECT d.classid, d.objid, 1 FROM pg_depend d
-      JOIN unnest(r.target_classes, r.target_oids) AS t(classid, objid)
+      JOIN unnest(target_classes, target_oids) AS t(classid, objid)
         ON d.refclassid = t.classid AND d.refobjid = t.objid
-     WHERE d.deptype IN ('n', 'a') AND r.operation LIKE 'DROP %'
+     WHERE d.deptype IN ('n', 'a') AND operation LIKE 'DROP %'
     UNION
-    SELECT d.classid, d.objid, p.depth + 1 FROM pg_depend d
-      JOIN dependents p ON d.refclassid = p.classid AND d.refobjid = p.objid
-     WHERE d.deptype IN ('n', 'a') AND p.depth < 20
-  ), described AS (
-    SELECT DISTINCT pg_describe_object(classid, objid, 0) AS what FROM dependents
-     WHERE NOT (classid = ANY (r.target_classes) AND objid = ANY (r.target_oids))
+    SELECT CASE WHEN d.deptype = 'i' THEN d.refclassid ELSE d.classid END,
+           CASE WHEN d.deptype = 'i' THEN d.refobjid ELSE d.objid END, p.depth + 1
+      FROM dependents p JOIN pg_depend d
+        ON (d.deptype IN ('n', 'a') AND d.refclassid = p.classid AND d.refobjid = p.objid)
+        OR (d.deptype = 'i' AND d.classid = p.classid AND d.objid = p.objid)
+     WHERE p.depth < 20
   )
+  SELECT DISTINCT classid, objid FROM dependents
+   WHERE NOT (classid = ANY (target_classes) AND objid = ANY (target_oids))
+   ORDER BY classid, objid
+$$;
+CREATE FUNCTION mpa.cascade_arrays(operation text, target_classes oid[], target_oids oid[],
+                                   OUT classes oid[], OUT oids oid[])
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(array_agg(c.classid ORDER BY c.classid, c.objid), '{}'),
+         coalesce(array_agg(c.objid ORDER BY c.classid, c.objid), '{}')
+    FROM mpa.cascade_of(operation, target_classes, target_oids) c
+$$;
+
+-- The recorded cascade, for the request mail.
+CREATE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN count(*) = 0 THEN ''
               ELSE E'\nDropping it also removes (with CASCADE where needed):\n\n'
                    || string_agg('  - ' || what, E'\n' ORDER BY what) || E'\n' END
-    FROM described WHERE what IS NOT NULL
+    FROM (SELECT pg_describe_object(c.classid, c.objid, 0) AS what
+            FROM unnest(r.cascade_classes, r.cascade_oids) AS c(classid, objid)) described
+   WHERE what IS NOT NULL
+$$;
+
+-- At execution: what the statement would remove now that approvers were not
+-- shown, and what they were shown that it no longer would; NULL when the
+-- same.
+CREATE FUNCTION mpa.cascade_difference(operation text, target_classes oid[], target_oids oid[],
+                                       cascade_classes oid[], cascade_oids oid[]) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  WITH now_removed AS (SELECT * FROM mpa.cascade_of(operation, target_classes, target_oids)),
+       approved AS (SELECT * FROM unnest(cascade_classes, cascade_oids) AS c(classid, objid)),
+       added AS (SELECT * FROM now_removed EXCEPT SELECT * FROM approved),
+       gone AS (SELECT * FROM approved EXCEPT SELECT * FROM now_removed)
+  SELECT nullif(concat_ws('; ',
+           (SELECT 'now also removes ' || string_agg(coalesce(pg_describe_object(classid, objid, 0),
+                                                              format('object %s of class %s', objid, classid)),
+                                                     ', ' ORDER BY classid, objid) FROM added),
+           (SELECT 'no longer removes ' || string_agg(coalesce(pg_describe_object(classid, objid, 0),
+                                                               format('object %s of class %s (gone)', objid, classid)),
+                                                      ', ' ORDER BY classid, objid) FROM gone)), '')
 $$;
 REVOKE ALL ON FUNCTION mpa.cascade_summary(mpa.requests) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mpa.cascade_of(text, oid[], oid[]), mpa.cascade_arrays(text, oid[], oid[]),
+                       mpa.cascade_difference(text, oid[], oid[], oid[], oid[]) FROM PUBLIC;
 
 -- Opens a challenge for (request, caller, decision) and mails its code.
 CREATE FUNCTION mpa.open_challenge(r mpa.requests, decision text) RETURNS text
@@ -1267,7 +1359,11 @@ CREATE VIEW mpa.team_health AS
            WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS oldest_pending_age
     FROM mpa.teams t
     LEFT JOIN mpa.approvers a ON a.team = t.name
-    LEFT JOIN pg_roles ro ON ro.oid = a.approver
+    -- An approver counts while their role can log in: it cannot be dropped
+    -- or renamed while it is an approver, but NOLOGIN or an expired
+    -- password keeps it from voting all the same.
+    LEFT JOIN pg_roles ro ON ro.oid = a.approver AND ro.rolcanlogin
+                         AND (ro.rolvaliduntil IS NULL OR ro.rolvaliduntil > now())
    GROUP BY t.name, t.threshold, t.baselined_at;
 GRANT SELECT ON mpa.team_health TO PUBLIC;
 

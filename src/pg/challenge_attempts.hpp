@@ -12,11 +12,15 @@ enum class CodeOutcome {
   Wrong,      // wrong code; tries_left more may be evaluated
   Dead,       // spent, or out of tries: ask for a new code
   LockedOut,  // too many wrong tries at this request across all codes
+  OverBudget, // too many wrong codes in the approver's name lately, over
+              // every request: none is evaluated until budget_back_at
 };
 
 struct CodeCheck {
   CodeOutcome outcome;
   int tries_left;
+  TimestampTz budget_back_at;  // OverBudget: when a code is evaluated again
+  bool budget_just_spent;      // this wrong try spent the budget: tell the approver
 };
 
 struct ChallengeKey {
@@ -41,17 +45,20 @@ CodeCheck count_and_check(const ChallengeKey &key, bool (*is_right)(void *), voi
 // Whether the approver may still get codes for this request.
 bool voter_locked_out(int64 request_id, TimestampTz request_created_at, Oid approver);
 
-// A code that died of wrong tries or a lock-out not yet told to the approver.
-struct DeadCode {
+// What the approver is still to be told about their codes: a code that
+// died of wrong tries, a lock-out from a request, or their budget of wrong
+// codes spent (named by the code of the try that spent it).
+enum class CodeNoticeKind : uint8 { CodeDied, LockedOut, BudgetSpent };
+struct CodeNotice {
   int64 challenge_id;
-  bool locked_out;
+  CodeNoticeKind kind;
 };
 
-// Collects up to `capacity` unreported deaths (not marked yet).
-int find_unreported_dead_codes(DeadCode *out, int capacity);
+// Collects up to `capacity` notices not told yet (not marked yet).
+int find_untold_code_notices(CodeNotice *out, int capacity);
 
-// Marks them reported: once the notices about them are committed (a round
-// that failed reports them again).
-void mark_dead_codes_reported(const DeadCode *codes, int count);
+// Marks them told: once the mail about them is committed (a round that
+// failed tells them again).
+void mark_code_notices_told(const CodeNotice *notices, int count);
 
 }  // namespace mpa::pg

@@ -101,6 +101,7 @@ const char *outcome_name(CodeOutcome outcome) {
     case CodeOutcome::Wrong: return "wrong";
     case CodeOutcome::Dead: return "dead";
     case CodeOutcome::LockedOut: return "locked";
+    case CodeOutcome::OverBudget: return "budget";
   }
   return "dead";
 }
@@ -120,8 +121,9 @@ MPA_FUNCTION(mpa_new_nonce) {
   PG_RETURN_BYTEA_P(nonce);
 }
 
-// mpa.check_code(challenge_id, code, OUT outcome, OUT tries_left): counts
-// the try in shared memory, then compares in constant time.
+// mpa.check_code(challenge_id, code, OUT outcome, OUT tries_left, OUT
+// budget_back_at): counts the try in shared memory, then compares in
+// constant time.
 MPA_FUNCTION(mpa_check_code) {
   if (PG_ARGISNULL(0)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "challenge must not be NULL");
   int64 challenge_id = PG_GETARG_INT64(0);
@@ -133,7 +135,7 @@ MPA_FUNCTION(mpa_check_code) {
 
   LoadedChallenge challenge;
   bool found = call_postgres([&] { return load_challenge(challenge_id, &challenge); });
-  CodeCheck check{CodeOutcome::Dead, 0};
+  CodeCheck check{CodeOutcome::Dead, 0, 0, false};
   // A code mailed before the last restart was made with the previous key:
   // it is dead, and guessing at it must not cost the approver tries.
   // Likewise a code opened before a submission of this approver that did
@@ -147,9 +149,10 @@ MPA_FUNCTION(mpa_check_code) {
       const char *outcome = outcome_name(check.outcome);
       call_postgres([&] { audit_code_try(challenge_id, challenge.binding.request_id, outcome); });
     }
-    // A code that just died, or a lock-out, is told to the approver by the
-    // worker, even if this transaction rolls back.
-    if (check.outcome == CodeOutcome::LockedOut || (check.outcome == CodeOutcome::Wrong && check.tries_left == 0))
+    // A code that just died, a lock-out or a spent budget is told to the
+    // approver by the worker, even if this transaction rolls back.
+    if (check.outcome == CodeOutcome::LockedOut || (check.outcome == CodeOutcome::Wrong && check.tries_left == 0) ||
+        check.budget_just_spent)
       wake_mail_worker();
   }
   settle_code_submission();  // checked: a wrong try is counted, a right code spent
@@ -161,9 +164,10 @@ MPA_FUNCTION(mpa_check_code) {
   });
   const char *outcome = outcome_name(check.outcome);
   int tries_left = check.tries_left;
+  TimestampTz budget_back_at = check.budget_back_at;
   HeapTuple tuple = call_postgres([&] {
-    Datum values[2] = {CStringGetTextDatum(outcome), Int32GetDatum(tries_left)};
-    bool nulls[2] = {false, false};
+    Datum values[3] = {CStringGetTextDatum(outcome), Int32GetDatum(tries_left), TimestampTzGetDatum(budget_back_at)};
+    bool nulls[3] = {false, false, budget_back_at == 0};
     return heap_form_tuple(BlessTupleDesc(desc), values, nulls);
   });
   return HeapTupleGetDatum(tuple);

@@ -48,9 +48,10 @@ ArrayType *oid_array(const StatementDescription &description, bool classes) {
 }
 
 // Spends the caller's approved request for exactly this statement (same
-// fingerprint, same target OIDs), if there is one. Concurrent executions of
-// one approval serialise on the row lock; only the first finds it approved.
-// A temporary grant starts its clock here.
+// fingerprint, same target OIDs), if there is one, and says how what it
+// would also remove differs from what approvers were shown (NULL: not at
+// all). Concurrent executions of one approval serialise on the row lock;
+// only the first finds it approved. A temporary grant starts its clock here.
 constexpr const char *kSpendApprovalSql =
     "WITH spent AS ("
     "  UPDATE mpa.requests SET state = 'executed', executed_at = now()"
@@ -59,7 +60,8 @@ constexpr const char *kSpendApprovalSql =
     "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > statement_timestamp()"
     "                ORDER BY id LIMIT 1 FOR UPDATE)"
     "     AND state = 'approved'"
-    "  RETURNING id, statement, valid_for, revoke_statement, requester),"
+    "  RETURNING id, statement, valid_for, revoke_statement, requester, operation, target_classes, target_oids,"
+    "            cascade_classes, cascade_oids),"
     " granted AS ("
     "  INSERT INTO mpa.temporary_grants (request_id, grant_statement, revoke_statement, requester, ends_at)"
     "  SELECT id, statement, revoke_statement, requester, now() + valid_for FROM spent"
@@ -68,15 +70,19 @@ constexpr const char *kSpendApprovalSql =
     "  INSERT INTO mpa.audit (kind, request_id, detail)"
     "  SELECT 'executed', id, jsonb_build_object('statement', statement) FROM spent)"
     " SELECT id, pg_notify('mpa_events', json_build_object('request_id', id, 'kind', 'statement',"
-    "                                                      'state', 'executed')::text)"
+    "                                                      'state', 'executed')::text),"
+    "        mpa.cascade_difference(operation, target_classes, target_oids, cascade_classes, cascade_oids)"
     "   FROM spent";
 
 bool spend_approval(const StatementDescription &description) {
   struct Spend {
     const StatementDescription *description;
     bool spent;
-  } spend{&description, false};
-  auto body = [&spend] {
+    int64 request_id;
+    char *cascade_difference;
+  } spend{&description, false, 0, nullptr};
+  MemoryContext caller = CurrentMemoryContext;
+  auto body = [&spend, caller] {
     Oid types[4] = {OIDOID, TEXTOID, OIDARRAYOID, OIDARRAYOID};
     Datum values[4] = {ObjectIdGetDatum(GetSessionUserId()),
                        CStringGetTextDatum(spend.description->fingerprint),
@@ -86,9 +92,29 @@ bool spend_approval(const StatementDescription &description) {
     if (SPI_execute_with_args(kSpendApprovalSql, 4, types, values, nullptr, false, 1) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: cannot check approvals");
     spend.spent = SPI_processed == 1;
+    if (spend.spent) {
+      bool is_null;
+      spend.request_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+      MemoryContext spi = MemoryContextSwitchTo(caller);
+      spend.cascade_difference = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+      MemoryContextSwitchTo(spi);
+    }
     SPI_finish();
   };
   with_pg_mpa_privileges(body);
+  // The statement would remove other objects than approvers were shown
+  // (one attached since, or gone): not what they approved. The error
+  // rolls the spending back; the request stays approved for when it
+  // matches again.
+  if (spend.cascade_difference != nullptr) {
+    audit_refusal(psprintf("request %lld: what the drop removes changed", static_cast<long long>(spend.request_id)),
+                  nullptr, debug_query_string);
+    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                    errmsg("request %lld was approved for a drop that removed other objects",
+                           static_cast<long long>(spend.request_id)),
+                    errdetail("Since the request, the statement %s.", spend.cascade_difference),
+                    errhint("Undo the change, or ask for a new approval with mpa_request().")));
+  }
   // A temporary grant's end is a new deadline for the worker.
   if (spend.spent) wake_mail_worker_at_commit();
   return spend.spent;
@@ -169,6 +195,42 @@ void refuse_protected_memberships(Node *parsetree, const char *query, const Plan
   }
 }
 
+// ALTER DEFAULT PRIVILEGES ... GRANT ... ON TABLES grants on tables that do
+// not exist yet: each one made later would carry the grant, unapproved.
+// Where a GRANT policy names the schema (or an object in it, or
+// everything; without IN SCHEMA, any GRANT policy), it is refused: the
+// grant is requested for each table once it exists. REVOKE is never gated.
+void refuse_protected_default_privileges(Node *parsetree) {
+  auto *statement = castNode(AlterDefaultPrivilegesStmt, parsetree);
+  GrantStmt *action = statement->action;
+  if (!action->is_grant || action->objtype != OBJECT_TABLE || !operation_is_protected("GRANT")) return;
+  List *schemas = NIL;
+  ListCell *cell;
+  foreach (cell, statement->options) {
+    auto *option = lfirst_node(DefElem, cell);
+    if (strcmp(option->defname, "schemas") == 0) schemas = castNode(List, option->arg);
+  }
+  const char *schema = nullptr;
+  const char *team = nullptr;
+  if (schemas == NIL) {
+    team = team_for_any_object_in("GRANT", nullptr);
+  } else {
+    foreach (cell, schemas) {
+      schema = strVal(lfirst(cell));
+      if ((team = team_for_any_object_in("GRANT", schema)) != nullptr) break;
+    }
+  }
+  if (team == nullptr) return;
+  const char *where = schema != nullptr ? psprintf("schema %s", quote_identifier(schema)) : "every schema";
+  audit_refusal(psprintf("ALTER DEFAULT PRIVILEGES in %s", where), team, debug_query_string);
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                  errmsg("ALTER DEFAULT PRIVILEGES granting on future tables in %s is refused", where),
+                  errdetail("A GRANT policy of team \"%s\" covers tables there: every table made later would "
+                            "carry the grant without its approval.",
+                            team),
+                  errhint("Once a table exists, ask for approval of the grant on it with mpa_request().")));
+}
+
 // An approver's role is neither dropped nor renamed while it is one, in
 // any database: fewer roles that can vote could leave a team below its
 // threshold (nothing approvable), and a dropped role's OID could come back
@@ -223,6 +285,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
     refuse_maintenance_hazards(parsetree);
   if (IsA(parsetree, CreateRoleStmt)) refuse_protected_memberships(parsetree, query, statement);
   if (IsA(parsetree, DropRoleStmt) || IsA(parsetree, RenameStmt)) refuse_removing_approvers(parsetree);
+  if (IsA(parsetree, AlterDefaultPrivilegesStmt)) refuse_protected_default_privileges(parsetree);
   // Judged by what it does: ALTER GROUP r ADD USER u as GRANT r TO u.
   parsetree = judged_form(parsetree);
   NameChange change = name_change_of(parsetree);

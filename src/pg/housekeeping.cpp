@@ -45,20 +45,7 @@ constexpr const char *kExpireCodesSql =
     "          86400, NULL, NULL)"
     "   FROM mpa.challenges c WHERE c.id IN (SELECT id FROM expired)";
 
-constexpr const char *kDeadCodeNoticeSql =
-    "SELECT mpa.queue_mail('notice', c.email,"
-    "         CASE WHEN $2 THEN format('[pg_mpa] locked out of %s', mpa.challenge_purpose(c))"
-    "              ELSE format('[pg_mpa] your code for %s no longer works', mpa.challenge_purpose(c)) END,"
-    "         CASE WHEN $2 THEN format(E'Too many wrong codes were entered in your name for %s.\\n' ||"
-    "                                  'No more codes are accepted for it. If this was not you, tell your ' ||"
-    "                                  E'security team: someone may be guessing your codes.\\n', mpa.challenge_purpose(c))"
-    "              ELSE format(E'Your one-time code for %s was entered wrongly too often and ' ||"
-    "                          E'no longer works.\\nTo ask for a new one: %s\\n' ||"
-    "                          E'If this was not you, tell your security team.\\n', mpa.challenge_purpose(c), mpa.challenge_retry(c)) END,"
-    "         86400, NULL, NULL),"
-    "       mpa.audit(CASE WHEN $2 THEN 'locked out' ELSE 'code dead' END, c.request_id,"
-    "                 jsonb_build_object('challenge', c.id, 'approver', c.approver::text))"
-    "  FROM mpa.challenges c WHERE c.id = $1";
+constexpr const char *kCodeNoticeSql = "SELECT mpa.tell_code_notice($1, $2)";
 
 constexpr const char *kWarnGrantsSql =
     "SELECT mpa.grant_ends_soon(g) FROM mpa.temporary_grants g"
@@ -81,25 +68,34 @@ constexpr const char *kNextDeadlineSql =
     "             FROM mpa.temporary_grants WHERE revoked_at IS NULL AND warned_at IS NULL))"
     "        - now()) * 1000)::float8";
 
-constexpr int kDeadCodesPerRound = 64;
+constexpr int kCodeNoticesPerRound = 64;
 constexpr long kOverdueRetryMs = 1000;
 
 void run(const char *sql) {
   if (SPI_execute(sql, false, 0) < 0) elog(ERROR, "pg_mpa housekeeping failed: %s", sql);
 }
 
-// Codes whose death this round's transaction tells: marked reported only
-// once it committed (housekeeping_committed).
-DeadCode told[kDeadCodesPerRound];
+// What this round's transaction tells approvers about their codes: marked
+// told only once it committed (housekeeping_committed).
+CodeNotice told[kCodeNoticesPerRound];
 int told_count = 0;
 
-void tell_dead_codes() {
-  told_count = find_unreported_dead_codes(told, kDeadCodesPerRound);
-  Oid types[2] = {INT8OID, BOOLOID};
+const char *notice_kind_name(CodeNoticeKind kind) {
+  switch (kind) {
+    case CodeNoticeKind::LockedOut: return "locked";
+    case CodeNoticeKind::BudgetSpent: return "budget";
+    case CodeNoticeKind::CodeDied: break;
+  }
+  return "dead";
+}
+
+void tell_code_notices() {
+  told_count = find_untold_code_notices(told, kCodeNoticesPerRound);
+  Oid types[2] = {INT8OID, TEXTOID};
   for (int i = 0; i < told_count; i++) {
-    Datum values[2] = {Int64GetDatum(told[i].challenge_id), BoolGetDatum(told[i].locked_out)};
-    if (SPI_execute_with_args(kDeadCodeNoticeSql, 2, types, values, nullptr, false, 0) != SPI_OK_SELECT)
-      elog(ERROR, "pg_mpa: cannot queue the notice of a dead code");
+    Datum values[2] = {Int64GetDatum(told[i].challenge_id), CStringGetTextDatum(notice_kind_name(told[i].kind))};
+    if (SPI_execute_with_args(kCodeNoticeSql, 2, types, values, nullptr, false, 0) != SPI_OK_SELECT)
+      elog(ERROR, "pg_mpa: cannot queue a notice about a code");
   }
 }
 
@@ -174,7 +170,7 @@ void end_due_grants() {
 }  // namespace
 
 void housekeeping_committed() {
-  mark_dead_codes_reported(told, told_count);
+  mark_code_notices_told(told, told_count);
   told_count = 0;
 }
 
@@ -182,7 +178,7 @@ void run_housekeeping() {
   refresh_policies();  // publishes committed policy changes to the other databases
   run(kExpireRequestsSql);
   run(kExpireCodesSql);
-  tell_dead_codes();
+  tell_code_notices();
   run(kWarnGrantsSql);
   end_due_grants();
   run("SELECT mpa.check_team_health()");

@@ -485,6 +485,22 @@ bool operation_may_reach_schema(const char *operation, Oid schema) {
   return range->names_everything || schema_oid_is_named(schema);
 }
 
+const char *team_for_any_object_in(const char *operation, const char *schema) {
+  ensure_fresh();
+  const OperationRange *range = find_operation(operation);
+  if (range == nullptr) return nullptr;
+  ensure_patterns_parsed();
+  const char *everything = nullptr;
+  for (int i = range->first; i < range->first + range->count; i++) {
+    if (patterns[i].scope == policy::Scope::Everything) {
+      if (everything == nullptr) everything = policies[i].team;
+    } else if (schema == nullptr || patterns[i].schema == schema) {
+      return pstrdup(policies[i].team);  // names the schema (or an object in it): more specific
+    }
+  }
+  return everything != nullptr ? pstrdup(everything) : nullptr;
+}
+
 bool relations_may_be_governed(const char *operation, const char *const *schemas, int count) {
   ensure_fresh();
   ensure_patterns_parsed();

@@ -57,6 +57,13 @@ const char *approving_team(const StatementDescription &description, int *target_
 // hook pass over the objects of unprotected schemas cheaply.
 bool operation_may_reach_schema(const char *operation, Oid schema);
 
+// The team of a policy on `operation` that names `schema` (an identifier
+// value) or an object in it, else of one that names everything ('*');
+// nullptr when none does. A nullptr schema stands for every schema: then
+// any policy on `operation` counts. For statements on objects that do not
+// exist yet (default privileges of future tables).
+const char *team_for_any_object_in(const char *operation, const char *schema);
+
 // For a statement on relations named, unresolved, in `schemas` (nullptr:
 // an unqualified name, found on the search path): false when describing it
 // could find no team, because no policy names any of those schemas (for

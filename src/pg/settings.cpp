@@ -4,6 +4,7 @@
 #include "core/mail_address.hpp"
 #include "pg/guard.hpp"
 #include "pg/postgres.hpp"
+#include "pg/shared_state.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -26,6 +27,8 @@ int otp_ttl_s = 600;
 bool govern_from_first_policy = true;
 int max_requests_per_hour = 60;
 int otp_max_attempts = 3;
+int max_wrong_codes_per_hour = 10;
+int max_wrong_codes_per_day = 30;
 int resend_cooldown_s = 60;
 int request_ttl_s = 24 * 60 * 60;
 int grant_warning_s = 15 * 60;
@@ -114,6 +117,16 @@ void define_all() {
   define_seconds("mpa.approver_active_period",
                  "How recently an approver must have voted or confirmed their address to count as active.",
                  &approver_active_period_s, 90 * 24 * kOneHour, kOneHour, 10 * 365 * 24 * kOneHour);
+  DefineCustomIntVariable("mpa.max_wrong_codes_per_hour",
+                          "Wrong codes entered in one approver's name, over every request, in an hour "
+                          "(0: no limit); then no code of theirs is accepted for a while.",
+                          nullptr, &max_wrong_codes_per_hour, 10, 0, kWrongCodesRemembered, PGC_SIGHUP, 0,
+                          nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("mpa.max_wrong_codes_per_day",
+                          "Wrong codes entered in one approver's name, over every request, in a day "
+                          "(0: no limit); then no code of theirs is accepted for a while.",
+                          nullptr, &max_wrong_codes_per_day, 30, 0, kWrongCodesRemembered, PGC_SIGHUP, 0,
+                          nullptr, nullptr, nullptr);
   DefineCustomIntVariable("mpa.max_requests_per_hour",
                           "Requests one role may make in an hour (0: no limit); more are refused.", nullptr,
                           &max_requests_per_hour, 60, 0, 100000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);

@@ -19,6 +19,8 @@ extern int mail_retry_delay_s; // mpa.mail_retry_delay
 extern char *mail_from;       // mpa.mail_from
 extern int otp_ttl_s;         // mpa.otp_ttl
 extern int otp_max_attempts;  // mpa.otp_max_attempts
+extern int max_wrong_codes_per_hour;  // mpa.max_wrong_codes_per_hour (0: none)
+extern int max_wrong_codes_per_day;   // mpa.max_wrong_codes_per_day (0: none)
 extern int resend_cooldown_s; // mpa.resend_cooldown
 extern int request_ttl_s;     // mpa.request_ttl
 extern int grant_warning_s;   // mpa.grant_warning

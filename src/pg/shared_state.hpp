@@ -23,6 +23,8 @@ namespace mpa::pg {
 inline constexpr std::size_t kCodeKeyBytes = 32;
 inline constexpr int kAttemptSlots = 4096;
 inline constexpr int kBurnSlots = 1024;
+inline constexpr int kGuessSlots = 1024;
+inline constexpr int kWrongCodesRemembered = 100;  // the largest per-day budget
 inline constexpr int kClusterPolicySlots = 256;
 inline constexpr int kApproverRoleSlots = 1024;
 inline constexpr int kOutlineOperationSlots = 256;  // more than PostgreSQL has command tags
@@ -73,6 +75,17 @@ struct VoterAttempts {
   TimestampTz forget_after;  // the request's expiry
 };
 
+// Wrong codes entered in one approver's name, over every request and
+// address confirmation: when the last ones were (a ring, oldest
+// overwritten), for the per-hour and per-day budgets.
+struct ApproverGuesses {
+  Oid approver;  // InvalidOid: free
+  int next;      // where the next wrong try goes in the ring
+  TimestampTz wrong_at[kWrongCodesRemembered];  // 0: none
+  bool budget_spent_unreported;  // the approver is still to be told
+  int64 last_challenge_id;       // the code of the try that spent it (whose address is told)
+};
+
 // Codes of one approver burned by a submission that did not finish
 // (code_submission.hpp): every code opened at or before `at` is dead.
 struct CodeBurn {
@@ -107,10 +120,11 @@ struct SharedState {
 
   pg_atomic_uint64 policy_generation;  // bumped when committed policies change
 
-  LWLock *attempts_lock;  // protects both attempt tables and the burns
+  LWLock *attempts_lock;  // protects both attempt tables, the guesses and the burns
   ChallengeAttempts challenges[kAttemptSlots];
   VoterAttempts voters[kAttemptSlots];
   CodeBurn burns[kBurnSlots];
+  ApproverGuesses guesses[kGuessSlots];
   TimestampTz all_codes_burned_at;  // when the burns were full: everyone's codes
 
   // Written by backends of mpa.database when they load policies (not with

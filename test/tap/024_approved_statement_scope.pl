@@ -95,6 +95,27 @@ for my $attack (
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'olivia'}), 'f',
 	'olivia did not become a superuser');
 
+# 3. What an approved drop also removes is recorded by OID when it is
+#    requested (and shown to the approvers); at execution it must be the
+#    same. A view attached to the table after the approval would go with
+#    it, unseen: refused (MP001), saying what changed.
+$node->safe_psql('postgres', q{CREATE TABLE vault.old (i int); CREATE INDEX old_i ON vault.old (i)});
+my $drop_old = approved('postgres', 'DROP TABLE vault.old CASCADE');
+my ($asked) = MpaTest::mail_matching($smtp, 'alice@example.com', qr/approval requested: .*\(#$drop_old\)/);
+like($asked ? $asked->{body} : '', qr/also removes \(with CASCADE where needed\):\s+- index vault\.old_i/,
+	'the request mail showed what the drop also removes');
+$node->safe_psql('postgres', q{CREATE VIEW public.old_view AS SELECT i FROM vault.old});
+($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nDROP TABLE vault.old CASCADE");
+like($err, qr/ERROR:  MP001: request $drop_old was approved for a drop that removed other objects/,
+	'a view attached after the approval makes the approved DROP ... CASCADE refused (MP001)');
+like($err, qr/DETAIL:  Since the request, the statement now also removes view public\.old_view, rule _RETURN on view public\.old_view\./,
+	'and the refusal names it');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname IN ('old', 'old_view')}), '2',
+	'both are still there');
+$node->safe_psql('postgres', q{DROP VIEW public.old_view});
+is(($node->psql('postgres', 'DROP TABLE vault.old CASCADE'))[0], 0,
+	'as approved again, the approved drop runs (positive control)');
+
 # Policies match what a statement does, not its form: a grant on every
 # table of a schema is a grant on each of them.
 ($rc, $out, $err) = $node->psql('postgres',
@@ -105,6 +126,22 @@ is($node->safe_psql('postgres', q{SELECT has_table_privilege('olivia', 'vault.se
 	'and olivia got nothing');
 is((MpaTest::psql_as($node, 'postgres', 'GRANT SELECT ON ALL TABLES IN SCHEMA app TO olivia'))[0], 0,
 	'in a schema no policy names, it runs (positive control)');
+
+# Default privileges grant on tables that do not exist yet: where a GRANT
+# policy covers the schema (or, without IN SCHEMA, anywhere), refused.
+for my $case ([ 'IN SCHEMA vault', 'schema vault' ], [ 'FOR ROLE rita', 'every schema' ])
+{
+	my ($clause, $where) = @$case;
+	($rc, $out, $err) = $node->psql('postgres',
+		"\\set VERBOSITY verbose\nALTER DEFAULT PRIVILEGES $clause GRANT SELECT ON TABLES TO olivia");
+	like($err, qr/ERROR:  MP001: ALTER DEFAULT PRIVILEGES granting on future tables in $where is refused/,
+		"ALTER DEFAULT PRIVILEGES $clause GRANT meets the GRANT policy on vault (MP001)");
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_default_acl'), '0', 'no default privilege was recorded');
+is((MpaTest::psql_as($node, 'postgres', q{ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO olivia;
+	ALTER DEFAULT PRIVILEGES IN SCHEMA vault REVOKE SELECT ON TABLES FROM olivia;
+	ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE SELECT ON TABLES FROM olivia}))[0],
+	0, 'in a schema no GRANT policy covers it runs, and REVOKE always does (positive control)');
 
 # Role membership however granted: ALTER GROUP … ADD USER is GRANT ROLE,
 # and CREATE ROLE … IN ROLE grants it too (refused whole: the role is
