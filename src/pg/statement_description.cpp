@@ -358,6 +358,15 @@ bool is_pg_mpa_setting(const char *name) {
           pg_strcasecmp(name, "allow_system_table_mods") == 0);
 }
 
+// Settings of other roles' and databases' sessions that pg_mpa relies on:
+// its own and the above, and log_min_messages, which above ERROR would keep
+// pg_mpa's log hook from seeing an approver's code entry cancelled before
+// pg_mpa's code ran (the hook burns that code). A session's own SET of it
+// is free: it hides only that session's errors.
+bool is_pg_mpa_setting_for_others(const char *name) {
+  return is_pg_mpa_setting(name) || (name != nullptr && pg_strcasecmp(name, "log_min_messages") == 0);
+}
+
 // Languages whose functions run outside PostgreSQL's sandbox (C, internal,
 // plperlu, plpython3u, ...): creating such code is a route to the server.
 // The predefined roles that open the server's files and programs to a
@@ -403,9 +412,9 @@ bool changes_pg_mpa_setup(Node *parsetree) {
     case T_AlterSystemStmt:
       return true;
     case T_AlterRoleSetStmt:
-      return is_pg_mpa_setting(castNode(AlterRoleSetStmt, parsetree)->setstmt->name);
+      return is_pg_mpa_setting_for_others(castNode(AlterRoleSetStmt, parsetree)->setstmt->name);
     case T_AlterDatabaseSetStmt:
-      return is_pg_mpa_setting(castNode(AlterDatabaseSetStmt, parsetree)->setstmt->name);
+      return is_pg_mpa_setting_for_others(castNode(AlterDatabaseSetStmt, parsetree)->setstmt->name);
     case T_VariableSetStmt:
       return is_pg_mpa_setting(castNode(VariableSetStmt, parsetree)->name);
     case T_GrantRoleStmt:

@@ -88,6 +88,21 @@ for my $setting (q{work_mem = '8MB'}, q{log_directory = '.'}, q{log_filename = '
 }
 is(refused('postgres', q{SET work_mem = '8MB'; ALTER ROLE carol SET work_mem = '8MB'}), '',
 	'other settings stay free for sessions and roles');
+# log_min_messages above ERROR in an approver's sessions would keep pg_mpa's
+# log hook from seeing a code entry cancelled before pg_mpa's code ran (the
+# hook burns that code): governed for roles and databases. A session's own
+# SET hides only its own errors and stays free.
+for my $setting (q{ALTER ROLE carol SET log_min_messages = panic}, q{ALTER ROLE ALL SET log_min_messages = fatal},
+	q{ALTER DATABASE postgres SET log_min_messages = panic})
+{
+	like(refused('postgres', "\\set VERBOSITY verbose\n$setting"),
+		qr/ERROR:  MP001: \S.* requires the approval of team "security"/,
+		"once governed, log_min_messages of other sessions is refused (MP001): $setting");
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') LIKE '%log_min_messages%'}),
+	'0', 'no role or database got it');
+is(refused('postgres', q{SET log_min_messages = panic; RESET log_min_messages}), '',
+	"a session's own log_min_messages stays free");
 is(refused('postgres', q{CREATE FUNCTION harmless() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE FUNCTION harmless_pl() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1; END'}),
 	'', 'trusted languages stay free');
 is(refused('postgres', q{COPY (SELECT 1) TO STDOUT}), '', 'COPY through the client stays free');
