@@ -114,7 +114,7 @@ SELECT to_regclass('gt_free.a') AS a, to_regclass('gt_prod.plain') AS plain;
 SELECT state IS NOT NULL AS refused FROM pg_temp.gate('DROP TABLE gt_prod.plain, gt_prod.special');
 
 -------------------------------------------------------------------------------
--- TRUNCATE of a protected table ('TRUNCATE' as DESIGN.md writes it, and the
+-- TRUNCATE of a protected table ('TRUNCATE' as the docs write it, and the
 -- command tag 'TRUNCATE TABLE').
 -------------------------------------------------------------------------------
 SELECT state, message LIKE 'TRUNCATE% on gt_prod.truncated requires the approval of team "gt-wide"' AS message_ok,

@@ -37,6 +37,10 @@ SELECT mpa_probe_postgres_error('twelve', true);
 -- ... and left to travel back to PostgreSQL unchanged.
 SELECT mpa_probe_postgres_error('twelve', false);
 SELECT pg_temp.sqlstate_of($$SELECT mpa_probe_postgres_error('99999999999', false)$$);
+-- ... with the whole report PostgreSQL made: the query SPI ran, the error's
+-- position in it and its context, not only the message.
+SELECT mpa_probe_spi_error('SELECT 1 +');
+SELECT mpa_probe_spi_error('SELECT pg_catalog.int4in(''12x'')');
 SELECT mpa_probe_destructor_runs() - before AS destructors_after_all_errors FROM runs;
 
 -- The session is still usable, inside a transaction too.

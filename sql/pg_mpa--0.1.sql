@@ -425,6 +425,26 @@ BEGIN
   PERFORM mpa.mail_requester(r, 'decision', subject, body);
 END $$;
 
+-- The one step from approved to executed: the approved statement runs in
+-- this transaction (the gate, mpa.execute_configuration), or the
+-- application claims its action (mpa_consume). A temporary grant's clock
+-- starts here.
+CREATE FUNCTION mpa.mark_executed(r mpa.requests) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE mpa.requests SET state = 'executed', executed_at = now() WHERE id = r.id;
+  IF r.valid_for IS NOT NULL THEN
+    INSERT INTO mpa.temporary_grants (request_id, grant_statement, revoke_statement, requester, ends_at)
+    VALUES (r.id, r.statement, r.revoke_statement, r.requester, now() + r.valid_for);
+  END IF;
+  IF r.kind = 'action' THEN
+    PERFORM mpa.audit('consumed', r.id, jsonb_build_object('action', r.object));
+  ELSE
+    PERFORM mpa.audit('executed', r.id, jsonb_build_object('statement', r.statement));
+  END IF;
+  PERFORM mpa.announce(r, 'executed');
+END $$;
+
 -- Temporary grants: the worker calls these before a grant ends and when it
 -- has run its REVOKE; they tell the requester and the approvers.
 CREATE FUNCTION mpa.grant_ends_soon(g mpa.temporary_grants) RETURNS void
@@ -577,7 +597,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mpa FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mpa.require(anyelement, text), mpa.execute_configuration(bigint) TO PUBLIC;
 
 -------------------------------------------------------------------------------
--- Configuration: teams, approvers, policies (superusers; see DESIGN.md).
+-- Configuration: teams, approvers, policies (superusers; docs/decisions.md).
 -------------------------------------------------------------------------------
 
 CREATE FUNCTION mpa_team_create(team text, threshold int, description text DEFAULT NULL)
@@ -1331,9 +1351,7 @@ BEGIN
   ELSIF r.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'request % expired at %', r.id, r.expires_at USING ERRCODE = 'MP004';
   END IF;
-  UPDATE mpa.requests SET state = 'executed', executed_at = now() WHERE id = r.id;
-  PERFORM mpa.audit('consumed', r.id, jsonb_build_object('action', r.object));
-  PERFORM mpa.announce(r, 'executed');
+  PERFORM mpa.mark_executed(r);
   RETURN r.payload;
 END $$;
 

@@ -2,7 +2,7 @@
 //
 // Codes are derived, never stored: code = six decimal digits taken without
 // modulo bias from HMAC-SHA-256(key, binding), where the key lives only in
-// shared memory (DESIGN.md, "Where the secrets live") and the binding names
+// shared memory (docs/decisions.md, "Approval": Codes) and the binding names
 // everything the vote is about. Whoever can read every table still cannot
 // compute or brute-force a code offline, and a code confirms exactly one
 // (challenge, request, statement, approver, decision, nonce).

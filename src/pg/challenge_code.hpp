@@ -1,6 +1,7 @@
 // The one-time code of a challenge, derived from the challenge's binding and
-// the code key in shared memory (DESIGN.md, "Codes are derived, not
-// stored"). Used where a code is checked and where its mail is rendered.
+// the code key in shared memory, never stored (docs/decisions.md,
+// "Approval": Codes). Used where a code is checked and where its mail is
+// rendered.
 #pragma once
 
 #include <string>

@@ -47,18 +47,14 @@ int64 executing_request = 0;
 
 // Loads an approved configuration request of the session role and marks it
 // executed (in this transaction); returns its statement, or nullptr.
+// The row is locked (and checked again once locked) by the subquery, before
+// mpa.mark_executed runs: two sessions cannot both spend it.
 constexpr const char *kSpendSql =
-    "WITH spent AS ("
-    "  UPDATE mpa.requests SET state = 'executed', executed_at = now()"
-    "   WHERE id = $1 AND state = 'approved' AND operation = 'MPA CONFIGURE'"
-    "     AND requester = $2 AND expires_at > statement_timestamp()"
-    "  RETURNING id, statement),"
-    " audited AS ("
-    "  INSERT INTO mpa.audit (kind, request_id, detail)"
-    "  SELECT 'executed', id, jsonb_build_object('statement', statement) FROM spent)"
-    " SELECT statement, pg_notify('mpa_events', json_build_object('request_id', id, 'kind', 'statement',"
-    "                                                             'state', 'executed')::text)"
-    "   FROM spent";
+    "SELECT r.statement, mpa.mark_executed(r) FROM mpa.requests r"
+    " WHERE r.id = (SELECT id FROM mpa.requests"
+    "                WHERE id = $1 AND state = 'approved' AND operation = 'MPA CONFIGURE'"
+    "                  AND requester = $2 AND expires_at > statement_timestamp() FOR UPDATE)"
+    "   AND r.state = 'approved'";
 
 char *spend_configuration_request(int64 request_id) {
   struct Spend {

@@ -1,4 +1,4 @@
-// Governed configuration (DESIGN.md: "Once a team governs, every
+// Governed configuration (docs/decisions.md: "Once a team governs, every
 // configuration change is itself a protected operation of that team").
 // A team governs once a policy protects the pseudo-command MPA CONFIGURE
 // ('*' or one function's name). A change is then requested as

@@ -48,31 +48,20 @@ ArrayType *oid_array(const StatementDescription &description, bool classes) {
 }
 
 // Spends the caller's approved request for exactly this statement (same
-// fingerprint, same target OIDs), if there is one, and says how what it
-// would also remove differs from what approvers were shown (NULL: not at
-// all). Concurrent executions of one approval serialise on the row lock;
-// only the first finds it approved. A temporary grant starts its clock here.
+// fingerprint, same target OIDs), if there is one (mpa.mark_executed), and
+// says how what it would also remove differs from what approvers were shown
+// (NULL: not at all). Concurrent executions of one approval serialise on the
+// row lock the subquery takes before anything is marked; only the first
+// finds it approved.
 constexpr const char *kSpendApprovalSql =
-    "WITH spent AS ("
-    "  UPDATE mpa.requests SET state = 'executed', executed_at = now()"
-    "   WHERE id = (SELECT id FROM mpa.requests"
+    "SELECT r.id, mpa.mark_executed(r),"
+    "       mpa.cascade_difference(r.operation, r.target_classes, r.target_oids, r.cascade_classes, r.cascade_oids)"
+    "  FROM mpa.requests r"
+    " WHERE r.id = (SELECT id FROM mpa.requests"
     "                WHERE state = 'approved' AND kind = 'statement' AND requester = $1 AND fingerprint = $2"
     "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > statement_timestamp()"
     "                ORDER BY id LIMIT 1 FOR UPDATE)"
-    "     AND state = 'approved'"
-    "  RETURNING id, statement, valid_for, revoke_statement, requester, operation, target_classes, target_oids,"
-    "            cascade_classes, cascade_oids),"
-    " granted AS ("
-    "  INSERT INTO mpa.temporary_grants (request_id, grant_statement, revoke_statement, requester, ends_at)"
-    "  SELECT id, statement, revoke_statement, requester, now() + valid_for FROM spent"
-    "   WHERE valid_for IS NOT NULL),"
-    " audited AS ("
-    "  INSERT INTO mpa.audit (kind, request_id, detail)"
-    "  SELECT 'executed', id, jsonb_build_object('statement', statement) FROM spent)"
-    " SELECT id, pg_notify('mpa_events', json_build_object('request_id', id, 'kind', 'statement',"
-    "                                                      'state', 'executed')::text),"
-    "        mpa.cascade_difference(operation, target_classes, target_oids, cascade_classes, cascade_oids)"
-    "   FROM spent";
+    "   AND r.state = 'approved'";
 
 bool spend_approval(const StatementDescription &description) {
   struct Spend {

@@ -18,6 +18,9 @@ struct CapturedError {
   char hint[1024];
 };
 CapturedError captured;
+// A PostgresError's report, re-raised as PostgreSQL made it (nullptr: use
+// `captured`).
+ErrorData *captured_report = nullptr;
 
 template <std::size_t N>
 void copy_truncated(char (&target)[N], const char *source) {
@@ -42,8 +45,11 @@ void capture(const char *sqlstate, const char *message, const char *detail, cons
 }  // namespace
 
 void capture_exception() noexcept {
+  captured_report = nullptr;
   try {
     throw;
+  } catch (const PostgresError &e) {
+    captured_report = e.report();
   } catch (const mpa::Error &e) {
     capture(is_valid_sqlstate(e.sqlstate()) ? e.sqlstate().c_str() : sqlstate::kInternalError,
             e.what(), e.detail().c_str(), e.hint().c_str());
@@ -56,7 +62,15 @@ void capture_exception() noexcept {
   }
 }
 
-void raise_captured_exception() {
+void raise_captured_exception(sigjmp_buf *exception_stack, ErrorContextCallback *context_stack) {
+  // A C++ exception that left a PG_TRY block, or code that pushed an error
+  // context callback, would leave these pointing into frames that are gone.
+  PG_exception_stack = exception_stack;
+  error_context_stack = context_stack;
+  if (ErrorData *report = captured_report) {
+    captured_report = nullptr;
+    ReThrowError(report);
+  }
   const char *s = captured.sqlstate;
   ereport(ERROR, (errcode(MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4])),
                   errmsg_internal("%s", captured.message),
@@ -82,15 +96,17 @@ ErrorData *try_postgres(void (*callback)(void *), void *context) {
   return error;
 }
 
-void throw_postgres_error(ErrorData *error) {
-  // Copy into C++ strings first: the ErrorData is palloc'd and freed here, so
-  // the exception owns everything it carries.
-  std::string sqlstate = unpack_sql_state(error->sqlerrcode);
-  std::string message = error->message ? error->message : "";
-  std::string detail = error->detail ? error->detail : "";
-  std::string hint = error->hint ? error->hint : "";
-  FreeErrorData(error);
-  throw PostgresError(std::move(sqlstate), message, std::move(detail), std::move(hint));
-}
+void throw_postgres_error(ErrorData *error) { throw PostgresError(error); }
 
 }  // namespace mpa::pg::detail
+
+namespace mpa::pg {
+
+// The base's strings are C++ copies, for code that reads what went wrong;
+// the report itself stays palloc'd in the caller's context.
+PostgresError::PostgresError(ErrorData *report)
+    : mpa::Error(unpack_sql_state(report->sqlerrcode), report->message ? report->message : "",
+                 report->detail ? report->detail : "", report->hint ? report->hint : ""),
+      report_(report) {}
+
+}  // namespace mpa::pg

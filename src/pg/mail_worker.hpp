@@ -1,5 +1,5 @@
 // The mail worker: one background worker per cluster, in mpa.database, that
-// delivers mpa.outbox after commit (DESIGN.md, "Mail is at-least-once").
+// delivers mpa.outbox after commit (docs/decisions.md, "Mail").
 #pragma once
 
 namespace mpa::pg {

@@ -1,4 +1,4 @@
-// pg_mpa's server settings (DESIGN.md, "Server settings"). All are set in
+// pg_mpa's server settings (docs/decisions.md, "Settings"). All are set in
 // postgresql.conf (or by ALTER SYSTEM, which the gate guards); none can be
 // changed by a session: they are PGC_POSTMASTER or PGC_SIGHUP.
 #pragma once

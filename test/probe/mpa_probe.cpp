@@ -10,6 +10,7 @@
 #include "pg/shared_state.hpp"
 
 extern "C" {
+#include "executor/spi.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 PG_MODULE_MAGIC;
@@ -61,6 +62,20 @@ MPA_FUNCTION(mpa_probe_postgres_error) {
     if (!catch_it) throw;
     return PointerGetDatum(to_text("caught " + e.sqlstate() + ": " + e.what()));
   }
+}
+
+// Runs `query` with SPI through call_postgres while a Witness lives; its
+// error leaves through run_cpp as PostgreSQL reported it (the internal
+// query, the error's position in it and the context, not only the message).
+MPA_FUNCTION(mpa_probe_spi_error) {
+  char *query = text_to_cstring(PG_GETARG_TEXT_PP(0));  // before any C++ object
+  Witness witness;
+  mpa::pg::call_postgres([query] {
+    SPI_connect();
+    SPI_execute(query, false, 0);
+    SPI_finish();
+  });
+  return PointerGetDatum(to_text("ran " + witness.payload.substr(0, 1)));
 }
 
 MPA_FUNCTION(mpa_probe_destructor_runs) {

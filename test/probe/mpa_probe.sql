@@ -5,6 +5,8 @@ CREATE FUNCTION mpa_probe_throw_std() RETURNS void
   LANGUAGE c AS 'mpa_probe', 'mpa_probe_throw_std';
 CREATE FUNCTION mpa_probe_postgres_error(input text, catch_it boolean) RETURNS text
   LANGUAGE c STRICT AS 'mpa_probe', 'mpa_probe_postgres_error';
+CREATE FUNCTION mpa_probe_spi_error(query text) RETURNS text
+  LANGUAGE c STRICT AS 'mpa_probe', 'mpa_probe_spi_error';
 CREATE FUNCTION mpa_probe_destructor_runs() RETURNS bigint
   LANGUAGE c AS 'mpa_probe', 'mpa_probe_destructor_runs';
 CREATE FUNCTION mpa_probe_code_key_digest() RETURNS text
