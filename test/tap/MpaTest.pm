@@ -305,6 +305,20 @@ sub psql_as
 	return ($rc, $out, $err);
 }
 
+# Runs $sql as $role, expecting a refusal. Returns psql's exit code (3: an
+# SQL error stopped the script) and the error as "SQLSTATE: message" (its
+# first ERROR line, from verbose output), '' when there was none. Tests
+# compare both exactly, so that a refusal for another reason (PostgreSQL's
+# own "permission denied", a typo in the test) cannot pass for pg_mpa's.
+sub refusal_as
+{
+	my ($node, $role, $sql, %opt) = @_;
+	my ($rc, $out, $err) = psql_as($node, $role, $sql, %opt,
+		extra_params => [ '-v', 'VERBOSITY=verbose', @{ $opt{extra_params} // [] } ]);
+	my ($error) = $err =~ /^(?:psql:\S+: )?ERROR:  (.*?)\r?$/m;
+	return ($rc, $error // '');
+}
+
 # psql as $role; dies on any error; returns stdout.
 sub safe_psql_as
 {
