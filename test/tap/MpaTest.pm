@@ -236,6 +236,36 @@ sub worker_pid
 	return $rc == 0 ? $out : '';
 }
 
+# Holds the mail worker (SIGSTOP) while it sleeps between rounds: it then
+# holds no lock and does nothing, expiries included, until release_worker.
+# A test uses it to let a deadline pass with pg_mpa's own checks as the only
+# ones left. Returns the worker's pid.
+my @held_workers;    # let go when the test ends, whatever happened
+sub hold_worker
+{
+	my ($node) = @_;
+	my $sleeping = "SELECT state = 'idle' AND wait_event = 'Extension' FROM pg_stat_activity"
+	  . " WHERE backend_type = 'pg_mpa mail worker'";
+	for (1 .. 50)
+	{
+		poll_until($node, $sleeping, 20) or die 'the mail worker does not sleep';
+		my $pid = worker_pid($node);
+		kill 'STOP', $pid or die "cannot stop the mail worker ($pid): $!";
+		push @held_workers, $pid;
+		# Stopped in its sleep, not at the start of a round begun meanwhile.
+		return $pid if $node->safe_psql('postgres', "$sleeping AND pid = $pid") eq 't';
+		release_worker($pid);
+	}
+	die 'could not hold the mail worker while it sleeps';
+}
+
+sub release_worker
+{
+	my ($pid) = @_;
+	kill 'CONT', $pid;
+	@held_workers = grep { $_ != $pid } @held_workers;
+}
+
 # Appends settings (name => value) to postgresql.conf, reloads, and waits
 # until a new session sees every value (the postmaster has then signalled
 # its children, the mail worker included).
@@ -427,6 +457,7 @@ sub cpu_ticks
 END
 {
 	local $?;    # keep the test's exit status
+	kill 'CONT', @held_workers if @held_workers;    # else the node could not stop
 	for my $handle (@started_servers)
 	{
 		eval { $handle->kill_kill if $handle->pumpable };
