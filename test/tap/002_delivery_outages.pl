@@ -157,32 +157,71 @@ is(MpaTest::mail_count($smtp), $first_count, 'reload: nothing more at the first 
 # ---------------------------------------------------------------------------
 # 6. Idle: no polling; a commit wakes the worker at once; a rollback sends nothing.
 # (Its 60 s timeout must not end during the 1.5 s looked at.)
-ok( MpaTest::poll_until($node,
-		"SELECT state = 'idle' AND wait_event = 'Extension' AND now() - state_change < '50 s'"
-		  . " FROM pg_stat_activity WHERE $worker_sql", 15),
-	'idle: the worker waits on its latch');
-$pid = MpaTest::worker_pid($node);
+#
+# The worker's own transactions are counted: pg_stat_database's
+# xact_commit + xact_rollback of database postgres, while the worker is the
+# only session in it. It reports its statistics after each of its
+# transactions (pgstat_report_stat; a flush at most once a second, so a
+# worker polling ten times a second shows within 1.5 s). To leave it alone
+# there, this part of the test queries from another database (pg_stat_activity
+# and pg_stat_database are cluster-wide), autovacuum is off, and each look
+# begins once no other backend is left in postgres: a backend flushes its
+# statistics before it leaves pg_stat_activity (before_shmem_exit, then
+# on_shmem_exit), so the sessions before are counted by then. (The database
+# total counted every psql of the test; xact_start or backend_xid of the
+# worker are only seen while a transaction is open; txid_current() moves
+# only for transactions that write.)
+$node->safe_psql('postgres', 'CREATE DATABASE observer');
+ok(MpaTest::reconfigure($node, autovacuum => 'off'), 'idle: autovacuum off (its workers would count in postgres)');
+my $observe = sub { $node->safe_psql('observer', $_[0]) };
+my $xacts = sub {
+	$observe->("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'");
+};
+my $alone = "NOT EXISTS (SELECT FROM pg_stat_activity WHERE datname = 'postgres' AND NOT ($worker_sql))";
+my $sleeping = "EXISTS (SELECT FROM pg_stat_activity WHERE $worker_sql AND state = 'idle'"
+  . " AND wait_event = 'Extension' AND now() - state_change < '50 s')";
+ok($node->poll_query_until('observer', "SELECT $alone AND $sleeping"),
+	'idle: the worker waits on its latch, alone in its database');
+$pid = $observe->("SELECT pid FROM pg_stat_activity WHERE $worker_sql");
 my $cpu = sub {    # the worker's CPU time in clock ticks (Linux)
 	my @f = split ' ', (eval { slurp_file("/proc/$pid/stat") } // '');
 	return @f > 14 ? $f[13] + $f[14] : undef;
 };
-my $commits = sub {
-	$node->safe_psql('postgres', "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'");
-};
-my $since = $node->safe_psql('postgres', "SELECT state_change FROM pg_stat_activity WHERE $worker_sql");
-my ($cpu0, $commits0) = ($cpu->(), $commits->());
+my $since = $observe->("SELECT state_change FROM pg_stat_activity WHERE $worker_sql");
+my ($cpu0, $xacts0) = ($cpu->(), $xacts->());
 usleep(1_500_000);
-my ($cpu1, $commits1) = ($cpu->(), $commits->());
-diag(sprintf('idle 1.5 s: worker used %s clock ticks; %d transactions committed in the database',
-		defined $cpu0 ? $cpu1 - $cpu0 : '?', $commits1 - $commits0));
-is($node->safe_psql('postgres', "SELECT state_change FROM pg_stat_activity WHERE $worker_sql"),
+my ($cpu1, $xacts1) = ($cpu->(), $xacts->());
+diag(sprintf('idle 1.5 s: worker used %s clock ticks', defined $cpu0 ? $cpu1 - $cpu0 : '?'));
+is($observe->("SELECT $alone AND pid = $pid FROM pg_stat_activity WHERE $worker_sql"), 't',
+	'idle: the same worker, still alone in its database');
+is($xacts1 - $xacts0, 0, 'idle: the worker runs no transaction while idle');
+is($observe->("SELECT state_change FROM pg_stat_activity WHERE $worker_sql"),
 	$since, 'idle: no delivery round for 1.5 s (no busy polling)');
-cmp_ok($commits1 - $commits0, '<', 20, 'idle: the worker commits no transactions while idle');
 SKIP:
 {
 	skip 'no /proc', 1 unless defined $cpu0;
 	cmp_ok($cpu1 - $cpu0, '<=', 5, 'idle: the worker uses (almost) no CPU');
 }
+
+# The count does see the worker's transactions when it works (else the
+# check above would pass whatever the worker did): a session that queues a
+# mail adds the transactions any session adds, measured with one that does
+# not, and the worker's round adds at least one more.
+my $session_xacts = sub {
+	my ($sql, $wakes_worker) = @_;
+	my $before = $xacts->();
+	my $round = $observe->("SELECT state_change FROM pg_stat_activity WHERE $worker_sql");
+	$node->safe_psql('postgres', $sql);
+	$node->poll_query_until('observer', "SELECT $alone"
+		  . ($wakes_worker ? " AND $sleeping AND EXISTS (SELECT FROM pg_stat_activity WHERE $worker_sql"
+			  . " AND state_change > '$round')" : ''))
+	  or die 'the worker did not finish its round';
+	return $xacts->() - $before;
+};
+my $plain = $session_xacts->('SELECT 1', 0);
+my $with_mail = $session_xacts->("SELECT mpa_mail_test('idle-control\@example.com')", 1);
+cmp_ok($with_mail - $plain, '>=', 1,
+	"the count sees the worker's round ($plain transactions for a session, $with_mail with a mail)");
 
 # Busy DDL elsewhere fills the shared invalidation queue, and PostgreSQL
 # signals the backend furthest behind (the sleeping worker) to catch up. The

@@ -89,9 +89,6 @@ is($node->safe_psql('postgres', q{SELECT to_regclass('billing.invoices') IS NOT 
 	't', 'the protected tables keep their names');
 
 is(refused('DROP SCHEMA sandbox CASCADE'), '', 'a schema without protected objects drops as usual');
-is(refused('BEGIN; CREATE TEMP TABLE scratch (id int) ON COMMIT DROP; COMMIT;'), '',
-	'ON COMMIT DROP is PostgreSQL\'s own clean-up and stays allowed');
-is(refused(q{CREATE TEMP TABLE session_scratch (id int); SELECT 1}), '', 'temporary tables too');
 
 # The approved way: one request for the whole REASSIGN OWNED.
 my $request = $node->safe_psql('postgres',
@@ -153,6 +150,32 @@ like(refused('SET search_path = pg_catalog; CREATE TEMP TABLE scratch (id int); 
 	qr/DROP TABLE on pg_temp\.scratch requires the approval/, "a 'pg_temp.*' policy covers temporary tables");
 like(refused('SET search_path = pg_catalog; CREATE TEMP TABLE scratch (id int); DROP TABLE pg_temp.scratch'),
 	qr/DROP TABLE on pg_temp\.scratch requires the approval/, 'also named as pg_temp.name');
+
+# PostgreSQL's own clean-ups of temporary tables are internal deletions,
+# never refused, also while the 'pg_temp.*' policy is in force: ON COMMIT
+# DROP at commit, and every temporary table of a session when the session
+# ends. A refusal at session end reaches no client: it would leave the
+# tables behind in the session's pg_temp_N schema, and only the server log
+# would say why. So both are looked at once every earlier session is gone
+# (a backend drops its temporary tables before it leaves pg_stat_activity).
+my $log_offset = -s $node->logfile;
+my ($rc, $out, $err) = $node->psql('postgres', q{
+	BEGIN; CREATE TEMP TABLE on_commit_scratch (id int) ON COMMIT DROP; COMMIT;
+	SELECT to_regclass('pg_temp.on_commit_scratch') IS NULL;});
+is($rc, 0, "ON COMMIT DROP commits while a 'pg_temp.*' policy is in force") or diag($err);
+is($out, 't', 'and drops its table at commit');
+$node->safe_psql('postgres',
+	'CREATE TEMP TABLE session_scratch (id int); CREATE TEMP TABLE session_keep (id int PRIMARY KEY)');
+ok( $node->poll_query_until('postgres',
+		q{SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())}),
+	'the session with temporary tables ended (and every other)');
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(n.nspname || '.' || c.relname, ', ') FROM pg_class c
+		  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname ~ '^pg_(toast_)?temp_[0-9]+$'}),
+	'', 'no temporary table is left behind in any pg_temp_N schema');
+unlike(slurp_file($node->logfile, $log_offset), qr/requires the approval/,
+	'and no refusal was logged for either clean-up');
+
 $node->safe_psql('postgres', q{
 	CREATE TABLE kinds.audited (id int);
 	CREATE FUNCTION kinds.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';

@@ -44,35 +44,54 @@ sub as_role
 	return $rc == 0 ? $out : "ERROR: $err";
 }
 
+# A refusal as [psql's exit code, "SQLSTATE: message"]: each refusal below
+# is compared whole, so that one for another reason cannot pass for it.
+sub refused_as { return [ MpaTest::refusal_as($node, @_) ] }
+
+# A six-digit code other than $code: a guess that is certainly wrong.
+sub other_code { my ($code) = @_; return sprintf('%06d', ($code + 1) % 1000000) }
+
 # Enrolment.
 is(verified('alice'), 'f', 'a new approver is unverified');
 my ($alice_code) = confirmation_code('alice@example.com');
-my $wrong = $alice_code eq '000000' ? '111111' : '000000';
-like(as_role('alice', "SELECT mpa_confirm_email('security', '$wrong')"), qr/wrong code; 2 tries left/,
-	'a wrong code does not confirm');
+my ($bob_code) = confirmation_code('bob@example.com');
+is_deeply(refused_as('alice', "SELECT mpa_confirm_email('security', '@{[ other_code($alice_code) ]}')"),
+	[ 3, 'MP005: wrong code; 2 tries left for this code' ], 'a wrong code does not confirm');
 is(verified('alice'), 'f', 'still unverified');
-like(as_role('bob', "SELECT mpa_confirm_email('security', '$alice_code')"), qr/wrong code|no confirmation code/,
-	"alice's code does not confirm bob");
+# (Should the two mailed codes be equal, one chance in a million, this
+# check fails: bob's own code would confirm him.)
+is_deeply(refused_as('bob', "SELECT mpa_confirm_email('security', '$alice_code')"),
+	[ 3, 'MP005: wrong code; 2 tries left for this code' ], "alice's code does not confirm bob");
 like(as_role('alice', "SELECT mpa_confirm_email('security', '$alice_code')"), qr/is confirmed/,
 	'alice confirms with the code from her mail');
 is(verified('alice'), 't', 'alice is verified');
-like(as_role('alice', "SELECT mpa_confirm_email('security', '$alice_code')"), qr/no confirmation code is waiting/,
-	'a code confirms once');
-for my $bad (q{mpa_confirm_email(NULL, '123456')}, q{mpa_confirm_email('security', NULL)},
-	q{mpa_confirm_email('nosuchteam', '123456')}, q{mpa_confirm_email('security', 'abc')})
+is_deeply(refused_as('alice', "SELECT mpa_confirm_email('security', '$alice_code')"),
+	[ 3, 'MP005: no confirmation code is waiting for you in team "security"' ], 'a code confirms once');
+for my $case (
+	[ q{mpa_confirm_email(NULL, '123456')},       '22004: team must not be NULL' ],
+	[ q{mpa_confirm_email('security', NULL)},     '22004: code must not be NULL' ],
+	[ q{mpa_confirm_email('nosuchteam', '123456')}, 'MP003: role carol is not an approver of team "nosuchteam"' ],
+	[ q{mpa_confirm_email('security', 'abc')},    '22023: a code is six digits (0-9)' ])
 {
-	like(as_role('carol', "SELECT $bad"), qr/ERROR/, "refused: $bad");
+	my ($call, $error) = @$case;
+	is_deeply(refused_as('carol', "SELECT $call"), [ 3, $error ], "refused: $call");
 }
+is(verified('carol'), 'f', 'carol is still unverified');
 
-# A superuser cannot confirm in bob's name without bob's mail.
-for my $how ('SET ROLE bob', 'SET SESSION AUTHORIZATION bob')
-{
-	like(as_role('postgres', "$how; SELECT mpa_confirm_email('security', '123456')"),
-		qr/wrong code|not an approver/, "$how and guessing: refused");
-}
+# A superuser cannot confirm in bob's name without bob's mail: identity is
+# the session role, so SET ROLE leaves them themselves (not an approver),
+# and SET SESSION AUTHORIZATION makes them bob but without his code.
+is_deeply(refused_as('postgres', "SET ROLE bob; SELECT mpa_confirm_email('security', '$bob_code')"),
+	[ 3, 'MP003: role postgres is not an approver of team "security"' ],
+	"SET ROLE bob: refused, even with bob's code");
+is_deeply(
+	refused_as('postgres',
+		"SET SESSION AUTHORIZATION bob; SELECT mpa_confirm_email('security', '@{[ other_code($bob_code) ]}')"),
+	[ 3, 'MP005: wrong code; 1 try left for this code' ], 'SET SESSION AUTHORIZATION bob and guessing: refused');
 $node->safe_psql('postgres', q{ALTER ROLE bob PASSWORD 'reset-by-dba'; GRANT bob TO mallory});
-like(as_role('mallory', q{SET ROLE bob; SELECT mpa_confirm_email('security', '123456')}),
-	qr/not an approver/, 'a DBA who granted bob to themselves is still not bob (session role)');
+is_deeply(refused_as('mallory', "SET ROLE bob; SELECT mpa_confirm_email('security', '$bob_code')"),
+	[ 3, 'MP003: role mallory is not an approver of team "security"' ],
+	'a DBA who granted bob to themselves is still not bob (session role)');
 is(verified('bob'), 'f', 'bob is still unverified');
 
 # A vote confirmed with a mailed code proves the address too.
@@ -85,17 +104,27 @@ is(verified('bob'), 't', 'and his address is now verified');
 
 # Changing carol's address: governed, so it needs a request.
 $node->safe_psql('postgres', q{SELECT mpa_protect('MPA CONFIGURE', '*', 'security')});
-like(as_role('postgres', q{SELECT mpa_approver_set_email('security', 'carol', 'mallory@evil.example')}),
-	qr/requires the approval of team "security"/, 'a superuser cannot just change an address');
+is_deeply(refused_as('postgres', q{SELECT mpa_approver_set_email('security', 'carol', 'mallory@evil.example')}),
+	[ 3, 'MP001: mpa_approver_set_email is a configuration change that requires the approval of team "security"' ],
+	'a superuser cannot just change an address');
 is($node->safe_psql('postgres', q{SELECT email FROM mpa.approvers WHERE approver = 'carol'::regrole}),
 	'carol@example.com', 'the address is unchanged');
-for my $bad (q{'security', 'carol', NULL}, q{'security', 'carol', E'x@y.example\r\nBcc: z@evil.example'},
-	q{'security', 'carol', 'not-an-address'}, q{'security', 'nobody_here', 'x@y.example'},
-	q{'nosuchteam', 'carol', 'x@y.example'})
+# A configuration request is rehearsed when made: one that could not run
+# is refused with the reason the call itself would give, before any vote.
+my $requests = $node->safe_psql('postgres', 'SELECT count(*) FROM mpa.requests');
+for my $case (
+	[ q{'security', 'carol', NULL}, '22004: email must not be NULL' ],
+	[ q{'security', 'carol', E'x@y.example\r\nBcc: z@evil.example'},
+		'22023: invalid e-mail address: must not contain line breaks or NUL' ],
+	[ q{'security', 'carol', 'not-an-address'}, '22023: invalid e-mail address: must contain an "@"' ],
+	[ q{'security', 'nobody_here', 'x@y.example'}, '42704: role "nobody_here" does not exist' ],
+	[ q{'nosuchteam', 'carol', 'x@y.example'}, '22023: team "nosuchteam" does not exist' ])
 {
-	like(as_role('postgres', "SELECT mpa_request(\$\$SELECT mpa_approver_set_email($bad)\$\$, 'x')"),
-		qr/ERROR/, "a request with bad arguments is refused: $bad");
+	my ($args, $error) = @$case;
+	is_deeply(refused_as('postgres', "SELECT mpa_request(\$\$SELECT mpa_approver_set_email($args)\$\$, 'x')"),
+		[ 3, $error ], "a request with bad arguments is refused: $args");
 }
+is($node->safe_psql('postgres', 'SELECT count(*) FROM mpa.requests'), $requests, 'and none was recorded');
 
 my $change = $node->safe_psql('postgres',
 	q{SELECT mpa_request($$SELECT mpa_approver_set_email('security', 'carol', 'carol@new.example')$$, 'carol moved')});

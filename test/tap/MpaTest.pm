@@ -236,6 +236,36 @@ sub worker_pid
 	return $rc == 0 ? $out : '';
 }
 
+# Holds the mail worker (SIGSTOP) while it sleeps between rounds: it then
+# holds no lock and does nothing, expiries included, until release_worker.
+# A test uses it to let a deadline pass with pg_mpa's own checks as the only
+# ones left. Returns the worker's pid.
+my @held_workers;    # let go when the test ends, whatever happened
+sub hold_worker
+{
+	my ($node) = @_;
+	my $sleeping = "SELECT state = 'idle' AND wait_event = 'Extension' FROM pg_stat_activity"
+	  . " WHERE backend_type = 'pg_mpa mail worker'";
+	for (1 .. 50)
+	{
+		poll_until($node, $sleeping, 20) or die 'the mail worker does not sleep';
+		my $pid = worker_pid($node);
+		kill 'STOP', $pid or die "cannot stop the mail worker ($pid): $!";
+		push @held_workers, $pid;
+		# Stopped in its sleep, not at the start of a round begun meanwhile.
+		return $pid if $node->safe_psql('postgres', "$sleeping AND pid = $pid") eq 't';
+		release_worker($pid);
+	}
+	die 'could not hold the mail worker while it sleeps';
+}
+
+sub release_worker
+{
+	my ($pid) = @_;
+	kill 'CONT', $pid;
+	@held_workers = grep { $_ != $pid } @held_workers;
+}
+
 # Appends settings (name => value) to postgresql.conf, reloads, and waits
 # until a new session sees every value (the postmaster has then signalled
 # its children, the mail worker included).
@@ -303,6 +333,20 @@ sub psql_as
 		stdout => \$out, stderr => \$err, on_error_stop => $opt{on_error_stop} // 1,
 		extra_params => [ '-U', $role, @{ $opt{extra_params} // [] } ]);
 	return ($rc, $out, $err);
+}
+
+# Runs $sql as $role, expecting a refusal. Returns psql's exit code (3: an
+# SQL error stopped the script) and the error as "SQLSTATE: message" (its
+# first ERROR line, from verbose output), '' when there was none. Tests
+# compare both exactly, so that a refusal for another reason (PostgreSQL's
+# own "permission denied", a typo in the test) cannot pass for pg_mpa's.
+sub refusal_as
+{
+	my ($node, $role, $sql, %opt) = @_;
+	my ($rc, $out, $err) = psql_as($node, $role, $sql, %opt,
+		extra_params => [ '-v', 'VERBOSITY=verbose', @{ $opt{extra_params} // [] } ]);
+	my ($error) = $err =~ /^(?:psql:\S+: )?ERROR:  (.*?)\r?$/m;
+	return ($rc, $error // '');
 }
 
 # psql as $role; dies on any error; returns stdout.
@@ -413,6 +457,7 @@ sub cpu_ticks
 END
 {
 	local $?;    # keep the test's exit status
+	kill 'CONT', @held_workers if @held_workers;    # else the node could not stop
 	for my $handle (@started_servers)
 	{
 		eval { $handle->kill_kill if $handle->pumpable };
