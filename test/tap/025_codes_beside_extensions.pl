@@ -13,7 +13,8 @@
 # set_session_auth('approver') by a superuser does not vote without the
 # approver's code, and a pg_cron job (run over libpq and in a background
 # worker) can neither run a protected statement nor vote in an approver's
-# name without the code.
+# name without the code. The lock-cancel-reuse attack (test/tap/022) fails
+# here too.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -209,6 +210,23 @@ PY
 	  MpaTest::code_from_mail($smtp, 'alice@example.com', $pending, except => [@mails_seen]);
 	push @mails_seen, $session_auth_mail;
 
+	# The lock-cancel-reuse attack (test/tap/022) beside these extensions:
+	# the code the superuser saw in pg_stat_activity is burned.
+	my $held = MpaTest::safe_psql_as($node, 'rita', q{SELECT mpa_request('DROP TABLE public.ledger', 'held')});
+	chomp $held;
+	MpaTest::safe_psql_as($node, 'alice', "SELECT mpa_vote($held, 'approve')");
+	my ($held_code, $held_mail) = MpaTest::code_from_mail($smtp, 'alice@example.com', $held);
+	push @mails_seen, $held_mail;
+	my $attack = MpaTest::lock_cancel_reuse($node, attacker => 'mallory', approver => 'alice',
+		request => $held, code => $held_code, view => 'public.peek');
+	ok($attack->{waited} && $attack->{cancelled}, "$label: alice's verification waited on the lock and was cancelled");
+	like($attack->{seen}, qr/\Q$held_code\E/, "$label: its code was on display in pg_stat_activity");
+	like($attack->{reuse_err}, qr/ERROR:  MP005: this code can no longer be used/,
+		"$label: the superuser reusing it as alice is refused (MP005)");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM mpa.votes WHERE request_id = $held"), '0',
+		"$label: no vote was recorded");
+	$attack->{victim}->quit;
+
 	# pg_cron, its jobs over libpq first, then in background workers. A job
 	# that verifies needs the code its server lifetime mailed, so it cannot
 	# run at a restart: it waits for a minute boundary, once per order (in
@@ -277,7 +295,7 @@ PY
 	like($log, qr/cron job \d+ starting: SELECT mpa_verify\($pending, '\*{6}'\)/,
 		"$label: pg_cron logged the job's command, blanked");
 	for my $seen ($code, $wrong[0], $wrong[2], $escalated_code, $escalated_wrong, $alice_code, $guess,
-		$session_auth_code, @job_codes)
+		$session_auth_code, $held_code, @job_codes)
 	{
 		# (On failure, only the lines holding the code are shown, not the log.)
 		is_deeply([ grep { /\Q$seen\E/ } split /\n/, $log ], [], "$label: code $seen is not in the server log");
@@ -287,7 +305,7 @@ PY
 	my @kept = grep { /\Q$code\E|\Q$wrong[0]\E|\Q$wrong[2]\E/ } split /\n/, $statements;
 	is_deeply([ grep { !/^DO \$\$BEGIN PERFORM mpa_verify/ } @kept ], [],
 		"$label: pg_stat_statements holds a code only in the DO block as the approver typed it");
-	for my $seen ($escalated_code, $escalated_wrong, $alice_code, $guess, $session_auth_code, @job_codes)
+	for my $seen ($escalated_code, $escalated_wrong, $alice_code, $guess, $session_auth_code, $held_code, @job_codes)
 	{
 		unlike($statements, qr/\Q$seen\E/, "$label: code $seen is not in pg_stat_statements");
 	}
