@@ -38,32 +38,15 @@ like($err, qr/ERROR:  MP001: LOCK TABLE on pg_mpa's table mpa\.challenges is ref
 
 # A lock through a view still reaches the table (LOCK recurses into a
 # view's tables): whatever holds the verification, the code must die.
-$node->safe_psql('postgres', q{CREATE VIEW public.peek AS SELECT * FROM mpa.challenges},
-	extra_params => [ '-U', 'mallory' ]);
-my $attacker = $node->background_psql('postgres', extra_params => [ '-U', 'mallory' ]);
-$attacker->query_safe('BEGIN');
-$attacker->query_safe('LOCK TABLE public.peek IN ACCESS EXCLUSIVE MODE');
-
-my $victim = $node->background_psql('postgres', extra_params => [ '-U', 'alice' ], on_error_stop => 0);
-my $victim_pid = $victim->query_safe('SELECT pg_backend_pid()');
-$victim->query_until(qr/^$/, "SELECT mpa_verify($id, '$code');\n");
-ok( $node->poll_query_until('postgres',
-		"SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $victim_pid"),
-	'the approver\'s verification waits on the attacker\'s lock');
-my $seen = $node->safe_psql('postgres', "SELECT query FROM pg_stat_activity WHERE pid = $victim_pid");
-like($seen, qr/\Q$code\E/, 'the waiting verification shows its code in pg_stat_activity (the exposure)');
-
-$node->safe_psql('postgres', "SELECT pg_cancel_backend($victim_pid)");
-ok($node->poll_query_until('postgres', "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $victim_pid"),
-	'the approver\'s verification was cancelled');
-$attacker->query_safe('COMMIT');
-$attacker->quit;
-
-# The attacker now verifies as the approver with the code it saw.
-($rc, $out, $err) = $node->psql('postgres',
-	"\\set VERBOSITY verbose\nSET SESSION AUTHORIZATION alice;\nSELECT mpa_verify($id, '$code');",
-	extra_params => [ '-U', 'mallory' ]);
-like($err, qr/ERROR:  MP005: this code can no longer be used/, 'the seen code is refused to the attacker (MP005)');
+my $attack = MpaTest::lock_cancel_reuse($node, attacker => 'mallory', approver => 'alice',
+	request => $id, code => $code, view => 'public.peek');
+my $victim = $attack->{victim};
+ok($attack->{waited}, 'the approver\'s verification waits on the attacker\'s lock');
+like($attack->{seen}, qr/\Q$code\E/, 'the waiting verification shows its code in pg_stat_activity (the exposure)');
+ok($attack->{cancelled}, 'the approver\'s verification was cancelled');
+# The attacker then verified as the approver with the code it saw.
+like($attack->{reuse_err}, qr/ERROR:  MP005: this code can no longer be used/,
+	'the seen code is refused to the attacker (MP005)');
 is($node->safe_psql('postgres', "SELECT count(*) FROM mpa.votes WHERE request_id = $id"), '0', 'and no vote was recorded');
 
 # The approver's own retry with the same code is refused too; a new code counts.

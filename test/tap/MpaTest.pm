@@ -444,6 +444,45 @@ sub code_from_mail
 	return wantarray ? ($code, $m->{file}) : $code;
 }
 
+# The lock-cancel-reuse attack on a code (test/tap/022, and beside other
+# extensions in 025): superuser $attacker locks pg_mpa's challenges through
+# a view of its own ($view, LOCK recurses into a view's tables), $approver's
+# mpa_verify($request, $code) waits on that lock with the code on display
+# in pg_stat_activity, the attacker cancels it, releases the lock and
+# verifies as the approver (SET SESSION AUTHORIZATION) with the code it saw.
+# Returns { waited, seen (the waiting query's text), cancelled, reuse_err
+# (the attacker's psql stderr, verbose), victim (the approver's session,
+# still open: quit it) }; the caller asserts.
+sub lock_cancel_reuse
+{
+	my ($node, %a) = @_;
+	my %r;
+	$node->safe_psql('postgres', "CREATE VIEW $a{view} AS SELECT * FROM mpa.challenges",
+		extra_params => [ '-U', $a{attacker} ]);
+	my $attacker = $node->background_psql('postgres', extra_params => [ '-U', $a{attacker} ]);
+	$attacker->query_safe('BEGIN');
+	$attacker->query_safe("LOCK TABLE $a{view} IN ACCESS EXCLUSIVE MODE");
+
+	$r{victim} = $node->background_psql('postgres', extra_params => [ '-U', $a{approver} ], on_error_stop => 0);
+	my $pid = $r{victim}->query_safe('SELECT pg_backend_pid()');
+	$r{victim}->query_until(qr/^$/, "SELECT mpa_verify($a{request}, '$a{code}');\n");
+	$r{waited} = $node->poll_query_until('postgres',
+		"SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $pid");
+	$r{seen} = $node->safe_psql('postgres', "SELECT query FROM pg_stat_activity WHERE pid = $pid");
+
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+	$r{cancelled} = $node->poll_query_until('postgres',
+		"SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $pid");
+	$attacker->query_safe('COMMIT');
+	$attacker->quit;
+
+	my $out;
+	$node->psql('postgres',
+		"\\set VERBOSITY verbose\nSET SESSION AUTHORIZATION $a{approver};\nSELECT mpa_verify($a{request}, '$a{code}');",
+		stdout => \$out, stderr => \$r{reuse_err}, extra_params => [ '-U', $a{attacker} ]);
+	return \%r;
+}
+
 # CPU time (user + system, in clock ticks) a process has used so far.
 sub cpu_ticks
 {
