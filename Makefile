@@ -17,7 +17,7 @@ SMTP_OBJS = $(SMTP_ONLY_SOURCES:.cpp=.o) src/core/retry_policy.o
 SMTP_MODULE = pg_mpa_smtp
 
 CORE_SOURCES = $(filter-out $(SMTP_ONLY_SOURCES),$(wildcard src/core/*.cpp))
-PG_SOURCES = $(wildcard src/pg/*.cpp)
+PG_SOURCES = $(wildcard src/pg/*/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 
 REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/pg_mpa--%.sql,$(wildcard sql/*.sql)))
@@ -43,7 +43,7 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies here: rebuild everything when any header
 # changes (a struct shared between files must never disagree).
-$(OBJS) $(SMTP_OBJS): $(wildcard src/*/*.hpp)
+$(OBJS) $(SMTP_OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp)
 
 # pg_mpa_smtp.so, built and installed with pg_mpa.so (after the include, so
 # that PGXS's targets stay the default).

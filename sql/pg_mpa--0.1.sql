@@ -273,7 +273,7 @@ CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
 CREATE TRIGGER teams_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.teams
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
 -- The gate of every database refuses to drop or rename an approver's role:
--- approvers are published with the policies (src/pg/policy_cache.cpp).
+-- approvers are published with the policies (src/pg/gate/policy_cache.cpp).
 CREATE TRIGGER approvers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.approvers
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
 
@@ -481,7 +481,7 @@ BEGIN
     format(E'Your temporary grant (request #%s) ended: %s\n\n%s', r.id, outcome, mpa.request_summary(r)));
 END $$;
 
--- What binds each challenge's code (src/pg/challenge_code.hpp) and how its
+-- What binds each challenge's code (src/pg/approval/challenge_code.hpp) and how its
 -- tries are counted: a vote's code is bound to its request and statement,
 -- and its tries are counted together for the request's life; a
 -- confirmation's code is bound to the address, and its tries are counted
@@ -510,7 +510,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
               ELSE format('SELECT mpa_resend(%s);', c.request_id) END
 $$;
 
--- What the worker tells an approver about their codes (src/pg/housekeeping.cpp):
+-- What the worker tells an approver about their codes (src/pg/worker/housekeeping.cpp):
 -- a code that died of wrong tries ('dead'), a lock-out from a request
 -- ('locked'), or their budget of wrong codes spent ('budget': over every
 -- request, mpa.max_wrong_codes_per_hour and _per_day), named by the code of
@@ -581,7 +581,7 @@ BEGIN
   RETURN r;
 END $$;
 
--- Governed configuration (src/pg/configuration.hpp): a change is let
+-- Governed configuration (src/pg/protection/configuration.hpp): a change is let
 -- through while no team protects MPA CONFIGURE for it, or while its approved
 -- request runs through mpa_execute.
 CREATE FUNCTION mpa.authorize_configuration(function_name text, call text) RETURNS void
@@ -740,7 +740,7 @@ END $$;
 -- The approver confirms their address (or an approved new one) with the
 -- code mailed there.
 -- A function that takes a code notes the submission before anything that
--- could wait on a lock (src/pg/code_submission.hpp): a call that does not
+-- could wait on a lock (src/pg/approval/code_submission.hpp): a call that does not
 -- reach the code's check burns the approver's codes. The work is done by
 -- the internal function it then calls.
 CREATE FUNCTION mpa_confirm_email(team text, code text) RETURNS text

@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "pg/guard.hpp"
-#include "pg/postgres.hpp"
-#include "pg/shared_state.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/postgres.hpp"
+#include "pg/shared/shared_state.hpp"
 
 extern "C" {
 #include "executor/spi.h"

@@ -1,0 +1,164 @@
+// SQL-callable doors to pg_mpa's rules, for the extension's SQL functions
+// (pg_mpa--*.sql): statement descriptions, policy and address checks, the
+// tally. They live in schema mpa and PUBLIC may not call them.
+#include <string>
+
+#include "core/mail_address.hpp"
+#include "core/policy.hpp"
+#include "core/tally.hpp"
+#include "pg/boundary/arguments.hpp"
+#include "pg/shared/at_commit.hpp"
+#include "pg/protection/configuration.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/mail/outbox.hpp"
+#include "pg/gate/policy_cache.hpp"
+#include "pg/gate/statement_description.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "tcop/cmdtag.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+}
+
+namespace {
+
+using mpa::pg::call_postgres;
+using mpa::pg::text_argument;
+
+// Requests hold one statement; anything near this size is not one a person
+// reviews in a mail.
+constexpr std::size_t kMaxStatementBytes = 64 * 1024;
+constexpr std::size_t kMaxNameBytes = 1024;
+
+int int_argument(FunctionCallInfo fcinfo, int index, const char *name) {
+  if (PG_ARGISNULL(index))
+    throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, std::string(name) + " must not be NULL");
+  return PG_GETARG_INT32(index);
+}
+
+Datum text_datum(const std::string &value) {
+  return call_postgres([&value] { return PointerGetDatum(cstring_to_text_with_len(value.data(), value.size())); });
+}
+
+// PostgreSQL-style: the description as a record (see mpa.describe).
+Datum description_record(FunctionCallInfo fcinfo, const char *statement) {
+  mpa::pg::StatementDescription d = mpa::pg::describe_statement_text(statement);
+  int target = -1;
+  const char *team = mpa::pg::approving_team(d, &target);
+  Datum *classes = static_cast<Datum *>(palloc(sizeof(Datum) * (d.target_count + 1)));
+  Datum *oids = static_cast<Datum *>(palloc(sizeof(Datum) * (d.target_count + 1)));
+  for (int i = 0; i < d.target_count; i++) {
+    classes[i] = ObjectIdGetDatum(d.targets[i].class_id);
+    oids[i] = ObjectIdGetDatum(d.targets[i].object_id);
+  }
+  int shown = target >= 0 ? target : (d.target_count > 0 ? 0 : -1);
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "mpa.describe must return a record");
+  Datum values[7] = {
+      CStringGetTextDatum(d.operation),
+      CStringGetTextDatum(shown >= 0 ? mpa::pg::target_display_name(d.targets[shown]) : "*"),
+      PointerGetDatum(construct_array(classes, d.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
+      PointerGetDatum(construct_array(oids, d.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
+      CStringGetTextDatum(d.fingerprint),
+      team ? CStringGetTextDatum(team) : Datum(0),
+      d.revoke_statement ? CStringGetTextDatum(d.revoke_statement) : Datum(0)};
+  bool nulls[7] = {false, false, false, false, false, team == nullptr, d.revoke_statement == nullptr};
+  return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+}
+
+}  // namespace
+
+// mpa.describe(statement, search_path, OUT operation, OUT object,
+//              OUT target_classes, OUT target_oids, OUT fingerprint, OUT team,
+//              OUT revoke_statement)
+// Names are resolved with `search_path`: the caller's, passed in by
+// mpa_request (whose own search_path is pinned).
+MPA_FUNCTION(mpa_describe) {
+  std::string statement = text_argument(fcinfo, 0, "statement", kMaxStatementBytes);
+  std::string search_path = text_argument(fcinfo, 1, "search_path", kMaxStatementBytes);
+  return call_postgres([&] {
+    int nest_level = NewGUCNestLevel();
+    set_config_option("search_path", search_path.c_str(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                      true, 0, false);
+    Datum record = description_record(fcinfo, statement.c_str());
+    AtEOXact_GUC(true, nest_level);
+    return record;
+  });
+}
+
+// mpa.tally(approvals, rejections, eligible, threshold) -> pending | approved | rejected
+MPA_FUNCTION(mpa_tally) {
+  using mpa::tally::Outcome;
+  Outcome outcome = mpa::tally::decide(int_argument(fcinfo, 0, "approvals"), int_argument(fcinfo, 1, "rejections"),
+                                       int_argument(fcinfo, 2, "eligible"), int_argument(fcinfo, 3, "threshold"));
+  return text_datum(outcome == Outcome::Approved ? "approved"
+                    : outcome == Outcome::Rejected ? "rejected"
+                                                   : "pending");
+}
+
+// mpa.check_threshold(threshold, approvers)
+MPA_FUNCTION(mpa_check_threshold) {
+  mpa::tally::validate_threshold(int_argument(fcinfo, 0, "threshold"), int_argument(fcinfo, 1, "approvers"));
+  PG_RETURN_VOID();
+}
+
+// mpa.check_email(email): a registrable address, or a clear error.
+MPA_FUNCTION(mpa_check_email) {
+  mpa::mail::validate_address(text_argument(fcinfo, 0, "email", mpa::mail::kMaxAddressLength + 1));
+  PG_RETURN_VOID();
+}
+
+// mpa.mask_email(email) -> "a***@e***.com"
+MPA_FUNCTION(mpa_mask_email) {
+  return text_datum(mpa::mail::mask_address(text_argument(fcinfo, 0, "email", kMaxNameBytes)));
+}
+
+// mpa.canonical_operation(text) -> "DROP TABLE": a command tag the gate
+// sees (utility statements; queries never reach it), or MPA CONFIGURE.
+MPA_FUNCTION(mpa_canonical_operation) {
+  std::string operation =
+      mpa::policy::normalize_operation(text_argument(fcinfo, 0, "operation", kMaxNameBytes));
+  if (operation == mpa::pg::kConfigureOperation) return text_datum(operation);
+  CommandTag tag = call_postgres([&operation] { return GetCommandTagEnum(operation.c_str()); });
+  if (tag == CMDTAG_UNKNOWN || tag == CMDTAG_SELECT || tag == CMDTAG_INSERT || tag == CMDTAG_UPDATE ||
+      tag == CMDTAG_DELETE || tag == CMDTAG_MERGE)
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue,
+                     "invalid operation: \"" + operation + "\" is not a command pg_mpa can gate",
+                     "", "Name a PostgreSQL command tag such as DROP TABLE, TRUNCATE TABLE, ALTER ROLE or "
+                         "ALTER SYSTEM, or MPA CONFIGURE.");
+  return text_datum(operation);
+}
+
+// mpa.canonical_object(text) -> the object pattern in canonical form
+MPA_FUNCTION(mpa_canonical_object) {
+  return text_datum(mpa::policy::normalize_pattern(text_argument(fcinfo, 0, "object", kMaxNameBytes)));
+}
+
+// mpa.queue_mail(kind, recipient, subject, body, ttl_seconds, supersede_key, challenge_id)
+MPA_FUNCTION(mpa_queue_mail) {
+  std::string kind = text_argument(fcinfo, 0, "kind", 32);
+  std::string recipient = text_argument(fcinfo, 1, "recipient", mpa::mail::kMaxAddressLength + 1);
+  mpa::mail::validate_address(recipient);
+  std::string subject = text_argument(fcinfo, 2, "subject", kMaxNameBytes);
+  std::string body = text_argument(fcinfo, 3, "body", 2 * kMaxStatementBytes);
+  int ttl = int_argument(fcinfo, 4, "ttl_seconds");
+  std::string supersede_key = PG_ARGISNULL(5) ? "" : text_argument(fcinfo, 5, "supersede_key", kMaxNameBytes);
+  int64 challenge_id = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6);
+  mpa::pg::OutgoingMail mail{kind.c_str(), recipient.c_str(), subject.c_str(), body.c_str(), ttl,
+                             PG_ARGISNULL(5) ? nullptr : supersede_key.c_str(), challenge_id};
+  PG_RETURN_INT64(call_postgres([&mail] { return mpa::pg::queue_mail(mail); }));
+}
+
+// Trigger on mpa.policies and mpa.teams: every backend reloads its policy
+// cache once this transaction commits.
+MPA_FUNCTION(mpa_policies_changed) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) throw mpa::Error("39P01", "mpa_policies_changed is a trigger");
+  mpa::pg::announce_policy_change_at_commit();
+  return PointerGetDatum(nullptr);
+}

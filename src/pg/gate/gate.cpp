@@ -1,0 +1,390 @@
+#include "pg/gate/gate.hpp"
+
+#include "pg/shared/at_commit.hpp"
+#include "pg/shared/audit_log.hpp"
+#include "pg/startup/installation.hpp"
+#include "pg/boundary/internal_sql.hpp"
+#include "pg/gate/policy_cache.hpp"
+#include "pg/protection/self_protection.hpp"
+#include "pg/startup/settings.hpp"
+#include "pg/boundary/sqlstates.hpp"
+#include "pg/gate/statement_description.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_authid_d.h"
+#include "utils/acl.h"
+#include "catalog/pg_type_d.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "parser/scansup.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+ProcessUtility_hook_type previous_process_utility = nullptr;
+
+
+// This statement's own text within a possibly multi-statement string,
+// without surrounding blanks and semicolons (it is shown in the hint).
+char *statement_text(const char *query, const PlannedStmt *statement) {
+  int location = statement->stmt_location > 0 ? statement->stmt_location : 0;
+  int length = statement->stmt_len > 0 ? statement->stmt_len : static_cast<int>(strlen(query + location));
+  const char *start = query + location;
+  while (length > 0 && scanner_isspace(*start)) start++, length--;
+  while (length > 0 && (scanner_isspace(start[length - 1]) || start[length - 1] == ';')) length--;
+  return pnstrdup(start, length);
+}
+
+ArrayType *oid_array(const StatementDescription &description, bool classes) {
+  Datum *items = static_cast<Datum *>(palloc(sizeof(Datum) * (description.target_count + 1)));
+  for (int i = 0; i < description.target_count; i++)
+    items[i] = ObjectIdGetDatum(classes ? description.targets[i].class_id : description.targets[i].object_id);
+  return construct_array(items, description.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
+}
+
+// Spends the caller's approved request for exactly this statement (same
+// fingerprint, same target OIDs), if there is one (mpa.mark_executed), and
+// says how what it would also remove differs from what approvers were shown
+// (NULL: not at all). Concurrent executions of one approval serialise on the
+// row lock the subquery takes before anything is marked; only the first
+// finds it approved.
+constexpr const char *kSpendApprovalSql =
+    "SELECT r.id, mpa.mark_executed(r),"
+    "       mpa.cascade_difference(r.operation, r.target_classes, r.target_oids, r.cascade_classes, r.cascade_oids)"
+    "  FROM mpa.requests r"
+    " WHERE r.id = (SELECT id FROM mpa.requests"
+    "                WHERE state = 'approved' AND kind = 'statement' AND requester = $1 AND fingerprint = $2"
+    "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > statement_timestamp()"
+    "                ORDER BY id LIMIT 1 FOR UPDATE)"
+    "   AND r.state = 'approved'";
+
+bool spend_approval(const StatementDescription &description) {
+  struct Spend {
+    const StatementDescription *description;
+    bool spent;
+    int64 request_id;
+    char *cascade_difference;
+  } spend{&description, false, 0, nullptr};
+  MemoryContext caller = CurrentMemoryContext;
+  auto body = [&spend, caller] {
+    Oid types[4] = {OIDOID, TEXTOID, OIDARRAYOID, OIDARRAYOID};
+    Datum values[4] = {ObjectIdGetDatum(GetSessionUserId()),
+                       CStringGetTextDatum(spend.description->fingerprint),
+                       PointerGetDatum(oid_array(*spend.description, true)),
+                       PointerGetDatum(oid_array(*spend.description, false))};
+    SPI_connect();
+    if (SPI_execute_with_args(kSpendApprovalSql, 4, types, values, nullptr, false, 1) != SPI_OK_SELECT)
+      elog(ERROR, "pg_mpa: cannot check approvals");
+    spend.spent = SPI_processed == 1;
+    if (spend.spent) {
+      bool is_null;
+      spend.request_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+      MemoryContext spi = MemoryContextSwitchTo(caller);
+      spend.cascade_difference = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+      MemoryContextSwitchTo(spi);
+    }
+    SPI_finish();
+  };
+  with_pg_mpa_privileges(body);
+  // The statement would remove other objects than approvers were shown
+  // (one attached since, or gone): not what they approved. The error
+  // rolls the spending back; the request stays approved for when it
+  // matches again.
+  if (spend.cascade_difference != nullptr) {
+    audit_refusal(psprintf("request %lld: what the drop removes changed", static_cast<long long>(spend.request_id)),
+                  nullptr, debug_query_string);
+    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                    errmsg("request %lld was approved for a drop that removed other objects",
+                           static_cast<long long>(spend.request_id)),
+                    errdetail("Since the request, the statement %s.", spend.cascade_difference),
+                    errhint("Undo the change, or ask for a new approval with mpa_request().")));
+  }
+  // A temporary grant's end is a new deadline for the worker.
+  if (spend.spent) wake_mail_worker_at_commit();
+  return spend.spent;
+}
+
+// REVOKE only takes access away: it is never gated, so that a temporary
+// grant can always be ended early, by hand or by the worker.
+bool is_revoke(Node *parsetree) {
+  return (IsA(parsetree, GrantStmt) && !castNode(GrantStmt, parsetree)->is_grant) ||
+         (IsA(parsetree, GrantRoleStmt) && !castNode(GrantRoleStmt, parsetree)->is_grant);
+}
+
+// Statements that can change one of pg_mpa's own objects (examined only
+// once a team governs pg_mpa).
+bool may_change_pg_mpa(Node *parsetree) {
+  switch (nodeTag(parsetree)) {
+    case T_DropStmt:
+    case T_TruncateStmt:
+    case T_AlterTableStmt:
+    case T_RenameStmt:
+    case T_AlterObjectSchemaStmt:
+    case T_AlterOwnerStmt:
+    case T_AlterExtensionStmt:
+    case T_AlterExtensionContentsStmt:
+    case T_CreateTrigStmt:
+    case T_RuleStmt:
+    case T_CreatePolicyStmt:
+    case T_AlterPolicyStmt:
+    case T_GrantStmt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Refuses the statement (`text`) for want of `team`'s approval, naming the
+// operation and its first governed target, and records the refusal.
+[[noreturn]] void refuse(const StatementDescription &description, int target, const char *team, const char *text,
+                         const char *detail, const char *hint) {
+  const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
+  audit_refusal(psprintf("%s on %s", description.operation, object), team, text);
+  ereport(ERROR,
+          (errcode(sqlstates::kApprovalRequired),
+           errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
+           errdetail("%s", detail), errhint("%s", hint)));
+}
+
+// CREATE ROLE u IN ROLE r grants membership in r, and CREATE ROLE u ROLE m
+// (or ADMIN m) membership in u: a role made SUPERUSER or BYPASSRLS could be
+// handed to m at birth. When a policy protects either grant, the combined
+// statement is refused: the role is created on its own and the grant
+// requested apart (a request approves one statement). The new role is
+// judged by its name: it does not exist yet, a policy may name it ('*').
+void refuse_protected_memberships(Node *parsetree, const char *query, const PlannedStmt *statement) {
+  if (!operation_is_protected("GRANT ROLE") && !pg_mpa_is_governed()) return;
+  auto *create = castNode(CreateRoleStmt, parsetree);
+  char *text = statement_text(query, statement);
+  if (Node *grant = memberships_granted_by(parsetree)) {
+    StatementDescription description = describe_parsed_statement(grant, text);
+    int target = -1;
+    if (const char *team = approving_team(description, &target))
+      refuse(description, target, team, text, "CREATE ROLE ... IN ROLE grants a membership that pg_mpa protects.",
+             psprintf("Create the role without IN ROLE, then ask for approval of the grant: SELECT mpa_request("
+                      "'GRANT %s TO %s', 'why this is needed');",
+                      quote_identifier(linitial_node(AccessPriv, castNode(GrantRoleStmt, grant)->granted_roles)->priv_name),
+                      quote_identifier(create->role)));
+  }
+  if (const char *member = first_member_given_the_new_role(parsetree)) {
+    StatementTarget created{AuthIdRelationId, InvalidOid, "", quote_identifier(create->role)};
+    StatementDescription description{"GRANT ROLE", 1, &created, nullptr, nullptr, false};
+    int target = -1;
+    if (const char *team = approving_team(description, &target))
+      refuse(description, target, team, text,
+             "CREATE ROLE ... ROLE/ADMIN makes other roles members of the new role, a grant pg_mpa protects.",
+             psprintf("Create the role without ROLE and ADMIN, then ask for approval of the grant: SELECT "
+                      "mpa_request('GRANT %s TO %s', 'why this is needed');",
+                      quote_identifier(create->role), quote_identifier(member)));
+  }
+}
+
+// ALTER DEFAULT PRIVILEGES ... GRANT ... ON TABLES grants on tables that do
+// not exist yet: each one made later would carry the grant, unapproved.
+// Where a GRANT policy names the schema (or an object in it, or
+// everything; without IN SCHEMA, any GRANT policy), it is refused: the
+// grant is requested for each table once it exists. REVOKE is never gated.
+void refuse_protected_default_privileges(Node *parsetree) {
+  auto *statement = castNode(AlterDefaultPrivilegesStmt, parsetree);
+  GrantStmt *action = statement->action;
+  if (!action->is_grant || action->objtype != OBJECT_TABLE || !operation_is_protected("GRANT")) return;
+  List *schemas = NIL;
+  ListCell *cell;
+  foreach (cell, statement->options) {
+    auto *option = lfirst_node(DefElem, cell);
+    if (strcmp(option->defname, "schemas") == 0) schemas = castNode(List, option->arg);
+  }
+  const char *schema = nullptr;
+  const char *team = nullptr;
+  if (schemas == NIL) {
+    team = team_for_any_object_in("GRANT", nullptr);
+  } else {
+    foreach (cell, schemas) {
+      schema = strVal(lfirst(cell));
+      if ((team = team_for_any_object_in("GRANT", schema)) != nullptr) break;
+    }
+  }
+  if (team == nullptr) return;
+  const char *where = schema != nullptr ? psprintf("schema %s", quote_identifier(schema)) : "every schema";
+  audit_refusal(psprintf("ALTER DEFAULT PRIVILEGES in %s", where), team, debug_query_string);
+  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                  errmsg("ALTER DEFAULT PRIVILEGES granting on future tables in %s is refused", where),
+                  errdetail("A GRANT policy of team \"%s\" covers tables there: every table made later would "
+                            "carry the grant without its approval.",
+                            team),
+                  errhint("Once a table exists, ask for approval of the grant on it with mpa_request().")));
+}
+
+// An approver's role is neither dropped nor renamed while it is one, in
+// any database: fewer roles that can vote could leave a team below its
+// threshold (nothing approvable), and a dropped role's OID could come back
+// as someone else's. Approved or not: the approver is removed first, with
+// mpa_approver_remove (a configuration change).
+void refuse_removing_approvers(Node *parsetree) {
+  List *names = NIL;
+  if (IsA(parsetree, DropRoleStmt)) {
+    ListCell *cell;
+    foreach (cell, castNode(DropRoleStmt, parsetree)->roles) {
+      auto *role = lfirst_node(RoleSpec, cell);
+      if (role->roletype == ROLESPEC_CSTRING) names = lappend(names, role->rolename);
+    }
+  } else if (IsA(parsetree, RenameStmt) && castNode(RenameStmt, parsetree)->renameType == OBJECT_ROLE) {
+    names = list_make1(castNode(RenameStmt, parsetree)->subname);
+  }
+  ListCell *cell;
+  foreach (cell, names) {
+    const char *name = static_cast<const char *>(lfirst(cell));
+    Oid role = get_role_oid(name, true);
+    if (!OidIsValid(role)) continue;
+    ApproverRole approver = approver_role(role);
+    if (approver == ApproverRole::No) continue;
+    const char *what = IsA(parsetree, DropRoleStmt) ? "dropping" : "renaming";
+    audit_refusal(psprintf("%s approver role %s", what, name), configuration_team(), debug_query_string);
+    if (approver == ApproverRole::Unknown)
+      ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                      errmsg("%s role %s is refused here: pg_mpa cannot tell whether it is an approver", what,
+                             quote_identifier(name)),
+                      errdetail("The approvers live in database \"%s\"; this database has no current copy of them.",
+                                settings::database),
+                      errhint("Run the statement in database \"%s\".", settings::database)));
+    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
+                    errmsg("%s role %s is refused: it is an approver of pg_mpa", what, quote_identifier(name)),
+                    errdetail("Fewer roles that can vote could leave a team unable to approve anything."),
+                    errhint("Remove it from its teams with mpa_approver_remove() first (a configuration change).")));
+  }
+}
+
+// Returns whether the statement runs as an approved one (its approval was
+// spent); refuses it when it needs an approval it does not have.
+bool check_statement(PlannedStmt *statement, const char *query) {
+  Node *parsetree = statement->utilityStmt;
+  // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
+  // in a failed transaction); no protected command runs there either.
+  if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
+  if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt) || IsA(parsetree, AlterTableStmt))
+    refuse_inheritance_from_pg_mpa(parsetree);
+  if (IsA(parsetree, LockStmt)) refuse_lock_of_pg_mpa_tables(parsetree);
+  if (IsA(parsetree, AlterObjectSchemaStmt)) refuse_move_into_protected_schema(parsetree);
+  if (IsA(parsetree, AlterTableStmt) || IsA(parsetree, ClusterStmt) || IsA(parsetree, ReindexStmt))
+    refuse_maintenance_hazards(parsetree);
+  if (IsA(parsetree, CreateRoleStmt)) refuse_protected_memberships(parsetree, query, statement);
+  if (IsA(parsetree, DropRoleStmt) || IsA(parsetree, RenameStmt)) refuse_removing_approvers(parsetree);
+  if (IsA(parsetree, AlterDefaultPrivilegesStmt)) refuse_protected_default_privileges(parsetree);
+  // Judged by what it does: ALTER GROUP r ADD USER u as GRANT r TO u.
+  parsetree = judged_form(parsetree);
+  NameChange change = name_change_of(parsetree);
+  bool governed = pg_mpa_is_governed();
+  // Inside a statement already approved (an approved CREATE EXTENSION runs
+  // its script), nested statements are part of what was approved.
+  bool changes_setup = governed && !approved_statement_is_running() && changes_pg_mpa_setup(parsetree);
+  const char *operation = GetCommandTagName(CreateCommandTag(parsetree));
+  if (!operation_is_protected(operation) && !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
+      !(change != NameChange::None && policies_exist()))
+    return false;
+  // Ordinary DDL on relations in schemas no policy names: judged from the
+  // names alone, before resolving them.
+  constexpr int kMaxNamedRelations = 8;
+  const char *schemas[kMaxNamedRelations];
+  int named = relation_target_schemas(parsetree, schemas, kMaxNamedRelations);
+  if (named >= 0 && !changes_setup && !relations_may_be_governed(operation, schemas, named)) return false;
+
+  char *text = statement_text(query, statement);
+  StatementDescription description = describe_parsed_statement(parsetree, text);
+  int target = -1;
+  const char *team = approving_team(description, &target);
+  if (team == nullptr) return false;
+  // Cluster-wide operations can be run from any database, but their
+  // requests and approvals live in mpa.database: a protected one runs only there.
+  if (!in_mpa_database())
+    refuse(description, target, team, text,
+           psprintf("Its requests and approvals live in database \"%s\"; protected cluster-wide operations "
+                    "run only there.",
+                    settings::database),
+           psprintf("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database));
+  description.fingerprint = statement_fingerprint(text);
+  if (spend_approval(description)) return true;
+
+  refuse(description, target, team, text,
+         "pg_mpa protects this operation: it runs only after the team's approvers have voted for it with "
+         "codes mailed to them.",
+         psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');", quote_literal_cstr(text)));
+}
+
+void run_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+                 DestReceiver *dest, QueryCompletion *completion) {
+  if (previous_process_utility)
+    previous_process_utility(statement, query, read_only_tree, context, params, query_env, dest,
+                             completion);
+  else
+    standard_ProcessUtility(statement, query, read_only_tree, context, params, query_env, dest,
+                            completion);
+}
+
+// Runs a statement that an approved one reached (a trigger's or a
+// function's) as if typed: the approvers voted for the approved statement,
+// not for code that runs inside it. The approved statement's own parts (its
+// subcommands, the script of an approved CREATE/ALTER EXTENSION) stay part
+// of it.
+bool reached_from_approved_statement(ProcessUtilityContext context) {
+  return approved_statement_is_running() && context != PROCESS_UTILITY_SUBCOMMAND && !creating_extension;
+}
+
+using UtilityStep = void (*)(PlannedStmt *, const char *, bool, ProcessUtilityContext, ParamListInfo,
+                             QueryEnvironment *, DestReceiver *, QueryCompletion *);
+
+// Runs `step` with the gate's "approved statement running" mark set to
+// `approved`, and puts the previous mark back however it ends.
+void run_marked(bool approved, UtilityStep step, PlannedStmt *statement, const char *query, bool read_only_tree,
+                ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+                DestReceiver *dest, QueryCompletion *completion) {
+  bool previous = approved_statement_is_running();
+  set_approved_statement_running(approved);
+  PG_TRY();
+  {
+    step(statement, query, read_only_tree, context, params, query_env, dest, completion);
+  }
+  PG_FINALLY();
+  {
+    set_approved_statement_running(previous);
+  }
+  PG_END_TRY();
+}
+
+void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
+                  ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
+                  QueryCompletion *completion) {
+  // A statement that needs no approval keeps the mark it runs under (the
+  // subcommands of an approved one stay part of it); an approved one may
+  // change pg_mpa's own objects (self_protection).
+  if (check_statement(statement, query))
+    run_marked(true, run_utility, statement, query, read_only_tree, context, params, query_env, dest, completion);
+  else
+    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+}
+
+// A statement reached from inside an approved one runs unmarked, and the
+// approved statement is marked again once it returns.
+void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                          ProcessUtilityContext context, ParamListInfo params,
+                          QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
+  if (reached_from_approved_statement(context))
+    run_marked(false, gate_and_run, statement, query, read_only_tree, context, params, query_env, dest,
+               completion);
+  else
+    gate_and_run(statement, query, read_only_tree, context, params, query_env, dest, completion);
+}
+
+}  // namespace
+
+void install_gate() {
+  previous_process_utility = ProcessUtility_hook;
+  ProcessUtility_hook = gate_process_utility;
+}
+
+}  // namespace mpa::pg

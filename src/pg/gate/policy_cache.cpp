@@ -1,0 +1,632 @@
+#include "pg/gate/policy_cache.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/policy.hpp"
+#include "pg/shared/at_commit.hpp"
+#include "pg/protection/configuration.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/startup/installation.hpp"
+#include "pg/protection/self_protection.hpp"
+#include "pg/shared/shared_state.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace_d.h"
+#include "commands/extension.h"
+#include "parser/parse_relation.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+struct CachedPolicy {
+  int64 id;
+  char *operation;
+  char *object;
+  char *team;
+};
+
+// Lives in cache_context, which is reset at every reload. Policies are
+// sorted by operation (then id) at load, and their patterns parsed once,
+// when first needed: the gate and the object access hook look up one
+// operation's range and compare values, without parsing or copying
+// anything. Most statements only ask whether a policy names their command
+// (a SET, a new session's first utility statement, never needs more).
+MemoryContext cache_context = nullptr;
+CachedPolicy *policies = nullptr;
+int policy_count = 0;
+// The distinct operations policies name (sorted), each with its range of
+// policies and whether one of them names everything ('*'; known once the
+// patterns are parsed): a '*' on ALTER SYSTEM must not make every dropped
+// table worth a closer look. The gate asks for an operation several times
+// per statement, and the object access hook once per dropped object.
+struct OperationRange {
+  const char *operation;
+  int first;
+  int count;
+  bool names_everything;
+};
+OperationRange *operations = nullptr;
+int operation_count = 0;
+// Filled by parse_patterns(), on first need after a load.
+bool patterns_parsed = false;
+policy::PatternView *patterns = nullptr;  // patterns[i] is policies[i]'s
+// The schemas policies name (values, sorted): what a cheap look at an
+// object's schema can rule out.
+const char **named_schemas = nullptr;
+int named_schema_count = 0;
+// Whether a policy names "pg_temp", as objects in temporary schemas are
+// named (every session's).
+bool temporary_schemas_named = false;
+// The configuration team (see configuration_team()), found at load.
+const char *configuring_team = nullptr;
+// In mpa.database, the roles that are approvers (distinct, sorted), read
+// with the policies: their changes move the policy generation too.
+Oid *approver_roles = nullptr;
+int approver_role_count = 0;
+uint64 loaded_generation = 0;  // 0: nothing loaded
+// named_schemas resolved to the OIDs of the schemas that exist (sorted),
+// for a look at a statement's names before they are resolved. Resolved
+// again after a reload and after any change to pg_namespace (a schema
+// created, renamed or dropped), which a syscache callback reports.
+Oid *named_schema_oids = nullptr;
+int named_schema_oid_count = 0;
+bool named_schema_oids_valid = false;
+
+// mpa.policies, or InvalidOid while pg_mpa is not installed here (also
+// while its own CREATE EXTENSION script is still creating its tables).
+Oid policies_table() {
+  if (!OidIsValid(get_extension_oid("pg_mpa", true))) return InvalidOid;
+  Oid schema = get_namespace_oid("mpa", true);
+  return OidIsValid(schema) ? get_relname_relid("policies", schema) : InvalidOid;
+}
+
+// C++ core behind a PostgreSQL-style call.
+bool cluster_wide(const char *operation) {
+  return run_cpp([operation] { return policy::is_cluster_wide_operation(operation); });
+}
+
+void copy_into(char *target, std::size_t size, const char *source) { strlcpy(target, source, size); }
+
+// The outline of this backend's copy, into shared memory (under the lock).
+void publish_outline(PolicyOutline &published) {
+  published.complete = operation_count <= kOutlineOperationSlots;
+  for (int i = 0; i < operation_count && published.complete; i++)
+    published.complete = strlcpy(published.operations[i], operations[i].operation, kOperationBytes) <
+                         static_cast<std::size_t>(kOperationBytes);
+  published.governed = configuring_team != nullptr;
+  published.policy_count = policy_count;
+  published.operation_count = operation_count;
+}
+
+// In mpa.database, after a load: copies the outline of the policies and
+// those on cluster-wide operations into shared memory, for new sessions
+// here and for the gate in the other databases.
+void publish_policies(uint64 generation) {
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_EXCLUSIVE);
+  if (state->cluster_policies_generation > generation) {  // a newer copy is there already
+    LWLockRelease(state->cluster_policies_lock);
+    return;
+  }
+  publish_outline(state->outline);
+  int count = 0;
+  for (int i = 0; i < policy_count; i++) {
+    // MPA CONFIGURE too: pg_mpa's settings can be changed from any database.
+    if (!cluster_wide(policies[i].operation) && strcmp(policies[i].operation, kConfigureOperation) != 0)
+      continue;
+    if (count == kClusterPolicySlots) {
+      ereport(WARNING, (errmsg("pg_mpa gates at most %d cluster-wide policies in other databases",
+                               kClusterPolicySlots)));
+      break;
+    }
+    ClusterPolicy &slot = state->cluster_policies[count++];
+    slot.id = policies[i].id;
+    copy_into(slot.operation, sizeof slot.operation, policies[i].operation);
+    copy_into(slot.object, sizeof slot.object, policies[i].object);
+    copy_into(slot.team, sizeof slot.team, policies[i].team);
+  }
+  state->cluster_policy_count = count;
+  state->approver_roles_complete = approver_role_count <= kApproverRoleSlots;
+  state->approver_role_count = std::min(approver_role_count, kApproverRoleSlots);
+  memcpy(state->approver_roles, approver_roles, sizeof(Oid) * state->approver_role_count);
+  state->cluster_policies_generation = generation;
+  LWLockRelease(state->cluster_policies_lock);
+}
+
+// A text column of a policy row (every column is NOT NULL), copied into
+// the current memory context.
+char *text_column(HeapTuple row, TupleDesc desc, AttrNumber column) {
+  bool is_null;
+  return TextDatumGetCString(heap_getattr(row, column, desc, &is_null));
+}
+
+int compare_oids(const void *a, const void *b) {
+  Oid left = *static_cast<const Oid *>(a), right = *static_cast<const Oid *>(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+// mpa.approvers' roles, read with the policies' snapshot into the cache.
+void load_approver_roles(Snapshot snapshot) {
+  Oid table = get_relname_relid("approvers", get_namespace_oid("mpa", false));
+  if (!OidIsValid(table)) return;  // CREATE EXTENSION is still making the tables
+  Relation relation = table_open(table, AccessShareLock);
+  AttrNumber approver = attnameAttNum(relation, "approver", false);
+  int capacity = 16;
+  approver_roles = static_cast<Oid *>(MemoryContextAlloc(cache_context, sizeof(Oid) * capacity));
+  SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
+  for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
+    if (approver_role_count == capacity) {
+      capacity *= 2;
+      approver_roles = static_cast<Oid *>(repalloc(approver_roles, sizeof(Oid) * capacity));
+    }
+    bool is_null;
+    approver_roles[approver_role_count++] = DatumGetObjectId(heap_getattr(row, approver, RelationGetDescr(relation), &is_null));
+  }
+  systable_endscan(scan);
+  table_close(relation, AccessShareLock);
+  qsort(approver_roles, approver_role_count, sizeof(Oid), compare_oids);
+  int distinct = 0;
+  for (int i = 0; i < approver_role_count; i++)
+    if (distinct == 0 || approver_roles[distinct - 1] != approver_roles[i]) approver_roles[distinct++] = approver_roles[i];
+  approver_role_count = distinct;
+}
+
+// In mpa.database: the policies table, as committed when it is read.
+//
+// The table is read with a snapshot taken now, after the generation was
+// read, never with the caller's: a repeatable-read transaction that began
+// before a policy was committed would otherwise cache (and publish) the
+// table without it, labelled with the new generation, and the gate would
+// miss the policy for the rest of the session. It is a catalog snapshot,
+// the one kind a backend may take at any time: also in parallel mode (a
+// parallel worker, or the leader running a function during a parallel
+// query), and without fixing the transaction's snapshot when the load
+// comes first (before SET TRANSACTION ISOLATION LEVEL, say). A plain scan,
+// without SPI, is also cheaper.
+void load_from_table() {
+  Oid table = policies_table();
+  if (!OidIsValid(table)) return;
+  pg_read_barrier();  // the snapshot sees every commit that moved the generation to the one read
+  InvalidateCatalogSnapshot();
+  Snapshot snapshot = RegisterSnapshot(GetCatalogSnapshot(table));
+  Relation relation = table_open(table, AccessShareLock);
+  TupleDesc desc = RelationGetDescr(relation);
+  AttrNumber id = attnameAttNum(relation, "id", false), operation = attnameAttNum(relation, "operation", false),
+             object = attnameAttNum(relation, "object", false), team = attnameAttNum(relation, "team", false);
+  MemoryContext caller = MemoryContextSwitchTo(cache_context);
+  int capacity = 64;
+  policies = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * capacity));
+  SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
+  for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
+    if (policy_count == capacity) {
+      capacity *= 2;
+      policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * capacity));
+    }
+    bool is_null;
+    policies[policy_count++] = CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)),
+                                            text_column(row, desc, operation), text_column(row, desc, object),
+                                            text_column(row, desc, team)};
+  }
+  systable_endscan(scan);
+  // The unused part of the last doubling back (10,000 policies: 0.2 MiB);
+  // one slot at least, as elsewhere here.
+  policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * (policy_count + 1)));
+  MemoryContextSwitchTo(caller);
+  table_close(relation, AccessShareLock);
+  load_approver_roles(snapshot);
+  UnregisterSnapshot(snapshot);
+}
+
+// Elsewhere: the cluster-wide policies mpa.database published. Returns the
+// generation they were read at (older than the current one until a backend
+// of mpa.database, at the latest the mail worker, publishes again).
+uint64 load_from_shared_memory() {
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
+  uint64 generation = state->cluster_policies_generation;
+  policy_count = state->cluster_policy_count;
+  policies = static_cast<CachedPolicy *>(MemoryContextAllocZero(cache_context, sizeof(CachedPolicy) * (policy_count + 1)));
+  for (int i = 0; i < policy_count; i++) {
+    const ClusterPolicy &slot = state->cluster_policies[i];
+    policies[i] = CachedPolicy{slot.id, MemoryContextStrdup(cache_context, slot.operation),
+                               MemoryContextStrdup(cache_context, slot.object),
+                               MemoryContextStrdup(cache_context, slot.team)};
+  }
+  LWLockRelease(state->cluster_policies_lock);
+  return generation;
+}
+
+int compare_policies(const void *a, const void *b) {
+  const auto *left = static_cast<const CachedPolicy *>(a);
+  const auto *right = static_cast<const CachedPolicy *>(b);
+  int by_operation = std::strcmp(left->operation, right->operation);
+  if (by_operation != 0) return by_operation;
+  return left->id < right->id ? -1 : left->id > right->id ? 1 : 0;
+}
+
+int compare_strings(const void *a, const void *b) {
+  return std::strcmp(*static_cast<const char *const *>(a), *static_cast<const char *const *>(b));
+}
+
+// C++ core behind a PostgreSQL-style call: a stored pattern's parts,
+// copied into the cache's memory.
+policy::PatternView parse_into_cache(const CachedPolicy &cached) {
+  return run_cpp([&cached] {
+    policy::ParsedPattern parsed = policy::parse_stored_pattern({cached.id, cached.operation, cached.object, cached.team});
+    return call_postgres([&parsed, &cached] {
+      char *schema = MemoryContextStrdup(cache_context, parsed.schema.c_str());
+      char *name = MemoryContextStrdup(cache_context, parsed.name.c_str());
+      return policy::PatternView{cached.id, parsed.scope, schema, name};
+    });
+  });
+}
+
+int compare_operation_ranges(const void *key, const void *range) {
+  return std::strcmp(static_cast<const char *>(key), static_cast<const OperationRange *>(range)->operation);
+}
+
+// The policies on `operation`, or nullptr if none.
+const OperationRange *find_operation(const char *operation) {
+  return static_cast<const OperationRange *>(
+      bsearch(operation, operations, operation_count, sizeof(OperationRange), compare_operation_ranges));
+}
+
+// The configuration team: of a policy on MPA CONFIGURE for '*', else of the
+// first one.
+const char *find_configuring_team() {
+  const OperationRange *range = find_operation(kConfigureOperation);
+  if (range == nullptr) return nullptr;
+  for (int i = range->first; i < range->first + range->count; i++)
+    if (std::strcmp(policies[i].object, "*") == 0) return policies[i].team;
+  return policies[range->first].team;
+}
+
+// Sorts the loaded policies and lists the operations they name.
+void index_policies() {
+  if (policy_count == 0) return;
+  qsort(policies, policy_count, sizeof(CachedPolicy), compare_policies);
+  operations = static_cast<OperationRange *>(MemoryContextAlloc(cache_context, sizeof(OperationRange) * policy_count));
+  for (int i = 0; i < policy_count; i++) {
+    if (operation_count == 0 || std::strcmp(policies[i].operation, operations[operation_count - 1].operation) != 0)
+      operations[operation_count++] = OperationRange{policies[i].operation, i, 0, false};
+    operations[operation_count - 1].count++;
+  }
+  configuring_team = find_configuring_team();
+}
+
+// Parses the loaded policies' patterns, marks the operations with a
+// policy for everything and lists the schemas policies name. A stored
+// pattern that does not parse fails every statement that needs them.
+void parse_patterns() {
+  patterns = static_cast<policy::PatternView *>(
+      MemoryContextAlloc(cache_context, sizeof(policy::PatternView) * (policy_count + 1)));
+  named_schemas = static_cast<const char **>(MemoryContextAlloc(cache_context, sizeof(char *) * (policy_count + 1)));
+  named_schema_count = 0;  // (from the start again if an earlier attempt failed)
+  for (int range = 0; range < operation_count; range++) {
+    OperationRange &operation = operations[range];
+    for (int i = operation.first; i < operation.first + operation.count; i++) {
+      patterns[i] = parse_into_cache(policies[i]);
+      if (patterns[i].scope == policy::Scope::Everything)
+        operation.names_everything = true;
+      else if (!patterns[i].schema.empty())
+        named_schemas[named_schema_count++] = patterns[i].schema.data();
+    }
+  }
+  qsort(named_schemas, named_schema_count, sizeof(char *), compare_strings);
+  const char *temporary = "pg_temp";
+  temporary_schemas_named =
+      bsearch(&temporary, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
+  patterns_parsed = true;
+}
+
+// After ensure_fresh(): the patterns, parsed. Never reloads, so what the
+// caller holds of the cache stays valid.
+void ensure_patterns_parsed() {
+  if (!patterns_parsed) parse_patterns();
+}
+
+void forget_named_schema_oids(Datum, int, uint32) { named_schema_oids_valid = false; }
+
+void ensure_fresh() {
+  uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
+  if (generation == loaded_generation) return;
+  if (cache_context == nullptr) {
+    cache_context = AllocSetContextCreate(TopMemoryContext, "pg_mpa policies", ALLOCSET_SMALL_SIZES);
+    CacheRegisterSyscacheCallback(NAMESPACEOID, forget_named_schema_oids, 0);
+  }
+  MemoryContextReset(cache_context);
+  named_schema_oids_valid = false;
+  policies = nullptr;
+  policy_count = 0;
+  patterns_parsed = false;
+  patterns = nullptr;
+  operations = nullptr;
+  operation_count = 0;
+  named_schemas = nullptr;
+  named_schema_count = 0;
+  temporary_schemas_named = false;
+  configuring_team = nullptr;
+  approver_roles = nullptr;
+  approver_role_count = 0;
+  loaded_generation = 0;
+  bool here = in_mpa_database();
+  uint64 loaded = generation;
+  if (here)
+    load_from_table();
+  else
+    loaded = load_from_shared_memory();
+  index_policies();
+  loaded_generation = loaded;
+  // This transaction's own uncommitted changes are in the copy (the session
+  // sees them at once), but no other session may see them. (A parallel
+  // worker sees its leader's, and does not know whether there are any.)
+  if (here && !policy_change_is_pending() && !IsParallelWorker()) publish_policies(loaded);
+}
+
+// The gate's first look at a statement asks only whether a policy names its
+// command, whether a team governs pg_mpa and whether any policy exists. A
+// session whose copy is stale answers that from the outline mpa.database's
+// backends publish with each load (the mail worker after every committed
+// change), so that a new connection whose first statement is a SET never
+// reads mpa.policies. Outside mpa.database the copy is the cluster-wide
+// policies in shared memory, cheap to take.
+PolicyOutline outline;          // this backend's copy of the published one
+uint64 outline_generation = 0;  // its generation; 0: none
+
+// Takes the published outline if it is of `generation`.
+bool take_published_outline(uint64 generation) {
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
+  const PolicyOutline &published = state->outline;
+  bool current = state->cluster_policies_generation == generation && published.complete;
+  if (current) {
+    // What precedes the operations, and the operations in use.
+    memcpy(&outline, &published, offsetof(PolicyOutline, operations));
+    memcpy(outline.operations, published.operations, sizeof outline.operations[0] * outline.operation_count);
+    outline_generation = generation;
+  }
+  LWLockRelease(state->cluster_policies_lock);
+  return current;
+}
+
+// The outline to answer from, or nullptr to answer from the copy, which is
+// then fresh. A transaction with its own policy change pending uses its copy.
+const PolicyOutline *current_outline() {
+  uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
+  if (generation == loaded_generation) return nullptr;
+  if (generation == outline_generation) return &outline;
+  if (!policy_change_is_pending() && in_mpa_database() && take_published_outline(generation)) return &outline;
+  ensure_fresh();
+  return nullptr;
+}
+
+int compare_operation_names(const void *key, const void *name) {
+  return std::strcmp(static_cast<const char *>(key), static_cast<const char *>(name));
+}
+
+// Whether some policy names the schema with this OID. Needs the patterns.
+bool schema_oid_is_named(Oid schema) {
+  if (temporary_schemas_named && isAnyTempNamespace(schema)) return true;
+  if (!named_schema_oids_valid) {
+    named_schema_oids = static_cast<Oid *>(MemoryContextAlloc(cache_context, sizeof(Oid) * (named_schema_count + 1)));
+    named_schema_oid_count = 0;
+    for (int i = 0; i < named_schema_count; i++) {
+      Oid oid = get_namespace_oid(named_schemas[i], true);
+      if (OidIsValid(oid)) named_schema_oids[named_schema_oid_count++] = oid;
+    }
+    qsort(named_schema_oids, named_schema_oid_count, sizeof(Oid), oid_cmp);
+    named_schema_oids_valid = true;
+  }
+  return bsearch(&schema, named_schema_oids, named_schema_oid_count, sizeof(Oid), oid_cmp) != nullptr;
+}
+
+// Whether some policy names the schema `quoted` (as quote_identifier prints
+// it). Conservative: a quoted spelling, whose value differs, counts as named.
+// Needs the patterns.
+bool schema_is_named(const char *quoted) {
+  if (quoted[0] == '\0' || std::strchr(quoted, '"') != nullptr) return true;
+  return bsearch(&quoted, named_schemas, named_schema_count, sizeof(char *), compare_strings) != nullptr;
+}
+
+// The team of the most specific policy on `operation` for one target, or
+// nullptr if none.
+const char *team_for(const char *operation, const char *schema, const char *name) {
+  const OperationRange *range = find_operation(operation);
+  if (range == nullptr) return nullptr;
+  ensure_patterns_parsed();
+  // Only '*' reaches an object in a schema no policy names.
+  if (!range->names_everything && !schema_is_named(schema)) return nullptr;
+  int best = run_cpp([&] {
+    return policy::best_match(patterns + range->first, range->count,
+                              policy::object_values(policy::ObjectName{schema, name}));
+  });
+  return best < 0 ? nullptr : pstrdup(policies[range->first + best].team);
+}
+
+}  // namespace
+
+void forget_cached_policies() {
+  loaded_generation = 0;
+  outline_generation = 0;
+}
+
+void refresh_policies() { ensure_fresh(); }
+
+bool operation_is_protected(const char *operation) {
+  if (const PolicyOutline *from = current_outline())
+    return bsearch(operation, from->operations, from->operation_count, kOperationBytes, compare_operation_names) !=
+           nullptr;
+  return find_operation(operation) != nullptr;
+}
+
+bool pg_mpa_is_governed() {
+  if (const PolicyOutline *from = current_outline()) return from->governed;
+  return configuring_team != nullptr;
+}
+
+bool operation_may_reach_schema(const char *operation, Oid schema) {
+  ensure_fresh();
+  const OperationRange *range = find_operation(operation);
+  if (range == nullptr) return false;
+  ensure_patterns_parsed();
+  return range->names_everything || schema_oid_is_named(schema);
+}
+
+const char *team_for_any_object_in(const char *operation, const char *schema) {
+  ensure_fresh();
+  const OperationRange *range = find_operation(operation);
+  if (range == nullptr) return nullptr;
+  ensure_patterns_parsed();
+  const char *everything = nullptr;
+  for (int i = range->first; i < range->first + range->count; i++) {
+    if (patterns[i].scope == policy::Scope::Everything) {
+      if (everything == nullptr) everything = policies[i].team;
+    } else if (schema == nullptr || patterns[i].schema == schema) {
+      return pstrdup(policies[i].team);  // names the schema (or an object in it): more specific
+    }
+  }
+  return everything != nullptr ? pstrdup(everything) : nullptr;
+}
+
+bool relations_may_be_governed(const char *operation, const char *const *schemas, int count) {
+  ensure_fresh();
+  ensure_patterns_parsed();
+  const OperationRange *range = find_operation(operation);
+  if (range != nullptr && range->names_everything) return true;
+  Oid pg_mpa_schema = configuring_team != nullptr ? pg_mpa_schema_oid() : InvalidOid;
+  auto may_hold_governed = [pg_mpa_schema](Oid schema) {
+    return OidIsValid(schema) && (schema == pg_mpa_schema || schema_oid_is_named(schema));
+  };
+  bool unqualified = false;
+  for (int i = 0; i < count; i++) {
+    // "pg_temp" is the session's temporary schema, which the search path holds.
+    if (schemas[i] == nullptr || std::strcmp(schemas[i], "pg_temp") == 0)
+      unqualified = true;
+    else if (may_hold_governed(get_namespace_oid(schemas[i], true)))
+      return true;
+  }
+  if (!unqualified) return false;
+  List *path = fetch_search_path(true);  // with pg_temp and pg_catalog
+  bool found = false;
+  ListCell *cell;
+  foreach (cell, path) {
+    found = may_hold_governed(lfirst_oid(cell));
+    if (found) break;
+  }
+  list_free(path);
+  return found;
+}
+
+ApproverRole approver_role(Oid role) {
+  if (in_mpa_database()) {
+    ensure_fresh();
+    return bsearch(&role, approver_roles, approver_role_count, sizeof(Oid), compare_oids) ? ApproverRole::Yes
+                                                                                          : ApproverRole::No;
+  }
+  SharedState *state = shared_state();
+  LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
+  ApproverRole answer = ApproverRole::Unknown;
+  // Published at the current generation: a change committed since (an
+  // approver just added) is not in it yet.
+  bool current = state->cluster_policies_generation == pg_atomic_read_u64(&state->policy_generation);
+  if (current && state->approver_roles_complete)
+    answer = bsearch(&role, state->approver_roles, state->approver_role_count, sizeof(Oid), compare_oids)
+                 ? ApproverRole::Yes
+                 : ApproverRole::No;
+  LWLockRelease(state->cluster_policies_lock);
+  return answer;
+}
+
+bool policies_exist() {
+  if (const PolicyOutline *from = current_outline()) return from->policy_count > 0;
+  return policy_count > 0;
+}
+
+namespace {
+
+// For a statement renaming, moving or re-owning objects: the team of a policy
+// that the change would take an object away from (policy::first_escaped),
+// or nullptr. *target_index is the target concerned.
+const char *team_guarding_names(const StatementDescription &description, bool leaves_schema,
+                                int *target_index) {
+  *target_index = -1;
+  ensure_fresh();
+  if (policy_count == 0) return nullptr;
+  ensure_patterns_parsed();
+  const char *team = nullptr;
+  for (int i = 0; i < description.target_count && team == nullptr; i++) {
+    const StatementTarget &target = description.targets[i];
+    bool is_schema = target.class_id == NamespaceRelationId;
+    // A schema, or an object in a schema, that no policy names escapes none.
+    if (!schema_is_named(is_schema ? target.name : target.schema)) continue;
+    int escaped = run_cpp([&] {
+      return policy::first_escaped(patterns, policy_count,
+                                   policy::object_values(policy::ObjectName{target.schema, target.name}), is_schema,
+                                   leaves_schema);
+    });
+    if (escaped < 0) continue;
+    team = pstrdup(policies[escaped].team);
+    *target_index = i;
+  }
+  return team;
+}
+
+}  // namespace
+
+const char *configuration_team() {
+  ensure_fresh();
+  return configuring_team;
+}
+
+const char *governing_team(const StatementDescription &description, int *target_index) {
+  *target_index = -1;
+  ensure_fresh();  // the whole copy: its patterns decide
+  bool protected_operation = operation_is_protected(description.operation);
+  const char *pg_mpa_team = configuration_team();
+  if (!protected_operation && pg_mpa_team == nullptr) return nullptr;
+  if (pg_mpa_team != nullptr && description.changes_pg_mpa_setup) return pg_mpa_team;
+  if (description.target_count == 0)
+    return protected_operation ? team_for(description.operation, "", "") : nullptr;
+  const char *team = nullptr;
+  for (int i = 0; i < description.target_count; i++) {
+    const StatementTarget &target = description.targets[i];
+    const char *target_team = pg_mpa_team && is_pg_mpa_object(target.class_id, target.object_id)
+                                  ? pg_mpa_team
+                                  : protected_operation ? team_for(description.operation, target.schema, target.name)
+                                                        : nullptr;
+    if (target_team == nullptr) continue;
+    if (team == nullptr) {
+      team = target_team;
+      *target_index = i;
+    } else if (std::strcmp(team, target_team) != 0) {
+      ereport(ERROR,
+              (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+               errmsg("%s on %s and %s needs the approval of two teams (\"%s\" and \"%s\")",
+                      description.operation, target_display_name(description.targets[*target_index]),
+                      target_display_name(target), team, target_team),
+               errhint("Split the statement so that each team approves its own objects.")));
+    }
+  }
+  return team;
+}
+
+const char *approving_team(const StatementDescription &description, int *target_index) {
+  const char *team = governing_team(description, target_index);
+  if (team != nullptr || description.name_change == NameChange::None) return team;
+  return team_guarding_names(description, description.name_change == NameChange::Move, target_index);
+}
+
+}  // namespace mpa::pg

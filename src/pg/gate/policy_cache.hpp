@@ -1,0 +1,87 @@
+// This backend's copy of mpa.policies (outside mpa.database: of the
+// policies on cluster-wide operations, from shared memory). The gate
+// consults it for every utility statement, so a statement whose command no
+// policy names costs one atomic read and a short scan, never a query. The
+// copy is reloaded when the shared policy generation moves (a committed
+// change anywhere), read as committed at that moment. Until a statement
+// needs more, a session answers whether a policy names a command, whether
+// a team governs pg_mpa and whether any policy exists from the outline
+// published in shared memory, without loading the copy (docs/decisions.md,
+// "The policy cache").
+#pragma once
+
+#include "pg/gate/statement_description.hpp"
+
+namespace mpa::pg {
+
+// Drops the copy (and the outline taken); the next use reloads it.
+void forget_cached_policies();
+
+// Reloads the copy if stale. In mpa.database this also publishes the
+// policies on cluster-wide operations (roles, databases, tablespaces, ALTER
+// SYSTEM) to shared memory, where the gate of every other database reads
+// them, with the outline new sessions here read (unless the transaction
+// has its own policy change pending, or this is a parallel worker); the
+// mail worker calls it every round. Must run in a transaction.
+void refresh_policies();
+
+// Whether a committed policy names this command tag. Must run in a
+// transaction. False when pg_mpa is not installed in this database.
+bool operation_is_protected(const char *operation);
+
+// Whether a team governs pg_mpa (configuration_team() is not nullptr),
+// without loading the policies where their outline says. Must run in a
+// transaction.
+bool pg_mpa_is_governed();
+
+// The team that governs pg_mpa itself (a policy on MPA CONFIGURE, '*'
+// preferred), or nullptr while none does and superusers configure freely.
+const char *configuration_team();
+
+// The team whose approval the statement needs, or nullptr. pg_mpa's own
+// objects (its extension, schema, tables and functions) are governed by the
+// configuration team. When several
+// targets are governed by different teams the statement is refused: each
+// team approves its own objects. *target_index is the first governed target
+// (-1 for a statement without targets). PostgreSQL-style: may ereport.
+const char *governing_team(const StatementDescription &description, int *target_index);
+
+// The team whose approval the statement needs: its governing team, else,
+// for a statement renaming, moving or re-owning objects, the team of a
+// policy it would take an object away from. nullptr: no approval needed.
+// The gate and mpa_request() both ask this. PostgreSQL-style.
+const char *approving_team(const StatementDescription &description, int *target_index);
+
+// False when no policy on `operation` can name an object in this schema:
+// none on it names the schema or everything ('*'). Lets the object access
+// hook pass over the objects of unprotected schemas cheaply.
+bool operation_may_reach_schema(const char *operation, Oid schema);
+
+// The team of a policy on `operation` that names `schema` (an identifier
+// value) or an object in it, else of one that names everything ('*');
+// nullptr when none does. A nullptr schema stands for every schema: then
+// any policy on `operation` counts. For statements on objects that do not
+// exist yet (default privileges of future tables).
+const char *team_for_any_object_in(const char *operation, const char *schema);
+
+// For a statement on relations named, unresolved, in `schemas` (nullptr:
+// an unqualified name, found on the search path): false when describing it
+// could find no team, because no policy names any of those schemas (for
+// the statement itself, or for a name it would take away), no policy on
+// `operation` names everything, and none is pg_mpa's own schema while a
+// team governs pg_mpa. Lets the gate pass over ordinary DDL without
+// resolving names, locking or reading catalogs. PostgreSQL-style.
+bool relations_may_be_governed(const char *operation, const char *const *schemas, int count);
+
+// Whether any policy exists (in this database's view).
+bool policies_exist();
+
+// Whether `role` is an approver of some team. In mpa.database from this
+// backend's copy (its own transaction's changes included); elsewhere from
+// what mpa.database published: Unknown while that is older than the last
+// committed change (the worker publishes it a moment later), or when more
+// approvers exist than shared memory holds. Must run in a transaction.
+enum class ApproverRole { No, Yes, Unknown };
+ApproverRole approver_role(Oid role);
+
+}  // namespace mpa::pg

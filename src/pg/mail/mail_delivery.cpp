@@ -1,0 +1,157 @@
+// Renders claimed outbox rows and sends them over one SMTP session.
+#include "pg/mail/mail_delivery.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/mail_message.hpp"
+#include "core/retry_policy.hpp"
+#include "core/smtp_transport.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/startup/settings.hpp"
+
+extern "C" {
+#include "common/pg_prng.h"
+}
+
+namespace mpa::pg {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kRetryCap = std::chrono::hours(1);
+
+// pg_mpa_smtp.so's session factory (see core/smtp_transport.hpp), loaded
+// by the first delivery.
+mail::OpenSmtpSession open_smtp_session = nullptr;
+
+// The factory, loaded on first use. A library that cannot be loaded (its
+// file missing, say) throws PostgresError; loading leaves nothing half
+// done, so the caller carries on.
+mail::OpenSmtpSession smtp_transport() {
+  if (open_smtp_session == nullptr)
+    open_smtp_session = call_postgres([] {
+      return reinterpret_cast<mail::OpenSmtpSession>(
+          load_external_function("$libdir/pg_mpa_smtp", mail::kOpenSmtpSessionSymbol, true, nullptr));
+    });
+  return open_smtp_session;
+}
+
+void set_error(MailJob &job, const std::string &error) {
+  std::strncpy(job.error, error.c_str(), sizeof job.error - 1);
+  job.error[sizeof job.error - 1] = '\0';
+}
+
+void schedule_retry(MailJob &job, const std::string &error) {
+  job.verdict = MailVerdict::Retry;
+  job.retry_after_ms = mail::retry_delay(job.attempts, milliseconds(settings::mail_retry_delay_s * 1000LL),
+                                         kRetryCap, pg_prng_double(&pg_global_prng_state))
+                           .count();
+  set_error(job, error);
+}
+
+mail::SmtpConfig smtp_config() {
+  mail::SmtpConfig config;
+  config.url = settings::smtp_url;
+  config.require_starttls = settings::smtp_starttls;
+  config.user = settings::smtp_user;
+  config.password = settings::smtp_password;
+  config.ca_file = settings::smtp_ca_file;
+  config.timeout_seconds = settings::smtp_timeout_s;
+  return config;
+}
+
+// Where a code mail's body takes its code. The stored body never holds one.
+constexpr std::string_view kCodePlaceholder = "{{code}}";
+
+std::string body_of(const MailJob &job) {
+  std::string body = job.body;
+  if (!job.carries_code) return body;
+  std::size_t at = body.find(kCodePlaceholder);
+  if (at == std::string::npos) throw mpa::Error(sqlstate::kInternalError, "code mail without a place for the code");
+  return body.replace(at, kCodePlaceholder.size(), code_for(job.challenge));
+}
+
+std::string render(const MailJob &job, std::time_t now, const char *audit_head) {
+  mail::Message message;
+  message.from = settings::mail_from;
+  message.from_name = "pg_mpa";
+  message.to = job.recipient;
+  message.subject = job.subject;
+  message.body = body_of(job);
+  // Anchors the audit chain outside the database: a history rewritten
+  // later disagrees with the heads approvers already hold.
+  if (audit_head != nullptr) message.body += std::string("\n-- \npg_mpa audit chain head: ") + audit_head + "\n";
+  message.message_id = job.message_id;
+  message.date = now;
+  message.headers.emplace_back("X-MPA-Outbox-Id", std::to_string(job.id));
+  return mail::render(message);
+}
+
+// Settings that make sending impossible: every job waits for a fix.
+const char *configuration_problem() {
+  if (settings::smtp_url == nullptr || settings::smtp_url[0] == '\0') return "mpa.smtp_url is not set";
+  if (settings::mail_from == nullptr || settings::mail_from[0] == '\0') return "mpa.mail_from is not set";
+  return nullptr;
+}
+
+}  // namespace
+
+void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
+  run_cpp([jobs, count, audit_head] {
+    if (const char *problem = configuration_problem()) {
+      for (int i = 0; i < count; i++) schedule_retry(jobs[i], problem);
+      return;
+    }
+    mail::OpenSmtpSession open_session;
+    try {
+      open_session = smtp_transport();
+    } catch (const PostgresError &e) {
+      // A broken installation: the mail waits for it to be fixed, and the
+      // worker's other duties (expiry, revoking grants) go on meanwhile.
+      for (int i = 0; i < count; i++) schedule_retry(jobs[i], std::string("pg_mpa_smtp: ") + e.what());
+      return;
+    }
+    // A pending SIGTERM ends the current transfer; the job is retried later.
+    std::unique_ptr<mail::MailSession> session(open_session(smtp_config(), [] { return ProcDiePending != 0; }));
+    for (int i = 0; i < count; i++) {
+      MailJob &job = jobs[i];
+      std::time_t now = std::time(nullptr);
+      if (static_cast<double>(now) >= job.expires_at) {
+        job.verdict = MailVerdict::Expired;
+        continue;
+      }
+      std::string rendered;
+      try {
+        rendered = render(job, now, audit_head);
+      } catch (const mpa::Error &e) {
+        // The row passed validation when it was queued, so the settings
+        // changed under it (mpa.mail_from); the next try would fail alike.
+        job.verdict = MailVerdict::Failed;
+        set_error(job, e.what());
+        continue;
+      }
+      mail::SendResult result = session->send(settings::mail_from, job.recipient, rendered);
+      switch (result.outcome) {
+        case mail::DeliveryOutcome::Sent: job.verdict = MailVerdict::Sent; break;
+        case mail::DeliveryOutcome::Permanent:
+          job.verdict = MailVerdict::Failed;
+          set_error(job, result.error);
+          break;
+        case mail::DeliveryOutcome::Temporary: schedule_retry(job, result.error); break;
+      }
+      if (result.outcome == mail::DeliveryOutcome::Temporary && result.session_failed) {
+        // The server cannot be reached or talked to: the rest of the batch
+        // would wait out the same timeout one by one. Retry them all later.
+        for (int j = i + 1; j < count; j++) schedule_retry(jobs[j], "not tried: " + result.error);
+        break;
+      }
+    }
+  });
+}
+
+}  // namespace mpa::pg

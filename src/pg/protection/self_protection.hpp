@@ -1,0 +1,82 @@
+// pg_mpa protects itself. Trust belongs to a call of pg_mpa's own code:
+//  * Its public functions (members of the extension outside schema mpa) are
+//    entry points; its internal functions (members in schema mpa) run only
+//    below one of them, in its internal SQL or in its worker, and are
+//    refused to any other caller (MP010). Membership is by OID.
+//  * Its tables are written only by that trusted code: a direct INSERT,
+//    UPDATE, DELETE, COPY FROM, TRUNCATE or row lock on a table in schema
+//    mpa is refused for every role.
+//  * Its objects change only with its own extension scripts: nothing is
+//    created in schema mpa, replaces one of its functions, hangs on its
+//    tables or extends built-in casts and operator families, and nothing of
+//    it is altered, for every role, always. Once a team governs pg_mpa
+//    (a policy on MPA CONFIGURE) it cannot be dropped either, however
+//    reached, and nothing is created in pg_catalog, except by a statement
+//    the gate let through as approved by that team.
+// Settings, libraries and the routes to files and programs are closed by
+// the gate (changes_pg_mpa_setup) and server_files.hpp; docs/threat-model.md
+// and docs/self-protection.md list every path.
+#pragma once
+
+#include "pg/boundary/postgres.hpp"
+
+namespace mpa::pg {
+
+// Whether the object is one of pg_mpa's own (see above).
+bool is_pg_mpa_object(Oid class_id, Oid object_id);
+
+// Refuses a statement that would make a relation inherit from, or a
+// partition of, one of pg_mpa's tables (its rows would count as pg_mpa's),
+// or put one of pg_mpa's tables under another: for every role, always.
+void refuse_inheritance_from_pg_mpa(Node *statement);
+
+// Refuses LOCK TABLE of one of pg_mpa's tables, for every role, always, and
+// of a system catalog once governed: a stranger's lock would stall
+// approvals (and hold a waiting verification, its code on display).
+void refuse_lock_of_pg_mpa_tables(Node *statement);
+
+// Refuses, for every role: ALTER TABLE of one of pg_mpa's tables while no
+// team governs (SET UNLOGGED or SET ACCESS METHOD rewrite it without any
+// other trace; once governed the gate asks the governing team), and
+// CLUSTER or REINDEX of one inside a transaction block (its lock would be
+// held at will, like LOCK TABLE's).
+void refuse_maintenance_hazards(Node *statement);
+
+// Refuses ALTER ... SET SCHEMA into pg_mpa's schema (always) or into
+// pg_catalog (once governed): the same rule as for objects created there.
+void refuse_move_into_protected_schema(Node *statement);
+
+// The gate marks the run of a statement it let through as approved.
+void set_approved_statement_running(bool running);
+bool approved_statement_is_running();
+
+// Whether the query running now may do what only an approved statement's
+// own work may (write the system catalogs, call the server-file functions):
+// the script of an approved CREATE/ALTER EXTENSION. A query a trigger or a
+// function runs inside an approved statement is not part of what was
+// approved, nor is a query the approved statement itself evaluates.
+bool approved_extension_script_is_running();
+
+// Chains the executor permission, function manager and object access hooks
+// (from _PG_init).
+void install_self_protection();
+
+// Refuses (MP001) to let governance start while functions that are not
+// pg_mpa's carry the name of one of its public functions (made before its
+// rules applied): they could be called instead of pg_mpa's.
+void refuse_governance_beside_look_alikes();
+
+// Marks the running code as pg_mpa's own for a while (balanced calls).
+void enter_trusted_code();
+void leave_trusted_code();
+
+// The mail worker is pg_mpa's own for its whole life.
+void trust_this_process();
+
+// Runs body(context) with pg_mpa's trust set aside: the statement of an
+// approved request runs as its requester, and whatever it reaches
+// (functions, triggers, pg_mpa's internal functions) meets every rule as if
+// typed. PostgreSQL-style: may ereport; the trust is restored either way.
+void without_trust(void (*body)(void *), void *context);
+
+}  // namespace mpa::pg

@@ -1,0 +1,162 @@
+// pg_mpa's shared memory: the code key, the mail worker's latch (so that a
+// committing backend can wake it), the policy generation (so that backends
+// know when their policy cache is stale), and what must survive the
+// caller's ROLLBACK: the wrong-try counters of one-time codes and the audit
+// events of refused statements and wrong codes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pg/boundary/postgres.hpp"
+
+extern "C" {
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+}
+
+namespace mpa::pg {
+
+inline constexpr std::size_t kCodeKeyBytes = 32;
+inline constexpr int kAttemptSlots = 4096;
+inline constexpr int kBurnSlots = 1024;
+inline constexpr int kGuessSlots = 1024;
+inline constexpr int kWrongCodesRemembered = 100;  // the largest per-day budget
+inline constexpr int kClusterPolicySlots = 256;
+inline constexpr int kApproverRoleSlots = 1024;
+inline constexpr int kOutlineOperationSlots = 256;  // more than PostgreSQL has command tags
+inline constexpr int kOperationBytes = 64;
+inline constexpr int kAuditRingSlots = 256;
+inline constexpr int kAuditDetailBytes = 1536;
+
+// A policy on a cluster-wide operation (roles, databases, tablespaces,
+// ALTER SYSTEM), copied here so that the gate in every database knows it.
+struct ClusterPolicy {
+  int64 id;
+  char operation[kOperationBytes];
+  char object[200];
+  char team[64];
+};
+
+// mpa.database's policies in outline: what the gate's first look at a
+// statement asks. Not complete: too many operations to list here.
+struct PolicyOutline {
+  bool complete;
+  bool governed;  // a policy on MPA CONFIGURE exists
+  int policy_count;
+  int operation_count;
+  char operations[kOutlineOperationSlots][kOperationBytes];  // distinct, sorted (strcmp)
+};
+
+// Tries at one challenge (one mailed code).
+// Slots are keyed by ids and by something drawn when the row was made (the
+// code's nonce, the request's creation time): ids start again from 1 after
+// the extension is re-created, and old counters must not carry over.
+struct ChallengeAttempts {
+  int64 challenge_id;        // 0: free
+  uint64 nonce_tag;          // the first bytes of the challenge's nonce
+  int tries;                 // evaluated or refused, counted before comparing
+  bool spent;                // the right code was given: single use
+  bool dead_reported;        // the approver was told the code died
+  TimestampTz forget_after;  // the code's expiry: the slot is free after it
+};
+
+// Wrong tries of one approver at one request, across all its codes.
+struct VoterAttempts {
+  int64 request_id;  // 0: free
+  TimestampTz request_created_at;
+  Oid approver;
+  int wrong;
+  int64 last_challenge_id;  // the code that took the last wrong try
+  bool lockout_reported;
+  TimestampTz forget_after;  // the request's expiry
+};
+
+// Wrong codes entered in one approver's name, over every request and
+// address confirmation: when the last ones were (a ring, oldest
+// overwritten), for the per-hour and per-day budgets.
+struct ApproverGuesses {
+  Oid approver;  // InvalidOid: free
+  int next;      // where the next wrong try goes in the ring
+  TimestampTz wrong_at[kWrongCodesRemembered];  // 0: none
+  bool budget_spent_unreported;  // the approver is still to be told
+  int64 last_challenge_id;       // the code of the try that spent it (whose address is told)
+};
+
+// Codes of one approver burned by a submission that did not finish
+// (code_submission.hpp): every code opened at or before `at` is dead.
+struct CodeBurn {
+  Oid approver;  // InvalidOid: free
+  TimestampTz at;
+};
+
+// An audit event that happened in a transaction that rolls back (a refused
+// statement, a wrong code), waiting for the worker to write it to mpa.audit.
+struct PendingAuditEntry {
+  TimestampTz at;
+  int64 request_id;  // 0: none
+  Oid role;          // the session role
+  Oid database;
+  char kind[32];
+  char detail[kAuditDetailBytes];  // a JSON object
+};
+
+struct SharedState {
+  // Drawn from OpenSSL's CSPRNG when the postmaster creates shared memory
+  // (so again after every restart or crash); never written anywhere else.
+  std::uint8_t code_key[kCodeKeyBytes];
+  TimestampTz key_drawn_at;  // codes of challenges opened before were made with another key
+
+  slock_t mutex;          // protects worker_latch
+  Latch *worker_latch;    // the running mail worker's latch, or nullptr
+  // Set by wake_mail_worker() before it sets the latch, cleared by the
+  // worker when a round starts. The latch is also set by signals that need
+  // no round (sinval catch-up, which busy DDL sends constantly): only this
+  // flag, or a timer running out, makes the worker query its tables.
+  pg_atomic_uint32 worker_has_work;
+
+  pg_atomic_uint64 policy_generation;  // bumped when committed policies change
+
+  LWLock *attempts_lock;  // protects both attempt tables, the guesses and the burns
+  ChallengeAttempts challenges[kAttemptSlots];
+  VoterAttempts voters[kAttemptSlots];
+  CodeBurn burns[kBurnSlots];
+  ApproverGuesses guesses[kGuessSlots];
+  TimestampTz all_codes_burned_at;  // when the burns were full: everyone's codes
+
+  // Written by backends of mpa.database when they load policies (not with
+  // their transaction's own uncommitted change, not by parallel workers),
+  // read by the gate in the other databases; the outline below by new
+  // sessions in mpa.database too.
+  LWLock *cluster_policies_lock;
+  uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
+  int cluster_policy_count;
+  ClusterPolicy cluster_policies[kClusterPolicySlots];
+  // Published with them, at the same generation (see policy_cache.cpp).
+  PolicyOutline outline;
+  // The roles that are approvers (distinct, sorted), for the gate of every
+  // database: dropping or renaming one is refused. Not complete: more
+  // approvers than slots.
+  bool approver_roles_complete;
+  int approver_role_count;
+  Oid approver_roles[kApproverRoleSlots];
+
+  // Audit events written by backends, taken by the worker (a ring).
+  LWLock *audit_ring_lock;
+  int audit_ring_first;   // oldest entry
+  int audit_ring_count;
+  uint64 audit_ring_lost;  // events dropped because the ring was full, not yet recorded
+  PendingAuditEntry audit_ring[kAuditRingSlots];
+};
+
+// Chains pg_mpa into shmem_request_hook / shmem_startup_hook. Only valid while
+// shared_preload_libraries are processed.
+void install_shared_state_hooks();
+
+// This backend's pointer to the shared state (attached at backend start).
+SharedState *shared_state();
+
+}  // namespace mpa::pg

@@ -1,0 +1,26 @@
+// Where pg_mpa lives: the one database named by mpa.database.
+#pragma once
+
+#include "pg/boundary/postgres.hpp"
+
+namespace mpa::pg {
+
+// Throws mpa::Error unless the current database is mpa.database: the mpa
+// tables and the mail worker exist only there.
+void require_mpa_database();
+
+// Whether this backend is connected to mpa.database. PostgreSQL-style (a
+// catalog lookup the first time; must run in a transaction).
+bool in_mpa_database();
+
+// pg_mpa's extension and its schema mpa in this database (InvalidOid when
+// not installed). Looked up once and forgotten whenever any schema is
+// created, renamed or dropped (the extension's script creates schema mpa;
+// DROP EXTENSION drops it). In a transaction.
+Oid pg_mpa_extension_oid();
+Oid pg_mpa_schema_oid();
+
+// Registers the invalidation that keeps them right (from _PG_init).
+void install_installation_cache();
+
+}  // namespace mpa::pg
