@@ -110,8 +110,12 @@ RESET search_path;
 -------------------------------------------------------------------------------
 SELECT * FROM pg_temp.gate('DROP TABLE gt_free.a, gt_prod.plain');
 SELECT to_regclass('gt_free.a') AS a, to_regclass('gt_prod.plain') AS plain;
--- Two objects of two teams: refused too (by the team question).
-SELECT state IS NOT NULL AS refused FROM pg_temp.gate('DROP TABLE gt_prod.plain, gt_prod.special');
+-- Two objects of two teams (gt_prod.* is gt-wide's, gt_prod.special
+-- gt-narrow's): no single team can approve it, so it is refused with the
+-- two teams named and a hint to split it (not judged by whichever team
+-- comes first), and nothing is dropped.
+SELECT * FROM pg_temp.gate('DROP TABLE gt_prod.plain, gt_prod.special');
+SELECT to_regclass('gt_prod.plain') AS plain, to_regclass('gt_prod.special') AS special;
 
 -------------------------------------------------------------------------------
 -- TRUNCATE of a protected table ('TRUNCATE' as the docs write it, and the
@@ -222,6 +226,20 @@ SET SESSION AUTHORIZATION gt_other;
 SELECT state, message FROM pg_temp.gate('SELECT gt_free.rename_later()');
 RESET SESSION AUTHORIZATION;
 SELECT to_regclass('gt_prod.plain') AS plain, to_regclass('gt_prod.renamable') AS renamable;
+
+-------------------------------------------------------------------------------
+-- With standard_conforming_strings off, '...' literals lex differently
+-- (backslash escapes), so pg_mpa's fingerprint of a statement could stand
+-- for another one: it refuses to judge any statement it must judge, and to
+-- take requests; what it need not judge runs as usual.
+-------------------------------------------------------------------------------
+SET standard_conforming_strings = off;
+SELECT * FROM pg_temp.gate('DROP TABLE gt_prod.plain');
+SELECT * FROM pg_temp.gate($$SELECT mpa_request('DROP TABLE gt_prod.plain', 'scs off')$$);
+SELECT * FROM pg_temp.gate('CREATE TABLE gt_free.scs_off (id int)');
+RESET standard_conforming_strings;
+SELECT to_regclass('gt_prod.plain') AS plain, to_regclass('gt_free.scs_off') AS scs_off;
+DROP TABLE gt_free.scs_off;
 
 -------------------------------------------------------------------------------
 -- Unprotected statements and objects pass untouched.

@@ -23,3 +23,18 @@ SHOW mpa.smtp_password;
 SET mpa.otp_ttl = 5;
 RESET ROLE;
 DROP ROLE mpa_settings_reader;
+
+-- mpa.smtp_url takes only smtp:// and smtps:// (its check runs whenever
+-- the value is loaded or set): libcurl would follow any URL it is given.
+-- ALTER SYSTEM runs the same check as a reload and writes nothing when it
+-- fails. (The RESET undoes a value that got through.)
+-- (ALTER SYSTEM cannot run in a function: psql shows each SQLSTATE.)
+ALTER SYSTEM SET mpa.smtp_url = 'http://127.0.0.1:25';
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET mpa.smtp_url = 'file:///etc/passwd';
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET mpa.smtp_url = 'imap://127.0.0.1:143';
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS auto_conf_lines FROM pg_file_settings
+ WHERE name = 'mpa.smtp_url' AND sourcefile LIKE '%postgresql.auto.conf';
+ALTER SYSTEM RESET mpa.smtp_url;

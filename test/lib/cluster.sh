@@ -90,8 +90,11 @@ mpa_start_cluster() {
   MPA_PGDATA=$MPA_WORK/data
   MPA_PGHOST=$MPA_WORK
   mpa_init_cluster "$MPA_PGDATA" "$MPA_PGPORT" "$dbname" "$extra" || return 1
-  mpa_as_postgres "$MPA_PG_BIN/pg_ctl" -D "$MPA_PGDATA" -l "$MPA_WORK/postgres.log" -w start >/dev/null
   export PGHOST=$MPA_PGHOST PGPORT=$MPA_PGPORT PGUSER=postgres
+  # pg_ctl's status is the function's: a server that did not start stops
+  # the caller here, with the end of its log.
+  mpa_as_postgres "$MPA_PG_BIN/pg_ctl" -D "$MPA_PGDATA" -l "$MPA_WORK/postgres.log" -w start >/dev/null ||
+    { echo "PostgreSQL did not start:"; mpa_as_postgres tail -20 "$MPA_WORK/postgres.log"; return 1; }
 }
 
 # mpa_init_cluster DATADIR PORT DBNAME [extra postgresql.conf lines]: initdb

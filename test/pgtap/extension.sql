@@ -1,13 +1,21 @@
 -- The installed surface: schema, functions, and who may touch what.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT has_schema('mpa');
 SELECT has_table('mpa', 'outbox', 'the mail queue exists');
 SELECT has_function('public', 'mpa_mail_test', ARRAY['text'], 'functions live in the extension schema');
 SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_mpa'),
           'public', 'the extension schema is public by default');
-SELECT is(current_setting('shared_preload_libraries') ~ '\mpg_mpa\M', true, 'pg_mpa is preloaded');
+-- What preloading pg_mpa starts (not merely the name in
+-- shared_preload_libraries): its mail worker runs, and its settings are
+-- pg_mpa's own (typed, bounded, reload-only), not placeholders that any
+-- session could set.
+SELECT is((SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'pg_mpa mail worker'),
+          1, 'the mail worker runs');
+SELECT is((SELECT format('%s %s..%s %s', vartype, min_val, max_val, context)
+             FROM pg_settings WHERE name = 'mpa.otp_max_attempts'),
+          'integer 1..10 sighup', 'mpa.otp_max_attempts is a setting of pg_mpa''s: an integer 1-10, reload only');
 
 -- Every setting is fixed for sessions: postmaster or sighup context only.
 SELECT is((SELECT count(*)::int FROM pg_settings

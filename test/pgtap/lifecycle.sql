@@ -94,7 +94,14 @@ END $$;
 -------------------------------------------------------------------------------
 SET SESSION AUTHORIZATION lc_req;
 SELECT mpa_request('TRUNCATE TABLE lc_schema.t1', 'lifecycle: the main path (LC-1)') AS a \gset
-SELECT ok(:a > 0, 'the requester gets a request id');
+-- The id returned is the request just made: that statement, justification,
+-- target (by OID), team and threshold, by this requester, pending.
+SELECT is((SELECT format('%s | %s | %s %s %s | %s/%s | %s | %s', statement, justification, operation, object,
+                         CASE WHEN target_oids = ARRAY['lc_schema.t1'::regclass::oid] THEN '(its OID)' END,
+                         team, threshold, requester, state)
+             FROM mpa.requests WHERE id = :a),
+          'TRUNCATE TABLE lc_schema.t1 | lifecycle: the main path (LC-1) | TRUNCATE TABLE lc_schema.t1 (its OID) | lc-team/2 | lc_req | pending',
+          'the requester gets the id of the request');
 SELECT ok(NOT EXISTS (SELECT FROM mpa.pending WHERE id = :a), 'the requester does not see it in mpa.pending');
 SELECT throws_ok(format('SELECT mpa_vote(%s, %L)', :a, 'approve'), 'MP003',
                  'you cannot vote on your own request', 'the requester cannot vote on it');

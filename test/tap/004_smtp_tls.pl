@@ -1,7 +1,8 @@
 # TLS and AUTH towards the SMTP server: STARTTLS and implicit TLS with a
 # verified certificate, AUTH over TLS; never plain text when STARTTLS is
-# required, never a server with an untrusted certificate, never a wrong
-# password; the waiting mail goes out once the setting is fixed.
+# required, never a server with an untrusted certificate or one made out
+# for another host name, never a wrong password; the waiting mail goes out
+# once the setting is fixed.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -124,6 +125,22 @@ is(sent($wrong), 'sent', 'the mail that waited is delivered once the password is
 $meta = stored_for($auth, 'wrong-password@example.com');
 ok($meta && $meta->{tls} && ($meta->{auth} // '') eq 'mpa', 'over TLS, authenticated');
 
+# ---------------------------------------------------------------------------
+# A server whose certificate a trusted CA signed for another host name: the
+# name is checked, not only the signature (libcurl's VERIFYHOST). Its CA is
+# trusted for this case; the node connects to "localhost", the certificate
+# names only elsewhere.example.test.
+my $misnamed_certs = MpaTest::make_tls_certs('misnamed', names => 'DNS:elsewhere.example.test');
+my $misnamed = MpaTest::start_smtp(tls_cert => $misnamed_certs->{cert}, tls_key => $misnamed_certs->{key});
+ok(use_server($misnamed, 'smtp', 'mpa.smtp_ca_file' => $misnamed_certs->{ca}),
+	'certificate for another host: node pointed at the server, its CA trusted');
+$id = MpaTest::queue_test_mail($node, 'misnamed@example.com');
+($status, $attempts, $error) = refused($id);
+isnt($status, 'sent', "certificate for another host: not sent (status $status, $attempts attempts)");
+like($error, qr/certificate|host ?name|subject name/i,
+	"certificate for another host: last_error says so ($error)");
+is(MpaTest::mail_count($misnamed), 0, 'certificate for another host: nothing stored');
+
 $node->stop;
-MpaTest::stop_smtp($_) for $starttls, $implicit, $auth, $plain, $impostor;
+MpaTest::stop_smtp($_) for $starttls, $implicit, $auth, $plain, $impostor, $misnamed;
 done_testing();

@@ -289,9 +289,13 @@ sub reconfigure
 
 # A CA and a server certificate for localhost / 127.0.0.1 signed by it, made
 # with openssl in a new temporary directory. Returns { ca, cert, key, dir }.
+# $opt{names}: the certificate's subjectAltName instead (its CN is then the
+# first DNS name), for a certificate that names another host.
 sub make_tls_certs
 {
-	my ($name) = @_;
+	my ($name, %opt) = @_;
+	my $names = $opt{names} // 'IP:127.0.0.1,DNS:localhost';
+	my ($cn) = $opt{names} ? ($names =~ /DNS:([^,]+)/) : ('localhost');
 	my $dir = PostgreSQL::Test::Utils::tempdir("tls_$name");
 	my $log = "$dir/openssl.log";
 	my $run = sub {
@@ -304,12 +308,12 @@ sub make_tls_certs
 		'-addext', 'basicConstraints=critical,CA:TRUE',
 		'-addext', 'keyUsage=critical,keyCertSign,cRLSign');
 	$run->('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$dir/server.key",
-		'-out', "$dir/server.csr", '-subj', '/CN=localhost');
+		'-out', "$dir/server.csr", '-subj', "/CN=$cn");
 	open my $fh, '>', "$dir/server.ext" or die $!;
 	print $fh "basicConstraints=CA:FALSE\n",
 	  "keyUsage=critical,digitalSignature,keyEncipherment\n",
 	  "extendedKeyUsage=serverAuth\n",
-	  "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+	  "subjectAltName=$names\n";
 	close $fh;
 	$run->('openssl', 'x509', '-req', '-in', "$dir/server.csr", '-CA', "$dir/ca.pem",
 		'-CAkey', "$dir/ca.key", '-set_serial', sprintf('0x%08x%08x', int(rand(2**31)), int(rand(2**31))),
