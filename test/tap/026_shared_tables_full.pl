@@ -3,7 +3,9 @@
 #   the worker): a full ring drops events and records how many were lost;
 # - the table of wrong tries (4096 codes): when it is full a new try is
 #   refused with SQLSTATE 53400.
-# Each is filled from one session, in a loop of one statement: cheap enough
+# Each is filled from one session, in a loop of one statement (one approver's
+# wrong tries: without a budget of wrong codes, which would stop them first,
+# test/tap/029): cheap enough
 # (a few seconds on 2 cores), and on a cluster of its own, since a full try
 # table would refuse every other test's codes.
 use strict;
@@ -18,6 +20,8 @@ my $node = MpaTest::new_node('full', $smtp, <<'CONF');
 mpa.smtp_timeout = 60s
 mpa.resend_cooldown = 0
 mpa.max_requests_per_hour = 0
+mpa.max_wrong_codes_per_hour = 0
+mpa.max_wrong_codes_per_day = 0
 mpa.otp_ttl = 1h
 CONF
 $node->safe_psql('postgres', q{
