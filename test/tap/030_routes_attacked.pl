@@ -97,7 +97,9 @@ my $state_sql = q{
 	  UNION ALL
 	  SELECT 'relation ' || oid::regclass || ' ' || relkind::text || ' rls=' || relrowsecurity || ' rows='
 	         || CASE WHEN relkind = 'r' THEN (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %s', oid::regclass), false, true, '')))[1]::text ELSE '' END
-	    FROM pg_class WHERE relnamespace IN ('prod'::regnamespace, 'public'::regnamespace) AND relkind IN ('r', 'v')
+	    FROM pg_class WHERE relnamespace IN ('prod'::regnamespace, 'public'::regnamespace) AND relkind IN ('r', 'p', 'v')
+	  UNION ALL
+	  SELECT 'inherits ' || inhrelid::regclass || ' < ' || inhparent::regclass FROM pg_inherits
 	  UNION ALL
 	  SELECT 'view ' || oid::regclass || ' ' || md5(pg_get_viewdef(oid)) FROM pg_class
 	   WHERE relnamespace = 'prod'::regnamespace AND relkind = 'v'
@@ -237,6 +239,18 @@ subtest "ALTER EXTENSION pg_mpa DROP, and pg_mpa's views, triggers and rules" =>
 	attack('postgres', 'ALTER TABLE mpa.approvers DISABLE TRIGGER approvers_changed');
 	attack('postgres', 'DROP RULE "_RETURN" ON mpa.pending');
 	attack('postgres', 'ALTER TABLE mpa.requests DISABLE ROW LEVEL SECURITY');
+};
+
+subtest "pg_mpa's tables: row locks, and partitioning with them" => sub {
+	# A row lock held at will stalls pg_mpa's own writes (a vote, a
+	# verification): refused like a write, before governance too.
+	attack('postgres', 'SELECT * FROM mpa.requests FOR UPDATE');
+	attack('postgres', 'SELECT * FROM mpa.teams FOR SHARE');
+	# A table of pg_mpa made a partition of another (its rows then written
+	# through that table).
+	attack('postgres', q{BEGIN; CREATE TABLE public.pt (LIKE mpa.votes) PARTITION BY LIST (decision);
+		ALTER TABLE public.pt ATTACH PARTITION mpa.votes DEFAULT; COMMIT},
+		message => qr/partitioning involving pg_mpa's table mpa\.votes is refused/);
 };
 
 # ---------------------------------------------------------------------------
