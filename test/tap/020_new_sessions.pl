@@ -99,8 +99,8 @@ like(refusal(q{BEGIN; SELECT mpa_protect('DROP VIEW', 'public.v4', 'ops'); DROP 
 # no callback of pg_mpa's, so nobody would learn of its policy change: a
 # transaction that changes policies cannot be prepared.
 $node->safe_psql('postgres', 'CREATE VIEW v5 AS SELECT 1 AS one');
-like(refusal(q{BEGIN; SELECT mpa_protect('DROP VIEW', 'public.v5', 'ops'); PREPARE TRANSACTION 'policy_change'}),
-	qr/a transaction that changed pg_mpa's state cannot be prepared/,
+like(refusal("\\set VERBOSITY verbose\nBEGIN; SELECT mpa_protect('DROP VIEW', 'public.v5', 'ops'); PREPARE TRANSACTION 'policy_change'"),
+	qr/ERROR:  MP007: a transaction that changed pg_mpa's state cannot be prepared/,
 	'a transaction that changes policies cannot be prepared');
 my $prepared = $node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts});
 is($prepared, '0', 'nothing was prepared');

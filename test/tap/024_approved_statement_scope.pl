@@ -218,8 +218,8 @@ like(MpaTest::safe_psql_as($node, 'postgres', "SELECT mpa_request('TRUNCATE publ
 # (a request's row, after a vote) for as long as nobody ends it: pg_mpa
 # refuses to prepare it.
 ($rc, $out, $err) = MpaTest::psql_as($node, 'postgres',
-	q{BEGIN; SELECT mpa_request('TRUNCATE public.olivias', 'again'); PREPARE TRANSACTION 'held'});
-like($err, qr/a transaction that changed pg_mpa's state cannot be prepared/,
+	"\\set VERBOSITY verbose\nBEGIN; SELECT mpa_request('TRUNCATE public.olivias', 'again'); PREPARE TRANSACTION 'held'");
+like($err, qr/ERROR:  MP007: a transaction that changed pg_mpa's state cannot be prepared/,
 	'a transaction that made a request cannot be prepared');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0', 'nothing was prepared');
 

@@ -1,4 +1,5 @@
 #include "pg/gate/policy_cache.hpp"
+#include "pg/boundary/sqlstates.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -158,6 +159,16 @@ int compare_oids(const void *a, const void *b) {
   return left < right ? -1 : left > right ? 1 : 0;
 }
 
+// Appends to a palloc'd array that doubles when full.
+template <typename Item>
+void append(Item *&items, int &count, int &capacity, const Item &item) {
+  if (count == capacity) {
+    capacity *= 2;
+    items = static_cast<Item *>(repalloc(items, sizeof(Item) * capacity));
+  }
+  items[count++] = item;
+}
+
 // mpa.approvers' roles, read with the policies' snapshot into the cache.
 void load_approver_roles(Snapshot snapshot) {
   Oid table = get_relname_relid("approvers", get_namespace_oid("mpa", false));
@@ -168,12 +179,9 @@ void load_approver_roles(Snapshot snapshot) {
   approver_roles = static_cast<Oid *>(MemoryContextAlloc(cache_context, sizeof(Oid) * capacity));
   SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
   for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
-    if (approver_role_count == capacity) {
-      capacity *= 2;
-      approver_roles = static_cast<Oid *>(repalloc(approver_roles, sizeof(Oid) * capacity));
-    }
     bool is_null;
-    approver_roles[approver_role_count++] = DatumGetObjectId(heap_getattr(row, approver, RelationGetDescr(relation), &is_null));
+    append(approver_roles, approver_role_count, capacity,
+           DatumGetObjectId(heap_getattr(row, approver, RelationGetDescr(relation), &is_null)));
   }
   systable_endscan(scan);
   table_close(relation, AccessShareLock);
@@ -211,14 +219,10 @@ void load_from_table() {
   policies = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * capacity));
   SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
   for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
-    if (policy_count == capacity) {
-      capacity *= 2;
-      policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * capacity));
-    }
     bool is_null;
-    policies[policy_count++] = CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)),
-                                            text_column(row, desc, operation), text_column(row, desc, object),
-                                            text_column(row, desc, team)};
+    append(policies, policy_count, capacity,
+           CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)), text_column(row, desc, operation),
+                        text_column(row, desc, object), text_column(row, desc, team)});
   }
   systable_endscan(scan);
   // The unused part of the last doubling back (10,000 policies: 0.2 MiB);
@@ -613,7 +617,7 @@ const char *governing_team(const StatementDescription &description, int *target_
       *target_index = i;
     } else if (std::strcmp(team, target_team) != 0) {
       ereport(ERROR,
-              (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+              (errcode(sqlstates::kNotAsWritten),
                errmsg("%s on %s and %s needs the approval of two teams (\"%s\" and \"%s\")",
                       description.operation, target_display_name(description.targets[*target_index]),
                       target_display_name(target), team, target_team),

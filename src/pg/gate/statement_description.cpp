@@ -6,6 +6,7 @@
 #include "core/statement_text.hpp"
 #include "pg/protection/configuration.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/sqlstates.hpp"
 #include "pg/gate/policy_cache.hpp"
 
 extern "C" {
@@ -18,6 +19,10 @@ extern "C" {
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database_d.h"
+#include "catalog/pg_policy_d.h"
+#include "catalog/pg_rewrite_d.h"
+#include "catalog/pg_trigger_d.h"
+#include "catalog/pg_constraint_d.h"
 #include "catalog/pg_shdepend.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -122,6 +127,48 @@ void add_object(TargetList &targets, ObjectType type, Node *object) {
   add_address(targets, address);
 }
 
+// A relation a statement creates or replaces (CREATE [OR REPLACE] VIEW):
+// by OID when it exists, else by the name policies give it, in the schema
+// it would be made in, so that a policy on its name meets its creation.
+void add_created_relation(TargetList &targets, RangeVar *relation) {
+  Oid relid = RangeVarGetRelid(relation, NoLock, true);
+  if (OidIsValid(relid)) {
+    add_address(targets, ObjectAddress{RelationRelationId, relid, 0});
+    return;
+  }
+  Oid schema = RangeVarGetCreationNamespace(relation);
+  targets.add(RelationRelationId, InvalidOid, quote_identifier(get_namespace_name(schema)),
+              quote_identifier(relation->relname));
+}
+
+// A part of a table (trigger, rule, row security policy, constraint) a
+// statement names: by OID when it exists, else (one being created) by the
+// name policies give it, "the table's schema.its own name".
+void add_table_part(TargetList &targets, ObjectType type, Oid class_id, RangeVar *table, const char *part) {
+  Oid relid = RangeVarGetRelid(table, NoLock, true);
+  if (!OidIsValid(relid) || part == nullptr) return;  // the table's own target says it is missing
+  char *schema = get_namespace_name(get_rel_namespace(relid));
+  List *name = list_make3(makeString(schema), makeString(get_rel_name(relid)), makeString(pstrdup(part)));
+  Relation relation = nullptr;
+  ObjectAddress address = get_object_address(type, reinterpret_cast<Node *>(name), &relation, AccessShareLock, true);
+  if (relation != nullptr) relation_close(relation, NoLock);
+  if (OidIsValid(address.objectId))
+    add_address(targets, address);
+  else
+    targets.add(class_id, InvalidOid, quote_identifier(schema), quote_identifier(part));
+}
+
+// The catalog of the table parts a RenameStmt can rename, or InvalidOid.
+Oid table_part_class(ObjectType type) {
+  switch (type) {
+    case OBJECT_TRIGGER: return TriggerRelationId;
+    case OBJECT_RULE: return RewriteRelationId;
+    case OBJECT_POLICY: return PolicyRelationId;
+    case OBJECT_TABCONSTRAINT: return ConstraintRelationId;
+    default: return InvalidOid;
+  }
+}
+
 void add_role_name(TargetList &targets, const char *name) {
   Oid roleid = get_role_oid(name, true);
   if (!OidIsValid(roleid)) {
@@ -201,6 +248,11 @@ void collect_targets(TargetList &targets, Node *statement) {
       break;
     case T_RenameStmt: {
       auto *rename = castNode(RenameStmt, statement);
+      // A table's part is renamed: the part itself (a policy may name it,
+      // 'schema.its_name'), and the table.
+      if (rename->relation && OidIsValid(table_part_class(rename->renameType)))
+        add_table_part(targets, rename->renameType, table_part_class(rename->renameType), rename->relation,
+                       rename->subname);
       if (rename->relation)
         add_relation(targets, rename->relation);
       else if (rename->renameType == OBJECT_ROLE)
@@ -258,17 +310,43 @@ void collect_targets(TargetList &targets, Node *statement) {
     case T_AlterExtensionContentsStmt:
       add_named_object(targets, OBJECT_EXTENSION, castNode(AlterExtensionContentsStmt, statement)->extname);
       break;
-    case T_CreateTrigStmt:
-      add_relation(targets, castNode(CreateTrigStmt, statement)->relation);
+    // A table's parts: the table, and the part by its own name.
+    case T_CreateTrigStmt: {
+      auto *trigger = castNode(CreateTrigStmt, statement);
+      add_relation(targets, trigger->relation);
+      add_table_part(targets, OBJECT_TRIGGER, TriggerRelationId, trigger->relation, trigger->trigname);
       break;
-    case T_RuleStmt:
-      add_relation(targets, castNode(RuleStmt, statement)->relation);
+    }
+    case T_RuleStmt: {
+      auto *rule = castNode(RuleStmt, statement);
+      add_relation(targets, rule->relation);
+      add_table_part(targets, OBJECT_RULE, RewriteRelationId, rule->relation, rule->rulename);
       break;
-    case T_CreatePolicyStmt:
-      add_relation(targets, castNode(CreatePolicyStmt, statement)->table);
+    }
+    case T_CreatePolicyStmt: {
+      auto *policy = castNode(CreatePolicyStmt, statement);
+      add_relation(targets, policy->table);
+      add_table_part(targets, OBJECT_POLICY, PolicyRelationId, policy->table, policy->policy_name);
       break;
-    case T_AlterPolicyStmt:
-      add_relation(targets, castNode(AlterPolicyStmt, statement)->table);
+    }
+    case T_AlterPolicyStmt: {
+      auto *policy = castNode(AlterPolicyStmt, statement);
+      add_relation(targets, policy->table);
+      add_table_part(targets, OBJECT_POLICY, PolicyRelationId, policy->table, policy->policy_name);
+      break;
+    }
+    case T_ViewStmt:
+      add_created_relation(targets, castNode(ViewStmt, statement)->view);
+      break;
+    case T_DropTableSpaceStmt:
+      add_named_object(targets, OBJECT_TABLESPACE, castNode(DropTableSpaceStmt, statement)->tablespacename);
+      break;
+    case T_AlterTableSpaceOptionsStmt:
+      add_named_object(targets, OBJECT_TABLESPACE,
+                       castNode(AlterTableSpaceOptionsStmt, statement)->tablespacename);
+      break;
+    case T_AlterDatabaseRefreshCollStmt:
+      add_database(targets, castNode(AlterDatabaseRefreshCollStmt, statement)->dbname);
       break;
     case T_DropdbStmt:
       add_database(targets, castNode(DropdbStmt, statement)->dbname);
@@ -421,10 +499,16 @@ bool changes_pg_mpa_setup(Node *parsetree) {
       return grants_server_access(castNode(GrantRoleStmt, parsetree));
     case T_LoadStmt:
     case T_CreateExtensionStmt:
-    // Event triggers run code inside every DDL statement of every user.
+    // Event triggers run code inside every DDL statement of every user:
+    // made, enabled, renamed or given to another owner (who could then
+    // replace their function).
     case T_CreateEventTrigStmt:
     case T_AlterEventTrigStmt:
       return true;
+    case T_RenameStmt:
+      return castNode(RenameStmt, parsetree)->renameType == OBJECT_EVENT_TRIGGER;
+    case T_AlterOwnerStmt:
+      return castNode(AlterOwnerStmt, parsetree)->objectType == OBJECT_EVENT_TRIGGER;
     case T_CopyStmt: {  // COPY … PROGRAM, or a file on the server
       auto *copy = castNode(CopyStmt, parsetree);
       return copy->is_program || copy->filename != nullptr;
@@ -444,7 +528,7 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
   // Fingerprints read '...' literals the standard way; with backslash
   // escapes in plain strings the same text could mean another statement.
   if (!standard_conforming_strings)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+    ereport(ERROR, (errcode(sqlstates::kNotAsWritten),
                     errmsg("pg_mpa needs standard_conforming_strings = on to judge a statement")));
   TargetList targets;
   targets.require_existing = require_existing;
@@ -531,14 +615,13 @@ NameChange name_change_of(Node *parsetree) {
       return NameChange::None;
     }
     case T_RenameStmt:
+      // A table's triggers, rules, row security policies and constraints
+      // have names policies use ('schema.their_name'): renaming one could
+      // take it away from a policy, as renaming any object can.
       switch (castNode(RenameStmt, parsetree)->renameType) {
         case OBJECT_COLUMN:
         case OBJECT_ATTRIBUTE:
-        case OBJECT_TABCONSTRAINT:
         case OBJECT_DOMCONSTRAINT:
-        case OBJECT_TRIGGER:
-        case OBJECT_RULE:
-        case OBJECT_POLICY:
           return NameChange::None;
         default:
           return NameChange::Rename;

@@ -22,8 +22,9 @@ struct StatementTarget {
 
 // Statements that give objects another name, schema or owner: a policy
 // naming an object by its old name would no longer apply, and re-owning a
-// protected object hands it to someone else. Renaming a part (column,
-// constraint, trigger) changes no object's name. Move: the object may
+// protected object hands it to someone else. Renaming a column changes no
+// object's name; renaming a table's trigger, rule, row security policy or
+// constraint changes the name policies give it. Move: the object may
 // leave its schema (SET SCHEMA), or change hands (OWNER TO, REASSIGN OWNED).
 enum class NameChange { None, Rename, Move };
 

@@ -1,4 +1,5 @@
 #include "pg/shared/at_commit.hpp"
+#include "pg/boundary/sqlstates.hpp"
 
 #include "pg/gate/policy_cache.hpp"
 #include "pg/boundary/postgres.hpp"
@@ -39,7 +40,7 @@ void on_transaction_end(XactEvent event, void *) {
       // or an audit entry) would hold its row locks, a request's included,
       // for as long as nobody ends it: approvals would stall behind it.
       if (policy_change_pending || wake_worker_pending)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+        ereport(ERROR, (errcode(sqlstates::kNotAsWritten),
                         errmsg("a transaction that changed pg_mpa's state cannot be prepared"),
                         errhint("Commit it instead of PREPARE TRANSACTION.")));
       return;
