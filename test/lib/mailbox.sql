@@ -1,6 +1,6 @@
 -- What the test SMTP server received, read from SQL: helpers shared by the
 -- regress and isolation tests that run on test/run's shared cluster (loaded
--- by test/run into its database, like test/probe/mpa_probe.sql). The server
+-- by test/run into its database, like the probe extension, test/probe). The server
 -- stores each message as <counter>-<uuid>.eml plus a .json sidecar in the
 -- directory named by the database setting mpa_test.maildir (see
 -- test/smtp/README.md); file names sort in arrival order. The directory

@@ -35,7 +35,7 @@ ok( $node->poll_query_until('postgres',
 	'one mail worker runs in mpa.database');
 
 # The code key: present, shared, renewed by restart and by crash restart.
-$node->safe_psql('postgres', "\\i $ENV{MPA_TESTS}/test/probe/mpa_probe.sql");
+$node->safe_psql('postgres', 'CREATE EXTENSION mpa_probe');
 my $digest = sub { $node->safe_psql('postgres', 'SELECT mpa_probe_code_key_digest()') };
 my $first = $digest->();
 like($first, qr/^[0-9a-f]{64}$/, 'shared memory holds a code key');

@@ -3,7 +3,9 @@
 #    text) in a schema earlier on an approver's search_path) would be called
 #    instead of pg_mpa's and see the approver's code: creating one, or
 #    renaming a function to such a name, is refused (MP001), and governance
-#    does not start beside one made before pg_mpa was installed;
+#    does not start beside one made before pg_mpa was installed, nor beside
+#    code in an untrusted language outside extensions, adminpack or file_fdw
+#    (routes to the server's files and programs that would outlive it);
 #  * an event trigger made before governance (when anything goes) cannot
 #    fail the worker's REVOKE of a temporary grant and so keep the grant.
 use strict;
@@ -34,12 +36,17 @@ sub look_alikes
 		                    WHERE d.objid = p.oid AND d.deptype = 'e' AND e.extname = 'pg_mpa')});
 }
 
-# --- A look-alike made before pg_mpa was installed keeps governance from
-# starting. (Before a team governs, dropping pg_mpa is allowed.)
+# --- What was made before pg_mpa's rules applied, and would outlive them,
+# keeps governance from starting: a look-alike made before pg_mpa was
+# installed (before a team governs, dropping pg_mpa is allowed), a function
+# in an untrusted language outside any extension (here a built-in file
+# reader under another name), and file_fdw (it runs programs).
 $node->safe_psql('postgres', q{
 	DROP EXTENSION pg_mpa;
 	CREATE FUNCTION public.mpa_vote(request_id int, decision text) RETURNS text
 	  LANGUAGE sql AS $$ SELECT 'captured' $$;
+	CREATE FUNCTION public.reader(text) RETURNS text LANGUAGE internal STRICT AS 'pg_read_file_all';
+	CREATE EXTENSION file_fdw;
 	CREATE EXTENSION pg_mpa;
 	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE eng LOGIN;
 	CREATE TABLE public.pii (id int);
@@ -49,13 +56,14 @@ $node->safe_psql('postgres', q{
 });
 my ($rc, $out, $err) = $node->psql('postgres',
 	"\\set VERBOSITY verbose\nSELECT mpa_protect('MPA CONFIGURE', '*', 'ops')");
-like($err, qr/ERROR:\s+MP001: governance cannot start beside functions named like pg_mpa's: public\.mpa_vote\(integer,text\)/,
-	'governance does not start beside a look-alike made before pg_mpa was installed');
+like($err, qr/ERROR:\s+MP001: governance cannot start beside: extension file_fdw, function public\.mpa_vote\(integer,text\) \(named like pg_mpa's\), function public\.reader\(text\) \(language internal\)/,
+	'governance does not start beside a look-alike, an untrusted function outside extensions, file_fdw');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM mpa.policies WHERE operation = 'MPA CONFIGURE'}),
 	'0', 'and nothing of it was recorded');
 
 # --- New look-alikes are refused, in any schema, whatever their arguments.
-$node->safe_psql('postgres', 'DROP FUNCTION public.mpa_vote(int, text); CREATE SCHEMA alice');
+$node->safe_psql('postgres', 'DROP FUNCTION public.mpa_vote(int, text); DROP FUNCTION public.reader(text);
+	DROP EXTENSION file_fdw; CREATE SCHEMA alice');
 refused_look_alike(q{CREATE FUNCTION public.mpa_verify(request_id int, code text) RETURNS text
 	LANGUAGE sql AS $$ SELECT code $$}, 'mpa_verify', 'a public.mpa_verify with other argument types');
 refused_look_alike(q{CREATE FUNCTION alice.mpa_verify(request_id bigint, code text) RETURNS text

@@ -285,7 +285,7 @@ MPA_FUNCTION(mpa_rehearse_configuration) {
 MPA_FUNCTION(mpa_governance_begins) {
   (void)fcinfo;
   mpa::pg::call_postgres([] {
-    mpa::pg::refuse_governance_beside_look_alikes();
+    mpa::pg::refuse_governance_beside_unsafe_code();
     mpa::pg::governance_began_in = GetTopTransactionId();
   });
   PG_RETURN_VOID();

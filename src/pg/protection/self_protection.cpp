@@ -634,41 +634,65 @@ void without_trust(void (*body)(void *), void *context) {
   PG_END_TRY();
 }
 
-// Functions that are not pg_mpa's but carry a public function's name,
-// made before pg_mpa was installed or before its rules applied.
-constexpr const char *kLookAlikesSql =
-    "SELECT pg_catalog.string_agg(p.oid::pg_catalog.regprocedure::pg_catalog.text, ', ' ORDER BY p.oid)"
-    "  FROM pg_catalog.pg_proc p"
-    " WHERE p.proname OPERATOR(pg_catalog.=) ANY (SELECT m.proname FROM pg_catalog.pg_proc m"
-    "         JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
-    "          AND d.objid OPERATOR(pg_catalog.=) m.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'"
-    "          AND d.refobjid OPERATOR(pg_catalog.=) $1)"
-    "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d"
-    "        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
-    "          AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'"
-    "          AND d.refobjid OPERATOR(pg_catalog.=) $1)";
+// What governance does not start beside, made before pg_mpa's rules
+// applied (they refuse it from then on): functions that are not pg_mpa's
+// but carry a public function's name (called instead of pg_mpa's, they
+// would see the code), and code that reaches the server's files and
+// programs outside any extension (a C or internal function: `system` from
+// libc, a built-in file reader under another name), or extensions made for
+// that (adminpack writes files, file_fdw runs programs). Code in untrusted
+// languages belonging to other extensions is theirs: each came with a
+// CREATE EXTENSION a DBA chose (governed once pg_mpa is).
+constexpr const char *kUnsafeBesideGovernanceSql =
+    "SELECT pg_catalog.string_agg(what, ', ' ORDER BY what) FROM ("
+    " SELECT 'function ' OPERATOR(pg_catalog.||) p.oid::pg_catalog.regprocedure::pg_catalog.text"
+    "        OPERATOR(pg_catalog.||) ' (named like pg_mpa''s)' AS what"
+    "   FROM pg_catalog.pg_proc p"
+    "  WHERE p.proname OPERATOR(pg_catalog.=) ANY (SELECT m.proname FROM pg_catalog.pg_proc m"
+    "          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+    "           AND d.objid OPERATOR(pg_catalog.=) m.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'"
+    "           AND d.refobjid OPERATOR(pg_catalog.=) $1)"
+    "    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d"
+    "         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+    "           AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'"
+    "           AND d.refobjid OPERATOR(pg_catalog.=) $1)"
+    " UNION ALL"
+    " SELECT 'function ' OPERATOR(pg_catalog.||) p.oid::pg_catalog.regprocedure::pg_catalog.text"
+    "        OPERATOR(pg_catalog.||) ' (language ' OPERATOR(pg_catalog.||) l.lanname OPERATOR(pg_catalog.||) ')'"
+    "   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang"
+    "  WHERE NOT l.lanpltrusted AND p.oid OPERATOR(pg_catalog.>=) 16384"
+    "    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d"
+    "         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+    "           AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')"
+    " UNION ALL"
+    " SELECT 'extension ' OPERATOR(pg_catalog.||) e.extname FROM pg_catalog.pg_extension e"
+    "  WHERE e.extname OPERATOR(pg_catalog.=) ANY ('{adminpack,file_fdw}'::pg_catalog.name[])"
+    ") unsafe";
 
-void refuse_governance_beside_look_alikes() {
-  char *look_alikes = nullptr;
+void refuse_governance_beside_unsafe_code() {
+  char *unsafe = nullptr;
   MemoryContext caller = CurrentMemoryContext;
-  auto body = [&look_alikes, caller] {
+  auto body = [&unsafe, caller] {
     Oid types[1] = {OIDOID};
     Datum values[1] = {ObjectIdGetDatum(pg_mpa_extension_oid())};
     SPI_connect();
-    if (SPI_execute_with_args(kLookAlikesSql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+    if (SPI_execute_with_args(kUnsafeBesideGovernanceSql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: cannot read pg_proc");
     MemoryContext spi = MemoryContextSwitchTo(caller);
-    look_alikes = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    unsafe = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     MemoryContextSwitchTo(spi);
     SPI_finish();
   };
   with_pg_mpa_privileges(body);
-  if (look_alikes == nullptr) return;
+  if (unsafe == nullptr) return;
   ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("governance cannot start beside functions named like pg_mpa's: %s", look_alikes),
-                  errdetail("Earlier on an approver's search_path, such a function would be called instead of "
-                            "pg_mpa's and see the approver's code."),
-                  errhint("Drop or rename them, then try again.")));
+                  errmsg("governance cannot start beside: %s", unsafe),
+                  errdetail("Made before pg_mpa's rules applied, they would outlive them: a function named like "
+                            "one of pg_mpa's would be called instead of it and see an approver's code; code in "
+                            "an untrusted language outside an extension, adminpack and file_fdw reach the "
+                            "server's files and programs."),
+                  errhint("Drop them (or rename the look-alikes), then try again. Extensions you need can be "
+                          "created afterwards with the governing team's approval.")));
 }
 
 void install_self_protection() {

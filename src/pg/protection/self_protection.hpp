@@ -61,10 +61,12 @@ bool approved_extension_script_is_running();
 // (from _PG_init).
 void install_self_protection();
 
-// Refuses (MP001) to let governance start while functions that are not
-// pg_mpa's carry the name of one of its public functions (made before its
-// rules applied): they could be called instead of pg_mpa's.
-void refuse_governance_beside_look_alikes();
+// Refuses (MP001) to let governance start beside what was made before
+// pg_mpa's rules applied and would outlive them: functions named like its
+// public ones (they could be called instead), code in untrusted languages
+// outside any extension, and adminpack and file_fdw (they reach the
+// server's files and programs).
+void refuse_governance_beside_unsafe_code();
 
 // Marks the running code as pg_mpa's own for a while (balanced calls).
 void enter_trusted_code();

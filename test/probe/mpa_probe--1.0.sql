@@ -1,4 +1,4 @@
--- Installs the guard probe's functions (test-only; see mpa_probe.cpp).
+-- The guard probe's functions (test-only; see mpa_probe.cpp): CREATE EXTENSION mpa_probe.
 CREATE FUNCTION mpa_probe_throw(sqlstate text) RETURNS void
   LANGUAGE c STRICT AS 'mpa_probe', 'mpa_probe_throw';
 CREATE FUNCTION mpa_probe_throw_std() RETURNS void
