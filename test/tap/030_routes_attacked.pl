@@ -57,6 +57,8 @@ $node->safe_psql('postgres', q{
 	ALTER EVENT TRIGGER watcher DISABLE;
 	-- A trusted function an attacker could replace by untrusted code.
 	CREATE FUNCTION public.harmless() RETURNS int LANGUAGE sql AS 'SELECT 1';
+	-- A function whose definition a policy protects (ALTER FUNCTION).
+	CREATE FUNCTION public.rate() RETURNS int LANGUAGE sql AS 'SELECT 7';
 	BEGIN;
 	SELECT mpa_protect('DROP TABLE', 'prod.*', 'security');
 	SELECT mpa_protect('TRUNCATE', 'prod.*', 'security');
@@ -67,6 +69,8 @@ $node->safe_psql('postgres', q{
 	SELECT mpa_protect('CREATE POLICY', 'prod.accounts', 'security');
 	SELECT mpa_protect('ALTER POLICY', 'prod.tenant', 'security');
 	SELECT mpa_protect('CREATE VIEW', 'prod.*', 'security');
+	SELECT mpa_protect('ALTER VIEW', 'prod.*', 'security');
+	SELECT mpa_protect('ALTER FUNCTION', 'public.rate', 'security');
 	SELECT mpa_protect('DROP DATABASE', 'app', 'security');
 	SELECT mpa_protect('ALTER DATABASE', 'app', 'security');
 	SELECT mpa_protect('DROP TABLESPACE', 'ts', 'security');
@@ -330,8 +334,14 @@ subtest "was open: a view, rule or row security policy named 'schema.their_name'
 	# policy on prod.* covers neither a new view nor CREATE OR REPLACE of
 	# a protected one.
 	attack('postgres', 'CREATE VIEW prod.v2 AS SELECT 1 AS one', message => qr/CREATE VIEW on prod\.v2 requires/);
+	# CREATE OR REPLACE of a view or function that exists alters it: judged
+	# as ALTER VIEW / ALTER FUNCTION (a policy on those protects the
+	# definition), as a new one by CREATE.
 	attack('postgres', 'CREATE OR REPLACE VIEW prod.accounts_v AS SELECT id, 0 AS leaked FROM prod.accounts',
-		message => qr/prod\.accounts_v requires/);
+		message => qr/ALTER VIEW on prod\.accounts_v requires/);
+	attack('postgres', q{CREATE OR REPLACE FUNCTION public.rate() RETURNS int LANGUAGE sql AS 'SELECT 0'},
+		message => qr/ALTER FUNCTION on public\.rate requires/);
+	is($node->safe_psql('postgres', 'SELECT public.rate()'), '7', 'the protected function kept its definition');
 	# ALTER POLICY is judged on the table (prod.accounts), not on the
 	# policy's own name as decisions.md names a table's parts.
 	attack('postgres', 'ALTER POLICY tenant ON prod.accounts USING (true)', message => qr/ALTER POLICY on prod\.tenant requires/);

@@ -283,7 +283,9 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // its script), nested statements are part of what was approved.
   bool changes_setup = governed && !approved_statement_is_running() && changes_pg_mpa_setup(parsetree);
   const char *operation = GetCommandTagName(CreateCommandTag(parsetree));
-  if (!operation_is_protected(operation) && !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
+  const char *replacing = operation_when_replacing(parsetree);
+  if (!operation_is_protected(operation) && !(replacing != nullptr && operation_is_protected(replacing)) &&
+      !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
       !(change != NameChange::None && policies_exist()))
     return false;
   // Ordinary DDL on relations in schemas no policy names: judged from the

@@ -20,6 +20,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_database_d.h"
 #include "catalog/pg_policy_d.h"
+#include "catalog/pg_proc_d.h"
 #include "catalog/pg_rewrite_d.h"
 #include "catalog/pg_trigger_d.h"
 #include "catalog/pg_constraint_d.h"
@@ -156,6 +157,33 @@ void add_table_part(TargetList &targets, ObjectType type, Oid class_id, RangeVar
     add_address(targets, address);
   else
     targets.add(class_id, InvalidOid, quote_identifier(schema), quote_identifier(part));
+}
+
+// A function or procedure CREATE [OR REPLACE] FUNCTION/PROCEDURE defines:
+// by OID when it exists (its input arguments identify it), else by the name
+// it will have, so that a policy on its name meets its creation.
+void add_defined_function(TargetList &targets, CreateFunctionStmt *create) {
+  ObjectWithArgs *function = makeNode(ObjectWithArgs);
+  function->objname = create->funcname;
+  ListCell *cell;
+  foreach (cell, create->parameters) {
+    auto *parameter = lfirst_node(FunctionParameter, cell);
+    if (parameter->mode == FUNC_PARAM_IN || parameter->mode == FUNC_PARAM_INOUT ||
+        parameter->mode == FUNC_PARAM_VARIADIC || parameter->mode == FUNC_PARAM_DEFAULT)
+      function->objargs = lappend(function->objargs, parameter->argType);
+  }
+  ObjectType type = create->is_procedure ? OBJECT_PROCEDURE : OBJECT_FUNCTION;
+  Relation relation = nullptr;
+  ObjectAddress address =
+      get_object_address(type, reinterpret_cast<Node *>(function), &relation, AccessShareLock, true);
+  if (relation != nullptr) relation_close(relation, NoLock);
+  if (OidIsValid(address.objectId)) {
+    add_address(targets, address);
+    return;
+  }
+  char *name = nullptr;
+  Oid schema = QualifiedNameGetCreationNamespace(create->funcname, &name);
+  targets.add(ProcedureRelationId, InvalidOid, quote_identifier(get_namespace_name(schema)), quote_identifier(name));
 }
 
 // The catalog of the table parts a RenameStmt can rename, or InvalidOid.
@@ -337,6 +365,9 @@ void collect_targets(TargetList &targets, Node *statement) {
     }
     case T_ViewStmt:
       add_created_relation(targets, castNode(ViewStmt, statement)->view);
+      break;
+    case T_CreateFunctionStmt:
+      add_defined_function(targets, castNode(CreateFunctionStmt, statement));
       break;
     case T_DropTableSpaceStmt:
       add_named_object(targets, OBJECT_TABLESPACE, castNode(DropTableSpaceStmt, statement)->tablespacename);
@@ -533,7 +564,11 @@ StatementDescription describe(Node *statement, const char *text, bool require_ex
   TargetList targets;
   targets.require_existing = require_existing;
   collect_targets(targets, statement);
-  return StatementDescription{GetCommandTagName(CreateCommandTag(statement)), targets.count,
+  // CREATE OR REPLACE of an object that exists alters it: judged as such.
+  const char *operation = GetCommandTagName(CreateCommandTag(statement));
+  const char *replacing = operation_when_replacing(statement);
+  if (replacing != nullptr && targets.count > 0 && OidIsValid(targets.items[0].object_id)) operation = replacing;
+  return StatementDescription{operation, targets.count,
                               targets.items, with_fingerprint ? statement_fingerprint(text) : nullptr,
                               revocation_of(statement),
                               changes_pg_mpa_setup(statement), name_change_of(statement)};
@@ -600,6 +635,13 @@ int relation_target_schemas(Node *statement, const char **schemas, int capacity)
   if (relation == nullptr || capacity < 1) return -1;
   schemas[0] = relation->schemaname;
   return 1;
+}
+
+const char *operation_when_replacing(Node *statement) {
+  if (IsA(statement, ViewStmt) && castNode(ViewStmt, statement)->replace) return "ALTER VIEW";
+  if (IsA(statement, CreateFunctionStmt) && castNode(CreateFunctionStmt, statement)->replace)
+    return castNode(CreateFunctionStmt, statement)->is_procedure ? "ALTER PROCEDURE" : "ALTER FUNCTION";
+  return nullptr;
 }
 
 NameChange name_change_of(Node *parsetree) {

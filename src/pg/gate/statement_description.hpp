@@ -44,6 +44,12 @@ struct StatementDescription {
 
 NameChange name_change_of(Node *statement);
 
+// CREATE OR REPLACE VIEW / FUNCTION / PROCEDURE of an object that exists
+// alters it: the operation it is judged as then ("ALTER VIEW", ...), or
+// nullptr for statements that replace nothing. Needs no catalog lookup (the
+// description checks that the object exists).
+const char *operation_when_replacing(Node *statement);
+
 // Whether the statement changes pg_mpa's set-up or opens a route around it:
 // its settings (mpa.*), the libraries loaded into sessions (one could
 // replace pg_mpa's hooks), session_replication_role, LOAD, new extensions,
