@@ -987,7 +987,7 @@ GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text, interval) TO PUBL
 CREATE FUNCTION mpa.cascade_of(operation text, target_classes oid[], target_oids oid[])
 RETURNS TABLE (classid oid, objid oid)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  -- Objects that depend on one removed (normal and automatic
+  -- Drops: objects that depend on one removed (normal and automatic
   -- dependencies), and the object a removed one is part of (an internal
   -- dependency: a view goes with its _RETURN rule).
   WITH RECURSIVE dependents(classid, objid, depth) AS (
@@ -1002,8 +1002,26 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         ON (d.deptype IN ('n', 'a') AND d.refclassid = p.classid AND d.refobjid = p.objid)
         OR (d.deptype = 'i' AND d.classid = p.classid AND d.objid = p.objid)
      WHERE p.depth < 20
+  ),
+  -- TRUNCATE: the tables it empties with them, with CASCADE where needed:
+  -- tables referencing one emptied by a foreign key, and the partitions
+  -- and inheritance children of one emptied (without ONLY).
+  emptied(relid, depth) AS (
+    SELECT t.objid, 0 FROM unnest(target_classes, target_oids) AS t(classid, objid)
+     WHERE t.classid = 'pg_class'::regclass AND operation LIKE 'TRUNCATE%'
+    UNION
+    SELECT x.relid, e.depth + 1
+      FROM emptied e
+      CROSS JOIN LATERAL (SELECT c.conrelid FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = e.relid
+                          UNION ALL
+                          SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = e.relid) AS x(relid)
+     WHERE e.depth < 20
   )
-  SELECT DISTINCT classid, objid FROM dependents
+  SELECT DISTINCT classid, objid FROM (
+    SELECT classid, objid FROM dependents
+    UNION ALL
+    SELECT 'pg_class'::regclass::oid, relid FROM emptied
+  ) removed
    WHERE NOT (classid = ANY (target_classes) AND objid = ANY (target_oids))
    ORDER BY classid, objid
 $$;
@@ -1019,6 +1037,9 @@ $$;
 CREATE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN count(*) = 0 THEN ''
+              WHEN r.operation LIKE 'TRUNCATE%'
+              THEN E'\nTruncating it also empties (with CASCADE where needed, or without ONLY):\n\n'
+                   || string_agg('  - ' || what, E'\n' ORDER BY what) || E'\n'
               ELSE E'\nDropping it also removes (with CASCADE where needed):\n\n'
                    || string_agg('  - ' || what, E'\n' ORDER BY what) || E'\n' END
     FROM (SELECT pg_describe_object(c.classid, c.objid, 0) AS what
@@ -1032,17 +1053,20 @@ $$;
 CREATE FUNCTION mpa.cascade_difference(operation text, target_classes oid[], target_oids oid[],
                                        cascade_classes oid[], cascade_oids oid[]) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  WITH now_removed AS (SELECT * FROM mpa.cascade_of(operation, target_classes, target_oids)),
+  WITH now_reached AS (SELECT * FROM mpa.cascade_of(operation, target_classes, target_oids)),
        approved AS (SELECT * FROM unnest(cascade_classes, cascade_oids) AS c(classid, objid)),
-       added AS (SELECT * FROM now_removed EXCEPT SELECT * FROM approved),
-       gone AS (SELECT * FROM approved EXCEPT SELECT * FROM now_removed)
+       added AS (SELECT * FROM now_reached EXCEPT SELECT * FROM approved),
+       gone AS (SELECT * FROM approved EXCEPT SELECT * FROM now_reached),
+       verb AS (SELECT CASE WHEN operation LIKE 'TRUNCATE%' THEN 'empties' ELSE 'removes' END AS v)
   SELECT nullif(concat_ws('; ',
-           (SELECT 'now also removes ' || string_agg(coalesce(pg_describe_object(classid, objid, 0),
-                                                              format('object %s of class %s', objid, classid)),
-                                                     ', ' ORDER BY classid, objid) FROM added),
-           (SELECT 'no longer removes ' || string_agg(coalesce(pg_describe_object(classid, objid, 0),
-                                                               format('object %s of class %s (gone)', objid, classid)),
-                                                      ', ' ORDER BY classid, objid) FROM gone)), '')
+           (SELECT 'now also ' || (SELECT v FROM verb) || ' '
+                   || string_agg(coalesce(pg_describe_object(classid, objid, 0),
+                                          format('object %s of class %s', objid, classid)),
+                                 ', ' ORDER BY classid, objid) FROM added HAVING count(*) > 0),
+           (SELECT 'no longer ' || (SELECT v FROM verb) || ' '
+                   || string_agg(coalesce(pg_describe_object(classid, objid, 0),
+                                          format('object %s of class %s (gone)', objid, classid)),
+                                 ', ' ORDER BY classid, objid) FROM gone HAVING count(*) > 0)), '')
 $$;
 REVOKE ALL ON FUNCTION mpa.cascade_summary(mpa.requests) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mpa.cascade_of(text, oid[], oid[]), mpa.cascade_arrays(text, oid[], oid[]),

@@ -106,7 +106,7 @@ like($asked ? $asked->{body} : '', qr/also removes \(with CASCADE where needed\)
 	'the request mail showed what the drop also removes');
 $node->safe_psql('postgres', q{CREATE VIEW public.old_view AS SELECT i FROM vault.old});
 ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nDROP TABLE vault.old CASCADE");
-like($err, qr/ERROR:  MP001: request $drop_old was approved for a drop that removed other objects/,
+like($err, qr/ERROR:  MP001: request $drop_old was approved when the statement reached other objects/,
 	'a view attached after the approval makes the approved DROP ... CASCADE refused (MP001)');
 like($err, qr/DETAIL:  Since the request, the statement now also removes view public\.old_view, rule _RETURN on view public\.old_view\./,
 	'and the refusal names it');
@@ -115,6 +115,20 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname IN
 $node->safe_psql('postgres', q{DROP VIEW public.old_view});
 is(($node->psql('postgres', 'DROP TABLE vault.old CASCADE'))[0], 0,
 	'as approved again, the approved drop runs (positive control)');
+
+# The same for an approved TRUNCATE … CASCADE: a table referencing the
+# approved one, made after the approval, would be emptied with it, unseen.
+MpaTest::safe_psql_as($node, 'rita', q{ALTER TABLE app.staging ADD PRIMARY KEY (i)});
+my $truncate_cascade = approved('rita', 'TRUNCATE app.staging CASCADE');
+MpaTest::safe_psql_as($node, 'rita', q{CREATE TABLE app.orders (i int REFERENCES app.staging); INSERT INTO app.staging VALUES (1);
+	INSERT INTO app.orders VALUES (1)});
+($rc, $out, $err) = MpaTest::psql_as($node, 'rita', "\\set VERBOSITY verbose\nTRUNCATE app.staging CASCADE");
+like($err, qr/ERROR:  MP001: request $truncate_cascade was approved when the statement reached other objects\n.*DETAIL:  Since the request, the statement now also empties table app\.orders\./s,
+	'a table referencing the approved one since the approval makes TRUNCATE ... CASCADE refused, naming it (MP001)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM app.orders}), '1', 'and its rows are still there');
+MpaTest::safe_psql_as($node, 'rita', q{DROP TABLE app.orders});
+is((MpaTest::psql_as($node, 'rita', 'TRUNCATE app.staging CASCADE'))[0], 0,
+	'as approved again, the approved TRUNCATE runs (positive control)');
 
 # Policies match what a statement does, not its form: a grant on every
 # table of a schema is a grant on each of them.

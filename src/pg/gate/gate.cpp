@@ -91,15 +91,15 @@ bool spend_approval(const StatementDescription &description) {
     SPI_finish();
   };
   with_pg_mpa_privileges(body);
-  // The statement would remove other objects than approvers were shown
-  // (one attached since, or gone): not what they approved. The error
+  // The statement would remove (or empty) other objects than approvers
+  // were shown (one attached since, or gone): not what they approved. The error
   // rolls the spending back; the request stays approved for when it
   // matches again.
   if (spend.cascade_difference != nullptr) {
     audit_refusal(psprintf("request %lld: what the drop removes changed", static_cast<long long>(spend.request_id)),
                   nullptr, debug_query_string);
     ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                    errmsg("request %lld was approved for a drop that removed other objects",
+                    errmsg("request %lld was approved when the statement reached other objects",
                            static_cast<long long>(spend.request_id)),
                     errdetail("Since the request, the statement %s.", spend.cascade_difference),
                     errhint("Undo the change, or ask for a new approval with mpa_request().")));
