@@ -1047,9 +1047,11 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
    WHERE what IS NOT NULL
 $$;
 
--- At execution: what the statement would remove now that approvers were not
--- shown, and what they were shown that it no longer would; NULL when the
--- same.
+-- At execution: what the statement would remove (or empty) now that
+-- approvers were not shown; NULL when nothing. What they were shown that it
+-- no longer reaches is said with it, but alone refuses nothing: the
+-- statement does less than was approved (a foreign key dropped so that an
+-- approved TRUNCATE can run).
 CREATE FUNCTION mpa.cascade_difference(operation text, target_classes oid[], target_oids oid[],
                                        cascade_classes oid[], cascade_oids oid[]) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -1058,15 +1060,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
        added AS (SELECT * FROM now_reached EXCEPT SELECT * FROM approved),
        gone AS (SELECT * FROM approved EXCEPT SELECT * FROM now_reached),
        verb AS (SELECT CASE WHEN operation LIKE 'TRUNCATE%' THEN 'empties' ELSE 'removes' END AS v)
-  SELECT nullif(concat_ws('; ',
+  SELECT CASE WHEN EXISTS (SELECT FROM added) THEN concat_ws('; ',
            (SELECT 'now also ' || (SELECT v FROM verb) || ' '
                    || string_agg(coalesce(pg_describe_object(classid, objid, 0),
                                           format('object %s of class %s', objid, classid)),
-                                 ', ' ORDER BY classid, objid) FROM added HAVING count(*) > 0),
+                                 ', ' ORDER BY classid, objid) FROM added),
            (SELECT 'no longer ' || (SELECT v FROM verb) || ' '
                    || string_agg(coalesce(pg_describe_object(classid, objid, 0),
                                           format('object %s of class %s (gone)', objid, classid)),
-                                 ', ' ORDER BY classid, objid) FROM gone HAVING count(*) > 0)), '')
+                                 ', ' ORDER BY classid, objid) FROM gone HAVING count(*) > 0)) END
 $$;
 REVOKE ALL ON FUNCTION mpa.cascade_summary(mpa.requests) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mpa.cascade_of(text, oid[], oid[]), mpa.cascade_arrays(text, oid[], oid[]),
