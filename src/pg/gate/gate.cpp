@@ -1,7 +1,7 @@
 #include "pg/gate/gate.hpp"
 
+#include "pg/boundary/refusal.hpp"
 #include "pg/shared/at_commit.hpp"
-#include "pg/shared/audit_log.hpp"
 #include "pg/startup/installation.hpp"
 #include "pg/boundary/internal_sql.hpp"
 #include "pg/gate/policy_cache.hpp"
@@ -96,13 +96,11 @@ bool spend_approval(const StatementDescription &description) {
   // rolls the spending back; the request stays approved for when it
   // matches again.
   if (spend.cascade_difference != nullptr) {
-    audit_refusal(psprintf("request %lld: what the drop removes changed", static_cast<long long>(spend.request_id)),
-                  nullptr, debug_query_string);
-    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                    errmsg("request %lld was approved when the statement reached other objects",
-                           static_cast<long long>(spend.request_id)),
-                    errdetail("Since the request, the statement %s.", spend.cascade_difference),
-                    errhint("Undo the change, or ask for a new approval with mpa_request().")));
+    long long id = static_cast<long long>(spend.request_id);
+    refuse({psprintf("request %lld: what the statement reaches changed", id), nullptr,
+            psprintf("request %lld was approved when the statement reached other objects", id),
+            psprintf("Since the request, the statement %s.", spend.cascade_difference),
+            "Undo the change, or ask for a new approval with mpa_request()."});
   }
   // A temporary grant's end is a new deadline for the worker.
   if (spend.spent) wake_mail_worker_at_commit();
@@ -141,14 +139,12 @@ bool may_change_pg_mpa(Node *parsetree) {
 
 // Refuses the statement (`text`) for want of `team`'s approval, naming the
 // operation and its first governed target, and records the refusal.
-[[noreturn]] void refuse(const StatementDescription &description, int target, const char *team, const char *text,
-                         const char *detail, const char *hint) {
+[[noreturn]] void refuse_statement(const StatementDescription &description, int target, const char *team,
+                                   const char *text, const char *detail, const char *hint) {
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
-  audit_refusal(psprintf("%s on %s", description.operation, object), team, text);
-  ereport(ERROR,
-          (errcode(sqlstates::kApprovalRequired),
-           errmsg("%s on %s requires the approval of team \"%s\"", description.operation, object, team),
-           errdetail("%s", detail), errhint("%s", hint)));
+  refuse({psprintf("%s on %s", description.operation, object), team,
+          psprintf("%s on %s requires the approval of team \"%s\"", description.operation, object, team), detail,
+          hint, sqlstates::kApprovalRequired, text});
 }
 
 // CREATE ROLE u IN ROLE r grants membership in r, and CREATE ROLE u ROLE m
@@ -165,7 +161,7 @@ void refuse_protected_memberships(Node *parsetree, const char *query, const Plan
     StatementDescription description = describe_parsed_statement(grant, text);
     int target = -1;
     if (const char *team = approving_team(description, &target))
-      refuse(description, target, team, text, "CREATE ROLE ... IN ROLE grants a membership that pg_mpa protects.",
+      refuse_statement(description, target, team, text, "CREATE ROLE ... IN ROLE grants a membership that pg_mpa protects.",
              psprintf("Create the role without IN ROLE, then ask for approval of the grant: SELECT mpa_request("
                       "'GRANT %s TO %s', 'why this is needed');",
                       quote_identifier(linitial_node(AccessPriv, castNode(GrantRoleStmt, grant)->granted_roles)->priv_name),
@@ -176,7 +172,7 @@ void refuse_protected_memberships(Node *parsetree, const char *query, const Plan
     StatementDescription description{"GRANT ROLE", 1, &created, nullptr, nullptr, false};
     int target = -1;
     if (const char *team = approving_team(description, &target))
-      refuse(description, target, team, text,
+      refuse_statement(description, target, team, text,
              "CREATE ROLE ... ROLE/ADMIN makes other roles members of the new role, a grant pg_mpa protects.",
              psprintf("Create the role without ROLE and ADMIN, then ask for approval of the grant: SELECT "
                       "mpa_request('GRANT %s TO %s', 'why this is needed');",
@@ -211,13 +207,12 @@ void refuse_protected_default_privileges(Node *parsetree) {
   }
   if (team == nullptr) return;
   const char *where = schema != nullptr ? psprintf("schema %s", quote_identifier(schema)) : "every schema";
-  audit_refusal(psprintf("ALTER DEFAULT PRIVILEGES in %s", where), team, debug_query_string);
-  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("ALTER DEFAULT PRIVILEGES granting on future tables in %s is refused", where),
-                  errdetail("A GRANT policy of team \"%s\" covers tables there: every table made later would "
-                            "carry the grant without its approval.",
-                            team),
-                  errhint("Once a table exists, ask for approval of the grant on it with mpa_request().")));
+  refuse({psprintf("ALTER DEFAULT PRIVILEGES in %s", where), team,
+          psprintf("ALTER DEFAULT PRIVILEGES granting on future tables in %s is refused", where),
+          psprintf("A GRANT policy of team \"%s\" covers tables there: every table made later would carry the "
+                   "grant without its approval.",
+                   team),
+          "Once a table exists, ask for approval of the grant on it with mpa_request()."});
 }
 
 // An approver's role is neither dropped nor renamed while it is one, in
@@ -244,18 +239,18 @@ void refuse_removing_approvers(Node *parsetree) {
     ApproverRole approver = approver_role(role);
     if (approver == ApproverRole::No) continue;
     const char *what = IsA(parsetree, DropRoleStmt) ? "dropping" : "renaming";
-    audit_refusal(psprintf("%s approver role %s", what, name), configuration_team(), debug_query_string);
+    const char *audited = psprintf("%s approver role %s", what, name);
     if (approver == ApproverRole::Unknown)
-      ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                      errmsg("%s role %s is refused here: pg_mpa cannot tell whether it is an approver", what,
-                             quote_identifier(name)),
-                      errdetail("The approvers live in database \"%s\"; this database has no current copy of them.",
-                                settings::database),
-                      errhint("Run the statement in database \"%s\".", settings::database)));
-    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                    errmsg("%s role %s is refused: it is an approver of pg_mpa", what, quote_identifier(name)),
-                    errdetail("Fewer roles that can vote could leave a team unable to approve anything."),
-                    errhint("Remove it from its teams with mpa_approver_remove() first (a configuration change).")));
+      refuse({audited, configuration_team(),
+              psprintf("%s role %s is refused here: pg_mpa cannot tell whether it is an approver", what,
+                       quote_identifier(name)),
+              psprintf("The approvers live in database \"%s\"; this database has no current copy of them.",
+                       settings::database),
+              psprintf("Run the statement in database \"%s\".", settings::database)});
+    refuse({audited, configuration_team(),
+            psprintf("%s role %s is refused: it is an approver of pg_mpa", what, quote_identifier(name)),
+            "Fewer roles that can vote could leave a team unable to approve anything.",
+            "Remove it from its teams with mpa_approver_remove() first (a configuration change)."});
   }
 }
 
@@ -303,7 +298,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // Cluster-wide operations can be run from any database, but their
   // requests and approvals live in mpa.database: a protected one runs only there.
   if (!in_mpa_database())
-    refuse(description, target, team, text,
+    refuse_statement(description, target, team, text,
            psprintf("Its requests and approvals live in database \"%s\"; protected cluster-wide operations "
                     "run only there.",
                     settings::database),
@@ -311,7 +306,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   description.fingerprint = statement_fingerprint(text);
   if (spend_approval(description)) return true;
 
-  refuse(description, target, team, text,
+  refuse_statement(description, target, team, text,
          "pg_mpa protects this operation: it runs only after the team's approvers have voted for it with "
          "codes mailed to them.",
          psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');", quote_literal_cstr(text)));

@@ -1,6 +1,6 @@
 #include "pg/gate/indirect_paths.hpp"
 
-#include "pg/shared/audit_log.hpp"
+#include "pg/boundary/refusal.hpp"
 #include "pg/gate/policy_cache.hpp"
 #include "pg/boundary/sqlstates.hpp"
 #include "pg/gate/statement_description.hpp"
@@ -130,14 +130,11 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   const char *team = governing_team(description, &index);
   if (team == nullptr) return;
   const char *verb = access == OAT_DROP ? "dropping" : "truncating";
-  audit_refusal(psprintf("%s %s", verb, getObjectDescription(&address, false)), team, debug_query_string);
-  ereport(ERROR,
-          (errcode(sqlstates::kApprovalRequired),
-           errmsg("%s %s requires the approval of team \"%s\"", verb, getObjectDescription(&address, false), team),
-           errdetail("The statement reaches a protected object without naming it (CASCADE, DROP OWNED, "
-                     "an owning extension, partitions or inheritance)."),
-           errhint("Ask for approval of this statement with mpa_request(); once approved, it may "
-                   "remove what it reaches.")));
+  const char *object = getObjectDescription(&address, false);
+  refuse({psprintf("%s %s", verb, object), team, psprintf("%s %s requires the approval of team \"%s\"", verb, object, team),
+          "The statement reaches a protected object without naming it (CASCADE, DROP OWNED, an owning extension, "
+          "partitions or inheritance).",
+          "Ask for approval of this statement with mpa_request(); once approved, it may remove what it reaches."});
 }
 
 }  // namespace mpa::pg

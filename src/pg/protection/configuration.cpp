@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pg/boundary/refusal.hpp"
 #include "pg/shared/audit_log.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/internal_sql.hpp"
@@ -252,15 +253,15 @@ MPA_FUNCTION(mpa_authorize_configuration) {
       mpa::pg::audit_configuration(call);
       return;
     }
-    mpa::pg::audit_refusal(function, team, call);
-    ereport(ERROR, (errcode(mpa::pg::sqlstates::kApprovalRequired),
-                    errmsg("%s is a configuration change that requires the approval of team \"%s\"",
-                           function, team),
-                    errdetail("Once a team governs pg_mpa, changes to teams, approvers and policies "
-                              "go through a request like any protected statement."),
-                    errhint("Ask for approval with: SELECT mpa_request(%s, 'why this is needed'); "
-                            "once approved, run it with mpa_execute(<request id>).",
-                            quote_literal_cstr(call))));
+    mpa::pg::refuse({function, team,
+                     psprintf("%s is a configuration change that requires the approval of team \"%s\"", function,
+                              team),
+                     "Once a team governs pg_mpa, changes to teams, approvers and policies go through a request "
+                     "like any protected statement.",
+                     psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed'); once approved, "
+                              "run it with mpa_execute(<request id>).",
+                              quote_literal_cstr(call)),
+                     mpa::pg::sqlstates::kApprovalRequired, call});
   });
   PG_RETURN_VOID();
 }

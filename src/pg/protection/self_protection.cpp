@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "pg/shared/audit_log.hpp"
+#include "pg/boundary/refusal.hpp"
 #include "pg/gate/indirect_paths.hpp"
 #include "pg/startup/installation.hpp"
 #include "pg/boundary/internal_sql.hpp"
@@ -101,12 +101,10 @@ bool is_pg_mpa_schema(Oid schema) { return OidIsValid(schema) && schema == pg_mp
 bool in_pg_mpa_schema(Oid relid) { return is_pg_mpa_schema(get_rel_namespace(relid)); }
 
 [[noreturn]] void refuse_direct_write(Oid relid, const char *what) {
-  audit_refusal(psprintf("%s on mpa.%s", what, get_rel_name(relid)), nullptr, debug_query_string);
-  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("%s on pg_mpa's table mpa.%s is refused", what, get_rel_name(relid)),
-                  errdetail("pg_mpa's tables are written only by pg_mpa's own functions, "
-                            "for every role including superusers."),
-                  errhint("Use pg_mpa's functions (mpa_request, mpa_vote, mpa_protect, ...).")));
+  const char *table = get_rel_name(relid);
+  refuse({psprintf("%s on mpa.%s", what, table), nullptr, psprintf("%s on pg_mpa's table mpa.%s is refused", what, table),
+          "pg_mpa's tables are written only by pg_mpa's own functions, for every role including superusers.",
+          "Use pg_mpa's functions (mpa_request, mpa_vote, mpa_protect, ...)."});
 }
 
 // Every public function of pg_mpa is named mpa_* and every internal one
@@ -129,12 +127,9 @@ FunctionKind function_kind(Oid function) { return function_kinds.get(function, l
 
 [[noreturn]] pg_noinline void refuse_internal_call(Oid function) {
   const char *name = format_procedure(function);
-  audit_refusal(psprintf("calling %s", name), nullptr, debug_query_string);
-  ereport(ERROR, (errcode(sqlstates::kInternalFunction),
-                  errmsg("%s is internal to pg_mpa", name),
-                  errdetail("pg_mpa's internal functions run only inside its public functions, "
-                            "for every role including superusers."),
-                  errhint("Use pg_mpa's public functions (mpa_request, mpa_vote, mpa_verify, ...).")));
+  refuse({psprintf("calling %s", name), nullptr, psprintf("%s is internal to pg_mpa", name),
+          "pg_mpa's internal functions run only inside its public functions, for every role including superusers.",
+          "Use pg_mpa's public functions (mpa_request, mpa_vote, mpa_verify, ...).", sqlstates::kInternalFunction});
 }
 
 // Whether the query may write this relation: not pg_mpa's tables (only its
@@ -148,10 +143,10 @@ pg_noinline bool write_allowed(const RangeTblEntry *entry, bool ereport_on_viola
     const char *team = configuration_team();
     if (team == nullptr) return true;
     if (!ereport_on_violation) return false;
-    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                    errmsg("writing the system catalog %s directly is refused", get_rel_name(entry->relid)),
-                    errdetail("Team \"%s\" governs pg_mpa; direct catalog edits could undo what it guards.",
-                              team)));
+    const char *catalog = get_rel_name(entry->relid);
+    refuse({psprintf("writing pg_catalog.%s", catalog), team,
+            psprintf("writing the system catalog %s directly is refused", catalog),
+            psprintf("Team \"%s\" governs pg_mpa; direct catalog edits could undo what it guards.", team)});
   }
   if (!is_pg_mpa_schema(schema)) return true;
   if (!ereport_on_violation) return false;
@@ -282,14 +277,12 @@ bool is_look_alike(Oid function) {
 
 [[noreturn]] void refuse_look_alike(Oid function) {
   NameData name = written_function_name(function);
-  audit_refusal(psprintf("a function named %s", NameStr(name)), configuration_team(), debug_query_string);
-  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("a function named %s that is not pg_mpa's is refused", NameStr(name)),
-                  errdetail("%s is the name of one of pg_mpa's public functions: another function of that "
-                            "name, earlier on an approver's search_path, would be called instead of "
-                            "pg_mpa's and see the approver's code.",
-                            NameStr(name)),
-                  errhint("Choose another name.")));
+  refuse({psprintf("a function named %s", NameStr(name)), configuration_team(),
+          psprintf("a function named %s that is not pg_mpa's is refused", NameStr(name)),
+          psprintf("%s is the name of one of pg_mpa's public functions: another function of that name, earlier "
+                   "on an approver's search_path, would be called instead of pg_mpa's and see the approver's code.",
+                   NameStr(name)),
+          "Choose another name."});
 }
 
 // Objects dropped, truncated or altered (DDL, not queries).
@@ -304,21 +297,18 @@ pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid obj
     refuse_look_alike(object_id);  // ALTER FUNCTION ... RENAME TO mpa_verify
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && !is_maintenance(access, arg) &&
       is_pg_mpa_object(class_id, object_id) && !pg_mpa_change_allowed(access)) {
-    ObjectAddress object{class_id, object_id, 0};
+    ObjectAddress address{class_id, object_id, 0};
     const char *what = access == OAT_DROP ? "dropping" : "altering";
+    const char *object = getObjectDescription(&address, false);
     const char *team = configuration_team();
-    audit_refusal(psprintf("%s %s", what, getObjectDescription(&object, false)), team, debug_query_string);
     if (team == nullptr)
-      ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                      errmsg("%s of %s is refused", what, getObjectDescription(&object, false)),
-                      errdetail("It is one of pg_mpa's own objects: they change only with pg_mpa's own "
-                                "extension scripts (ALTER EXTENSION pg_mpa UPDATE).")));
-    ereport(ERROR,
-            (errcode(sqlstates::kApprovalRequired),
-             errmsg("%s of %s requires the approval of team \"%s\"", what, getObjectDescription(&object, false),
-                    team),
-             errdetail("It is one of pg_mpa's own objects, and a team governs pg_mpa."),
-             errhint("Ask for approval with mpa_request() for the statement.")));
+      refuse({psprintf("%s %s", what, object), nullptr, psprintf("%s of %s is refused", what, object),
+              "It is one of pg_mpa's own objects: they change only with pg_mpa's own extension scripts (ALTER "
+              "EXTENSION pg_mpa UPDATE)."});
+    refuse({psprintf("%s %s", what, object), team,
+            psprintf("%s of %s requires the approval of team \"%s\"", what, object, team),
+            "It is one of pg_mpa's own objects, and a team governs pg_mpa.",
+            "Ask for approval with mpa_request() for the statement."});
   }
 }
 
@@ -469,11 +459,10 @@ pg_noinline void on_object_created(Oid class_id, Oid object_id, int sub_id, void
   if (IsBinaryUpgrade || (creating_extension && OidIsValid(extension) && CurrentExtensionObject == extension)) return;
   const char *reached = reached_by_new_object(class_id, object_id, sub_id);
   if (reached == nullptr) return;
-  audit_refusal(psprintf("creating an object in %s", reached), configuration_team(), debug_query_string);
-  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("creating an object in %s is refused", reached),
-                  errdetail("Code attached to pg_mpa's objects would run inside pg_mpa with its trust."),
-                  errhint("pg_mpa's objects change only with its own extension scripts.")));
+  refuse({psprintf("creating an object in %s", reached), configuration_team(),
+          psprintf("creating an object in %s is refused", reached),
+          "Code attached to pg_mpa's objects would run inside pg_mpa with its trust.",
+          "pg_mpa's objects change only with its own extension scripts."});
 }
 
 pg_attribute_hot void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id,
@@ -539,12 +528,10 @@ void refuse_inheritance_from_pg_mpa(Node *statement) {
   foreach (cell, relations) {
     Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, cell), NoLock, true);
     if (!OidIsValid(relid) || !in_pg_mpa_schema(relid)) continue;
-    audit_refusal(psprintf("inheritance from mpa.%s", get_rel_name(relid)), nullptr, debug_query_string);
-    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                    errmsg("inheritance or partitioning involving pg_mpa's table mpa.%s is refused",
-                           get_rel_name(relid)),
-                    errdetail("Rows of another table would count as pg_mpa's own, or pg_mpa's rows be "
-                              "written through another table, for every role including superusers.")));
+    refuse({psprintf("inheritance from mpa.%s", get_rel_name(relid)), nullptr,
+            psprintf("inheritance or partitioning involving pg_mpa's table mpa.%s is refused", get_rel_name(relid)),
+            "Rows of another table would count as pg_mpa's own, or pg_mpa's rows be written through another "
+            "table, for every role including superusers."});
   }
 }
 
@@ -556,18 +543,15 @@ void refuse_lock_of_pg_mpa_tables(Node *statement) {
     // A lock on a system catalog stalls a verification before pg_mpa runs
     // any of its code (the function lookup waits): once governed, refused.
     if (get_rel_namespace(relid) == PG_CATALOG_NAMESPACE && pg_mpa_is_governed()) {
-      audit_refusal(psprintf("LOCK TABLE pg_catalog.%s", get_rel_name(relid)), configuration_team(),
-                    debug_query_string);
-      ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                      errmsg("LOCK TABLE on the system catalog %s is refused", get_rel_name(relid)),
-                      errdetail("Team \"%s\" governs pg_mpa; a lock on a catalog would stall approvals.",
-                                configuration_team())));
+      refuse({psprintf("LOCK TABLE pg_catalog.%s", get_rel_name(relid)), configuration_team(),
+              psprintf("LOCK TABLE on the system catalog %s is refused", get_rel_name(relid)),
+              psprintf("Team \"%s\" governs pg_mpa; a lock on a catalog would stall approvals.",
+                       configuration_team())});
     }
     if (!in_pg_mpa_schema(relid)) continue;
-    audit_refusal(psprintf("LOCK TABLE mpa.%s", get_rel_name(relid)), nullptr, debug_query_string);
-    ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                    errmsg("LOCK TABLE on pg_mpa's table mpa.%s is refused", get_rel_name(relid)),
-                    errdetail("Only pg_mpa locks its tables, for every role including superusers.")));
+    refuse({psprintf("LOCK TABLE mpa.%s", get_rel_name(relid)), nullptr,
+            psprintf("LOCK TABLE on pg_mpa's table mpa.%s is refused", get_rel_name(relid)),
+            "Only pg_mpa locks its tables, for every role including superusers."});
   }
 }
 
@@ -589,12 +573,10 @@ void refuse_maintenance_hazards(Node *statement) {
   if (!OidIsValid(relid)) return;
   // REINDEX INDEX names an index of the table; the index is in its schema.
   if (!in_pg_mpa_schema(relid)) return;
-  audit_refusal(psprintf("%s of mpa.%s", what, get_rel_name(relid)), configuration_team(), debug_query_string);
-  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("%s of pg_mpa's table mpa.%s is refused", what, get_rel_name(relid)),
-                  errdetail("pg_mpa's tables change only with its own extension scripts, and only pg_mpa holds "
-                            "their locks."),
-                  errhint("Run VACUUM FULL, CLUSTER or REINDEX on its own, outside a transaction block.")));
+  refuse({psprintf("%s of mpa.%s", what, get_rel_name(relid)), configuration_team(),
+          psprintf("%s of pg_mpa's table mpa.%s is refused", what, get_rel_name(relid)),
+          "pg_mpa's tables change only with its own extension scripts, and only pg_mpa holds their locks.",
+          "Run VACUUM FULL, CLUSTER or REINDEX on its own, outside a transaction block."});
 }
 
 void refuse_move_into_protected_schema(Node *statement) {
@@ -603,13 +585,11 @@ void refuse_move_into_protected_schema(Node *statement) {
   if (!OidIsValid(schema) || creating_extension || approved_statement_running) return;
   bool into_pg_mpa = is_pg_mpa_schema(schema);
   if (!into_pg_mpa && !(schema == PG_CATALOG_NAMESPACE && pg_mpa_is_governed())) return;
-  audit_refusal(psprintf("SET SCHEMA %s", move->newschema), configuration_team(), debug_query_string);
-  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("moving an object into schema %s is refused", move->newschema),
-                  errdetail(into_pg_mpa ? "Nothing joins pg_mpa's schema: a function there could shadow one "
-                                          "pg_mpa's SQL calls."
-                                        : "A team governs pg_mpa: an object moved into pg_catalog could shadow "
-                                          "a built-in pg_mpa's SQL calls.")));
+  refuse({psprintf("SET SCHEMA %s", move->newschema), configuration_team(),
+          psprintf("moving an object into schema %s is refused", move->newschema),
+          into_pg_mpa ? "Nothing joins pg_mpa's schema: a function there could shadow one pg_mpa's SQL calls."
+                      : "A team governs pg_mpa: an object moved into pg_catalog could shadow a built-in pg_mpa's "
+                        "SQL calls."});
 }
 
 void set_approved_statement_running(bool running) { approved_statement_running = running; }
@@ -685,14 +665,12 @@ void refuse_governance_beside_unsafe_code() {
   };
   with_pg_mpa_privileges(body);
   if (unsafe == nullptr) return;
-  ereport(ERROR, (errcode(sqlstates::kApprovalRequired),
-                  errmsg("governance cannot start beside: %s", unsafe),
-                  errdetail("Made before pg_mpa's rules applied, they would outlive them: a function named like "
-                            "one of pg_mpa's would be called instead of it and see an approver's code; code in "
-                            "an untrusted language outside an extension, adminpack and file_fdw reach the "
-                            "server's files and programs."),
-                  errhint("Drop them (or rename the look-alikes), then try again. Extensions you need can be "
-                          "created afterwards with the governing team's approval.")));
+  refuse({psprintf("governance beside %s", unsafe), nullptr, psprintf("governance cannot start beside: %s", unsafe),
+          "Made before pg_mpa's rules applied, they would outlive them: a function named like one of pg_mpa's "
+          "would be called instead of it and see an approver's code; code in an untrusted language outside an "
+          "extension, adminpack and file_fdw reach the server's files and programs.",
+          "Drop them (or rename the look-alikes), then try again. Extensions you need can be created afterwards "
+          "with the governing team's approval."});
 }
 
 void install_self_protection() {
