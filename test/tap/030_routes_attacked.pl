@@ -218,6 +218,31 @@ subtest 'databases under a policy, from mpa.database and from another' => sub {
 	attack('app', 'ALTER DATABASE app CONNECTION LIMIT 3', message => qr/ALTER DATABASE on app requires/);
 };
 
+# pg_mpa's home database itself (no policy names it): renamed, dropped,
+# closed to connections or re-owned, it would take pg_mpa's protection, and
+# every object in it, with it. Found open on main at 30cea18: with the worker
+# terminated, ALTER DATABASE postgres RENAME ran from template1.
+subtest "pg_mpa's home database, from another database and from itself" => sub {
+	for my $db ('other', 'postgres')
+	{
+		for my $sql ('ALTER DATABASE postgres RENAME TO home2', 'DROP DATABASE postgres WITH (FORCE)',
+			'ALTER DATABASE postgres ALLOW_CONNECTIONS false', 'ALTER DATABASE postgres CONNECTION LIMIT 0',
+			'ALTER DATABASE postgres OWNER TO mallory', q{ALTER DATABASE postgres SET work_mem = '8MB'},
+			'ALTER DATABASE postgres IS_TEMPLATE true')
+		{
+			attack($db, $sql, message => qr/on postgres requires the approval of team "security"/);
+		}
+	}
+	# Any route to it meets the object access hook too: with the worker gone
+	# and nobody else connected, a rename from template1.
+	$node->safe_psql('template1', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'postgres'});
+	attack('template1', 'ALTER DATABASE postgres RENAME TO home2', message => qr/requires the approval of team "security"/);
+	is($node->safe_psql('template1', q{SELECT count(*) FROM pg_database WHERE datname = 'postgres' AND datallowconn}), '1',
+		'the home database keeps its name and takes connections');
+	is(($node->psql('other', 'ALTER DATABASE other CONNECTION LIMIT 5; ALTER DATABASE other CONNECTION LIMIT -1'))[0], 0,
+		'another database with no policy stays free (positive control)');
+};
+
 subtest 'tablespaces under a policy, from mpa.database and from another' => sub {
 	for my $db ('postgres', 'other')
 	{

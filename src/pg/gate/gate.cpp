@@ -131,6 +131,10 @@ bool may_change_pg_mpa(Node *parsetree) {
     case T_CreatePolicyStmt:
     case T_AlterPolicyStmt:
     case T_GrantStmt:
+    case T_DropdbStmt:  // pg_mpa's home database is one of its objects
+    case T_AlterDatabaseStmt:
+    case T_AlterDatabaseSetStmt:
+    case T_AlterDatabaseRefreshCollStmt:
       return true;
     default:
       return false;

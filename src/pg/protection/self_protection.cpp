@@ -5,6 +5,7 @@
 #include "pg/boundary/refusal.hpp"
 #include "pg/gate/indirect_paths.hpp"
 #include "pg/startup/installation.hpp"
+#include "pg/startup/settings.hpp"
 #include "pg/boundary/internal_sql.hpp"
 #include "pg/boundary/oid_memo.hpp"
 #include "pg/gate/server_files.hpp"
@@ -22,6 +23,7 @@ extern "C" {
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_cast.h"
+#include "catalog/pg_database_d.h"
 #include "catalog/pg_type.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_policy.h"
@@ -33,6 +35,7 @@ extern "C" {
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "executor/spi.h"
+#include "commands/dbcommands.h"
 #include "tcop/tcopprot.h"
 #include "catalog/dependency.h"
 #include "catalog/objectaddress.h"
@@ -483,6 +486,11 @@ pg_attribute_hot void on_object_access(ObjectAccessType access, Oid class_id, Oi
 }  // namespace
 
 bool is_pg_mpa_object(Oid class_id, Oid object_id) {
+  // pg_mpa's home database, once a team governs pg_mpa, from any database:
+  // renamed, dropped, closed to connections or re-owned, it would take
+  // pg_mpa's protection (and every object in it) with it.
+  if (class_id == DatabaseRelationId)
+    return object_id == get_database_oid(settings::database, true) && pg_mpa_is_governed();
   Oid extension = pg_mpa_extension_oid();
   if (!OidIsValid(extension)) return false;
   switch (class_id) {

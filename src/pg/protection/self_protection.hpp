@@ -22,7 +22,9 @@
 
 namespace mpa::pg {
 
-// Whether the object is one of pg_mpa's own (see above).
+// Whether the object is one of pg_mpa's own (see above): its extension,
+// schema, tables, functions and what hangs on its tables; and, once a team
+// governs pg_mpa, its home database (mpa.database).
 bool is_pg_mpa_object(Oid class_id, Oid object_id);
 
 // Refuses a statement that would make a relation inherit from, or a
