@@ -117,10 +117,16 @@ void add_tables_in_schema(TargetList &targets, const char *schema_name) {
   foreach (cell, relids) add_address(targets, ObjectAddress{RelationRelationId, lfirst_oid(cell), 0});
 }
 
-void add_object(TargetList &targets, ObjectType type, Node *object) {
+// The object `object` names, or an invalid address when there is none.
+ObjectAddress existing_object(ObjectType type, Node *object) {
   Relation relation = nullptr;
   ObjectAddress address = get_object_address(type, object, &relation, AccessShareLock, true);
   if (relation != nullptr) relation_close(relation, NoLock);
+  return address;
+}
+
+void add_object(TargetList &targets, ObjectType type, Node *object) {
+  ObjectAddress address = existing_object(type, object);
   if (!OidIsValid(address.objectId)) {
     targets.missing(IsA(object, String) ? strVal(object) : NameListToString(castNode(List, object)));
     return;
@@ -128,40 +134,36 @@ void add_object(TargetList &targets, ObjectType type, Node *object) {
   add_address(targets, address);
 }
 
-// A relation a statement creates or replaces (CREATE [OR REPLACE] VIEW):
-// by OID when it exists, else by the name policies give it, in the schema
-// it would be made in, so that a policy on its name meets its creation.
+// An object a statement creates, or replaces: by OID when it exists, else
+// by the name policies will give it once made ("schema.name"), so that a
+// policy on that name meets its creation too.
+void add_made_object(TargetList &targets, const ObjectAddress &existing, Oid class_id, Oid schema, const char *name) {
+  if (OidIsValid(existing.objectId))
+    add_address(targets, existing);
+  else
+    targets.add(class_id, InvalidOid, quote_identifier(get_namespace_name(schema)), quote_identifier(name));
+}
+
+// CREATE [OR REPLACE] VIEW: the view, in the schema it would be made in.
 void add_created_relation(TargetList &targets, RangeVar *relation) {
   Oid relid = RangeVarGetRelid(relation, NoLock, true);
-  if (OidIsValid(relid)) {
-    add_address(targets, ObjectAddress{RelationRelationId, relid, 0});
-    return;
-  }
-  Oid schema = RangeVarGetCreationNamespace(relation);
-  targets.add(RelationRelationId, InvalidOid, quote_identifier(get_namespace_name(schema)),
-              quote_identifier(relation->relname));
+  Oid schema = OidIsValid(relid) ? InvalidOid : RangeVarGetCreationNamespace(relation);
+  add_made_object(targets, ObjectAddress{RelationRelationId, relid, 0}, RelationRelationId, schema, relation->relname);
 }
 
 // A part of a table (trigger, rule, row security policy, constraint) a
-// statement names: by OID when it exists, else (one being created) by the
-// name policies give it, "the table's schema.its own name".
+// statement names, as "the table's schema.its own name".
 void add_table_part(TargetList &targets, ObjectType type, Oid class_id, RangeVar *table, const char *part) {
   Oid relid = RangeVarGetRelid(table, NoLock, true);
   if (!OidIsValid(relid) || part == nullptr) return;  // the table's own target says it is missing
-  char *schema = get_namespace_name(get_rel_namespace(relid));
-  List *name = list_make3(makeString(schema), makeString(get_rel_name(relid)), makeString(pstrdup(part)));
-  Relation relation = nullptr;
-  ObjectAddress address = get_object_address(type, reinterpret_cast<Node *>(name), &relation, AccessShareLock, true);
-  if (relation != nullptr) relation_close(relation, NoLock);
-  if (OidIsValid(address.objectId))
-    add_address(targets, address);
-  else
-    targets.add(class_id, InvalidOid, quote_identifier(schema), quote_identifier(part));
+  Oid schema = get_rel_namespace(relid);
+  List *name = list_make3(makeString(get_namespace_name(schema)), makeString(get_rel_name(relid)),
+                          makeString(pstrdup(part)));
+  add_made_object(targets, existing_object(type, reinterpret_cast<Node *>(name)), class_id, schema, part);
 }
 
-// A function or procedure CREATE [OR REPLACE] FUNCTION/PROCEDURE defines:
-// by OID when it exists (its input arguments identify it), else by the name
-// it will have, so that a policy on its name meets its creation.
+// CREATE [OR REPLACE] FUNCTION/PROCEDURE: the function its input arguments
+// identify, in the schema it would be made in.
 void add_defined_function(TargetList &targets, CreateFunctionStmt *create) {
   ObjectWithArgs *function = makeNode(ObjectWithArgs);
   function->objname = create->funcname;
@@ -172,18 +174,11 @@ void add_defined_function(TargetList &targets, CreateFunctionStmt *create) {
         parameter->mode == FUNC_PARAM_VARIADIC || parameter->mode == FUNC_PARAM_DEFAULT)
       function->objargs = lappend(function->objargs, parameter->argType);
   }
-  ObjectType type = create->is_procedure ? OBJECT_PROCEDURE : OBJECT_FUNCTION;
-  Relation relation = nullptr;
-  ObjectAddress address =
-      get_object_address(type, reinterpret_cast<Node *>(function), &relation, AccessShareLock, true);
-  if (relation != nullptr) relation_close(relation, NoLock);
-  if (OidIsValid(address.objectId)) {
-    add_address(targets, address);
-    return;
-  }
+  ObjectAddress existing =
+      existing_object(create->is_procedure ? OBJECT_PROCEDURE : OBJECT_FUNCTION, reinterpret_cast<Node *>(function));
   char *name = nullptr;
-  Oid schema = QualifiedNameGetCreationNamespace(create->funcname, &name);
-  targets.add(ProcedureRelationId, InvalidOid, quote_identifier(get_namespace_name(schema)), quote_identifier(name));
+  Oid schema = OidIsValid(existing.objectId) ? InvalidOid : QualifiedNameGetCreationNamespace(create->funcname, &name);
+  add_made_object(targets, existing, ProcedureRelationId, schema, name);
 }
 
 // The catalog of the table parts a RenameStmt can rename, or InvalidOid.
