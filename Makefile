@@ -4,7 +4,16 @@
 
 EXTENSION = pg_mpa
 MODULE_big = pg_mpa
-DATA = $(wildcard sql/pg_mpa--*.sql)
+
+# The install script of the current version (pg_mpa.control's
+# default_version) is made from the files of sql/install/, one per concept,
+# in their order. The scripts of released versions and the upgrade scripts
+# between versions are kept as written: an installation of 0.1 updates with
+# ALTER EXTENSION pg_mpa UPDATE (docs/operations.md).
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_mpa.control)
+CURRENT_SCRIPT = sql/pg_mpa--$(EXTVERSION).sql
+DATA = $(filter-out $(CURRENT_SCRIPT),$(wildcard sql/pg_mpa--*.sql))
+DATA_built = $(CURRENT_SCRIPT)
 
 # The SMTP transport (libcurl) is a library of its own, pg_mpa_smtp.so,
 # which only the mail worker loads: every backend maps what the preloaded
@@ -20,8 +29,8 @@ CORE_SOURCES = $(filter-out $(SMTP_ONLY_SOURCES),$(wildcard src/core/*.cpp))
 PG_SOURCES = $(wildcard src/pg/*/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 
-REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/pg_mpa--%.sql,$(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=. --load-extension=pg_mpa
+REGRESS = $(patsubst test/regress/sql/%.sql,%,$(wildcard test/regress/sql/*.sql))
+REGRESS_OPTS = --inputdir=test/regress --load-extension=pg_mpa
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -44,6 +53,12 @@ include $(PGXS)
 # PGXS tracks no header dependencies here: rebuild everything when any header
 # changes (a struct shared between files must never disagree).
 $(OBJS) $(SMTP_OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp)
+
+$(CURRENT_SCRIPT): $(sort $(wildcard sql/install/*.sql)) pg_mpa.control
+	{ echo '-- pg_mpa $(EXTVERSION): multi-party approval of protected statements.'; \
+	  echo '-- Made by make from sql/install/*.sql: edit those, not this file.'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION pg_mpa" to load this file. \quit'; \
+	  for part in $(sort $(wildcard sql/install/*.sql)); do echo; echo "-- $$part"; cat $$part; done; } > $@
 
 # pg_mpa_smtp.so, built and installed with pg_mpa.so (after the include, so
 # that PGXS's targets stay the default).

@@ -1,0 +1,174 @@
+-------------------------------------------------------------------------------
+-- Approval: teams, approvers, policies, requests, votes, challenges.
+-------------------------------------------------------------------------------
+
+CREATE TABLE mpa.teams (
+  name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_. -]{0,62}$'),
+  threshold   integer NOT NULL CHECK (threshold >= 1),
+  description text CHECK (length(description) <= 1000),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  baselined_at timestamptz,          -- last mpa_team_baseline()
+  quorum_reachable boolean           -- as last seen by the worker (mpa.check_team_health)
+);
+
+-- An approver's address is confirmed by a code mailed to it: at enrolment,
+-- after an approved change of address (the new one takes over only once it
+-- confirmed; the old one is told), and when the team is baselined. A vote
+-- confirmed with a code mailed to the address also proves it.
+CREATE TABLE mpa.approvers (
+  team      text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  approver  regrole NOT NULL,
+  email     text NOT NULL,
+  added_at  timestamptz NOT NULL DEFAULT now(),
+  verified_at    timestamptz,            -- NULL: the address never confirmed a code
+  last_active_at timestamptz,            -- last vote or confirmation
+  pending_email  text,                   -- an approved new address, until it confirms
+  confirmation_started_at timestamptz,   -- start of the current confirmation (its tries are counted together)
+  PRIMARY KEY (team, approver)
+);
+
+-- operation: a PostgreSQL command tag ('DROP TABLE'); object: 'schema.name',
+-- 'schema.*', '*' or a bare name for objects outside schemas (roles,
+-- databases, settings). The most specific matching policy decides the team.
+CREATE TABLE mpa.policies (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  operation  text NOT NULL,
+  object     text NOT NULL,
+  team       text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (operation, object)
+);
+
+CREATE TABLE mpa.requests (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  statement      text NOT NULL,
+  justification  text NOT NULL,
+  operation      text NOT NULL,
+  object         text NOT NULL,          -- the first target, as policies name it
+  target_classes oid[] NOT NULL,         -- targets by OID: a renamed, dropped and
+  target_oids    oid[] NOT NULL,         -- recreated object voids the approval
+  fingerprint    text NOT NULL,          -- SHA-256 of the normalised statement
+  team           text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  threshold      integer NOT NULL,       -- the team's threshold when requested
+  requester      regrole NOT NULL,       -- the authenticated (session) role
+  state          text NOT NULL DEFAULT 'pending'
+                 CHECK (state IN ('pending', 'approved', 'executed', 'rejected', 'expired', 'cancelled')),
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  expires_at     timestamptz NOT NULL,
+  decided_at     timestamptz,
+  executed_at    timestamptz,
+  -- Temporary grants: how long the approved GRANT holds once executed, and
+  -- the REVOKE the worker runs when it ends (both shown to approvers).
+  valid_for      interval CHECK (valid_for > interval '0'),
+  revoke_statement text,
+  -- Application-defined approvals (mpa_request_action): operation 'ACTION',
+  -- object the action's name, statement the payload's text; claimed once
+  -- with mpa_consume (state executed).
+  kind           text NOT NULL DEFAULT 'statement' CHECK (kind IN ('statement', 'action')),
+  payload        jsonb,
+  CHECK ((kind = 'action') = (payload IS NOT NULL)),
+  -- For drops: what the statement also removes (mpa.cascade_of), by OID,
+  -- sorted, as approvers were shown it. Execution finds the same or is
+  -- refused.
+  cascade_classes oid[] NOT NULL DEFAULT '{}',
+  cascade_oids    oid[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
+CREATE INDEX requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
+CREATE INDEX requests_by_requester ON mpa.requests (requester, created_at);
+
+CREATE TABLE mpa.votes (
+  request_id bigint NOT NULL REFERENCES mpa.requests,
+  approver   regrole NOT NULL,
+  decision   text NOT NULL CHECK (decision IN ('approve', 'reject')),
+  voted_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (request_id, approver)
+);
+
+-- Executed temporary grants, until the worker revoked them.
+CREATE TABLE mpa.temporary_grants (
+  request_id       bigint PRIMARY KEY REFERENCES mpa.requests,
+  grant_statement  text NOT NULL,
+  revoke_statement text NOT NULL,
+  requester        regrole NOT NULL,     -- the REVOKE runs as this role, as the GRANT did
+  granted_at       timestamptz NOT NULL DEFAULT now(),
+  ends_at          timestamptz NOT NULL,
+  warned_at        timestamptz,          -- the "ends soon" mail was queued
+  revoked_at       timestamptz,
+  revoke_outcome   text                  -- what the REVOKE said ('revoked', or why not)
+);
+CREATE INDEX temporary_grants_active ON mpa.temporary_grants (ends_at) WHERE revoked_at IS NULL;
+
+-- Temporary grants in force and when each ends.
+CREATE VIEW mpa.active_grants AS
+  SELECT g.request_id, g.grant_statement, g.requester, g.granted_at, g.ends_at,
+         g.ends_at - now() AS remaining
+    FROM mpa.temporary_grants g WHERE g.revoked_at IS NULL;
+
+-- A challenge is one mailed code for one (request, approver, decision). The
+-- code is derived from these columns and the server's code key; it is stored
+-- nowhere. Wrong tries are counted in shared memory, outside transactions.
+-- A confirmation of an approver's address is a challenge without request,
+-- for one team, with decision 'confirm'; its code is bound to the address.
+CREATE TABLE mpa.challenges (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request_id  bigint REFERENCES mpa.requests,
+  approver    regrole NOT NULL,
+  decision    text NOT NULL CHECK (decision IN ('approve', 'reject', 'confirm')),
+  nonce       bytea NOT NULL,
+  email       text NOT NULL,
+  state       text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'used', 'superseded', 'expired')),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at  timestamptz NOT NULL,
+  team        text,
+  CHECK ((decision = 'confirm') = (request_id IS NULL)),
+  CHECK (decision <> 'confirm' OR team IS NOT NULL)
+);
+-- Every code of a voter (the resend cooldown looks at the last one, open or not).
+CREATE INDEX challenges_by_voter ON mpa.challenges (request_id, approver);
+-- The open ones, by expiry: the worker's timers look at them every round.
+CREATE INDEX challenges_open ON mpa.challenges (expires_at) WHERE state = 'open';
+CREATE INDEX confirmations_by_approver ON mpa.challenges (team, approver) WHERE request_id IS NULL;
+
+ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
+
+-- Everything pg_mpa did and refused, append-only and hash-chained
+-- (src/core/audit_chain.hpp). An event's transaction writes its row with
+-- seq NULL; events that happen in a transaction that rolls back (refused
+-- statements, wrong codes) travel through shared memory and the worker
+-- writes them. The mail worker chains rows in the order it finds them
+-- committed: it sets seq (1, 2, ...), previous_hash and hash.
+CREATE TABLE mpa.audit (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  recorded_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+  kind          text NOT NULL,
+  request_id    bigint,
+  actor         text NOT NULL DEFAULT session_user,
+  database      text NOT NULL DEFAULT current_database(),
+  detail        jsonb NOT NULL DEFAULT '{}',
+  seq           bigint UNIQUE,
+  previous_hash text,
+  hash          text
+);
+CREATE INDEX audit_unchained ON mpa.audit (id) WHERE seq IS NULL;
+
+-- Applications read the approval tables; only pg_mpa's functions write them.
+REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges,
+  mpa.temporary_grants, mpa.audit FROM PUBLIC;
+GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes, mpa.temporary_grants,
+  mpa.active_grants, mpa.audit TO PUBLIC;
+GRANT SELECT (team, approver, added_at, verified_at, last_active_at) ON mpa.approvers TO PUBLIC;
+GRANT SELECT (id, request_id, team, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
+
+-- Requests the current (session) role may vote on.
+CREATE VIEW mpa.pending WITH (security_barrier) AS
+  SELECT r.id, r.operation, r.object, r.statement, r.justification, r.requester, r.team,
+         r.threshold, r.created_at, r.expires_at,
+         (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
+    FROM mpa.requests r
+   WHERE r.state = 'pending' AND r.expires_at > statement_timestamp()
+     AND r.requester <> session_user::regrole
+     AND EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = session_user::regrole)
+     AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = session_user::regrole);
+GRANT SELECT ON mpa.pending TO PUBLIC;
+

@@ -1,0 +1,117 @@
+-- What every request function checks first: arguments, the text mails show,
+-- who is mailed, the justification, the request rate, the possible quorum.
+
+-- Errors of the SQL functions: pg_mpa's class MP for its own refusals.
+--   MP001 approval required (the gate)    MP002 not protected
+--   MP003 not allowed to vote / act        MP004 request not in a state for this
+--   MP005 code refused                     22023/22004 bad input
+
+-- Raises a clear error for NULL arguments (all SQL-facing functions).
+CREATE FUNCTION mpa.require(value anyelement, name text) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF value IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL', name USING ERRCODE = '22004';
+  END IF;
+  RETURN value;
+END $$;
+
+-- The text a request mail shows for a request.
+CREATE FUNCTION mpa.request_summary(r mpa.requests) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT format(E'Request:       #%s\nOperation:     %s on %s\nRequested by:  %s\n'
+                 'Team:          %s (%s approval%s needed)\nExpires:       %s\n%s\n'
+                 '%s:\n\n%s\n\nJustification:\n\n%s\n',
+                r.id, r.operation, r.object, r.requester, r.team, r.threshold,
+                CASE WHEN r.threshold = 1 THEN '' ELSE 's' END,
+                to_char(r.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+                CASE WHEN r.valid_for IS NULL THEN ''
+                     ELSE format(E'Duration:      %s after it runs; then pg_mpa runs: %s\n',
+                                 r.valid_for, r.revoke_statement) END,
+                CASE r.kind WHEN 'action' THEN 'Payload' ELSE 'Statement' END, r.statement, r.justification)
+$$;
+
+-- Mails every approver of the request's team but `except_role`.
+CREATE FUNCTION mpa.mail_team(r mpa.requests, kind text, subject text, body text, except_role regrole)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE a record;
+BEGIN
+  FOR a IN SELECT approver, email FROM mpa.approvers
+            WHERE team = r.team AND approver IS DISTINCT FROM except_role
+            ORDER BY approver::text LOOP
+    PERFORM mpa.queue_mail(kind, a.email, subject, body,
+                           greatest(60, extract(epoch FROM r.expires_at - now())::int), NULL, NULL);
+  END LOOP;
+END $$;
+
+-- Mails the requester, if they are an approver somewhere (the only
+-- addresses pg_mpa knows).
+CREATE FUNCTION mpa.mail_requester(r mpa.requests, kind text, subject text, body text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE address text;
+BEGIN
+  SELECT email INTO address FROM mpa.approvers WHERE approver = r.requester
+   ORDER BY team = r.team DESC, added_at LIMIT 1;
+  IF address IS NOT NULL THEN
+    PERFORM mpa.queue_mail(kind, address, subject, body, 3 * 86400, NULL, NULL);
+  END IF;
+END $$;
+
+-- Tells LISTENing applications, at commit, that a request changed state.
+CREATE FUNCTION mpa.announce(r mpa.requests, new_state text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT pg_notify('mpa_events', json_build_object('request_id', r.id, 'kind', r.kind, 'state', new_state)::text)
+$$;
+
+-- Raises unless the justification says something, in at most 4000 characters.
+CREATE FUNCTION mpa.check_justification(justification text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM mpa.require(justification, 'justification');
+  IF justification !~ '[^[:space:]]' THEN
+    RAISE EXCEPTION 'justification must say why the statement is needed' USING ERRCODE = '22023';
+  ELSIF length(justification) > 4000 THEN
+    RAISE EXCEPTION 'justification is too long (at most 4000 characters)' USING ERRCODE = '22001';
+  END IF;
+END $$;
+
+-- Raises unless the team has enough approvers besides the requester.
+-- A flood of requests (any login may make them) would bury the approvers'
+-- mail and the requests worth their attention: mpa.max_requests_per_hour
+-- per requester, counted over the last hour.
+CREATE FUNCTION mpa.check_request_rate(requester regrole) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  allowed int := current_setting('mpa.max_requests_per_hour')::int;
+  made int;
+BEGIN
+  IF allowed = 0 THEN
+    RETURN;
+  END IF;
+  -- Counted under a lock per requester (held to the end of the
+  -- transaction, so past its own insert): parallel sessions of one role
+  -- cannot each make the full allowance.
+  PERFORM pg_catalog.pg_advisory_xact_lock(7170048, (requester::oid::bigint - 2147483648)::int4);
+  SELECT count(*) INTO made FROM ONLY mpa.requests r
+   WHERE r.requester = check_request_rate.requester AND r.created_at > now() - interval '1 hour';
+  IF made >= allowed THEN
+    RAISE EXCEPTION 'role % made % requests in the last hour, the most mpa.max_requests_per_hour allows',
+      requester, made USING ERRCODE = 'MP006',
+      HINT = 'Wait, or ask the server''s administrator to raise mpa.max_requests_per_hour.';
+  END IF;
+END $$;
+
+CREATE FUNCTION mpa.check_quorum_possible(t mpa.teams, requester regrole) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE eligible int;
+BEGIN
+  -- Approvers whose role was dropped can no longer vote: they do not count.
+  SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
+   WHERE a.team = t.name AND a.approver <> requester;
+  IF eligible < t.threshold THEN
+    RAISE EXCEPTION 'team "%" cannot approve this request: % approvers besides you, threshold %',
+                    t.name, eligible, t.threshold USING ERRCODE = 'MP004',
+      HINT = 'A superuser must add approvers or lower the team''s threshold.';
+  END IF;
+END $$;
+

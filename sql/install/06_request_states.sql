@@ -1,0 +1,107 @@
+-- The request's states (docs/architecture.md, "The approval state machine"):
+-- opened, finished (approved, rejected, expired, cancelled: mpa.finish is
+-- the one decision point) and executed (mpa.mark_executed, the one step from
+-- approved to executed); a temporary grant's end.
+
+-- The request, locked, or a clear error.
+CREATE FUNCTION mpa.lock_request(request_id bigint) RETURNS mpa.requests
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = mpa.require(request_id, 'request_id') FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
+  END IF;
+  RETURN r;
+END $$;
+
+-- A new request: recorded, announced, and mailed to the team.
+CREATE FUNCTION mpa.request_opened(r mpa.requests) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM mpa.audit('request', r.id, jsonb_build_object('kind', r.kind, 'operation', r.operation,
+    'object', r.object, 'statement', r.statement, 'justification', r.justification, 'team', r.team,
+    'threshold', r.threshold, 'requester', r.requester::text));
+  PERFORM mpa.announce(r, 'pending');
+  PERFORM mpa.mail_team(r, 'request',
+    format('[pg_mpa] approval requested: %s on %s (#%s)', r.operation, r.object, r.id),
+    format(E'%s asks your approval for a protected operation.\n\n%s%s\n'
+            'To vote, connect as yourself and run one of:\n\n'
+            '  SELECT mpa_vote(%s, ''approve'');\n  SELECT mpa_vote(%s, ''reject'');\n\n'
+            'A one-time code is then mailed to you; confirm with:\n\n'
+            '  SELECT mpa_verify(%s, ''<code>'');\n',
+           r.requester, mpa.request_summary(r), mpa.cascade_summary(r), r.id, r.id, r.id),
+    r.requester);
+END $$;
+
+-- Moves a request to a final state and tells everyone concerned.
+CREATE FUNCTION mpa.finish(r mpa.requests, new_state text, reason text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  subject text := format('[pg_mpa] request #%s %s: %s on %s', r.id, new_state, r.operation, r.object);
+  body text := format(E'Request #%s is now %s: %s\n\n%s', r.id, new_state, reason, mpa.request_summary(r));
+BEGIN
+  UPDATE mpa.requests SET state = new_state, decided_at = now() WHERE id = r.id;
+  UPDATE mpa.challenges SET state = 'superseded' WHERE request_id = r.id AND state = 'open';
+  PERFORM mpa.audit(new_state, r.id, jsonb_build_object('reason', reason));
+  PERFORM mpa.announce(r, new_state);
+  PERFORM mpa.mail_team(r, 'decision', subject, body, r.requester);
+  PERFORM mpa.mail_requester(r, 'decision', subject, body);
+END $$;
+
+-- The one step from approved to executed: the approved statement runs in
+-- this transaction (the gate, mpa.execute_configuration), or the
+-- application claims its action (mpa_consume). A temporary grant's clock
+-- starts here.
+CREATE FUNCTION mpa.mark_executed(r mpa.requests) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE mpa.requests SET state = 'executed', executed_at = now() WHERE id = r.id;
+  IF r.valid_for IS NOT NULL THEN
+    INSERT INTO mpa.temporary_grants (request_id, grant_statement, revoke_statement, requester, ends_at)
+    VALUES (r.id, r.statement, r.revoke_statement, r.requester, now() + r.valid_for);
+  END IF;
+  IF r.kind = 'action' THEN
+    PERFORM mpa.audit('consumed', r.id, jsonb_build_object('action', r.object));
+  ELSE
+    PERFORM mpa.audit('executed', r.id, jsonb_build_object('statement', r.statement));
+  END IF;
+  PERFORM mpa.announce(r, 'executed');
+END $$;
+
+-- Temporary grants: the worker calls these before a grant ends and when it
+-- has run its REVOKE; they tell the requester and the approvers.
+CREATE FUNCTION mpa.grant_ends_soon(g mpa.temporary_grants) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = g.request_id;
+  UPDATE mpa.temporary_grants SET warned_at = now() WHERE request_id = g.request_id;
+  PERFORM mpa.mail_team(r, 'notice',
+    format('[pg_mpa] temporary grant #%s ends at %s', r.id, to_char(g.ends_at AT TIME ZONE 'UTC', 'HH24:MI:SS "UTC"')),
+    format(E'The temporary grant of request #%s ends at %s; pg_mpa will then run:\n\n  %s\n\n'
+            'Extending it needs a new request.\n\n%s',
+           r.id, to_char(g.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), g.revoke_statement,
+           mpa.request_summary(r)),
+    r.requester);
+  PERFORM mpa.mail_requester(r, 'notice',
+    format('[pg_mpa] your temporary grant #%s ends soon', r.id),
+    format(E'Your temporary grant (request #%s) ends at %s.\n\n%s',
+           r.id, to_char(g.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), mpa.request_summary(r)));
+END $$;
+
+CREATE FUNCTION mpa.grant_ended(g mpa.temporary_grants, outcome text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = g.request_id;
+  UPDATE mpa.temporary_grants SET revoked_at = now(), revoke_outcome = outcome
+   WHERE request_id = g.request_id;
+  PERFORM mpa.audit('grant ended', r.id, jsonb_build_object('revoke', g.revoke_statement, 'outcome', outcome));
+  PERFORM mpa.mail_team(r, 'notice', format('[pg_mpa] temporary grant #%s ended', r.id),
+    format(E'The temporary grant of request #%s ended: %s\n\n  %s\n\n%s', r.id, outcome,
+           g.revoke_statement, mpa.request_summary(r)), r.requester);
+  PERFORM mpa.mail_requester(r, 'notice', format('[pg_mpa] your temporary grant #%s ended', r.id),
+    format(E'Your temporary grant (request #%s) ended: %s\n\n%s', r.id, outcome, mpa.request_summary(r)));
+END $$;
+

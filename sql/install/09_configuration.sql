@@ -1,0 +1,304 @@
+-------------------------------------------------------------------------------
+-- Configuration: teams, approvers, policies (superusers; docs/decisions.md).
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION mpa_team_create(team text, threshold int, description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM mpa.require(team, 'team');
+  PERFORM mpa.require(threshold, 'threshold');
+  PERFORM mpa.authorize_configuration('mpa_team_create', format('SELECT mpa_team_create(%L, %s, %L)', team, threshold, description));
+  IF team !~ '^[A-Za-z0-9_][A-Za-z0-9_. -]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid team name %', quote_literal(left(team, 80)) USING ERRCODE = '22023',
+      HINT = 'A team name is 1 to 63 letters, digits, spaces, dots, dashes or underscores.';
+  END IF;
+  IF threshold < 1 THEN
+    RAISE EXCEPTION 'threshold must be at least 1, not %', threshold USING ERRCODE = '22023';
+  END IF;
+  IF length(description) > 1000 THEN
+    RAISE EXCEPTION 'description is too long (at most 1000 characters)' USING ERRCODE = '22001';
+  END IF;
+  IF EXISTS (SELECT FROM mpa.teams t WHERE t.name = team) THEN
+    RAISE EXCEPTION 'team "%" already exists', team USING ERRCODE = '42710';
+  END IF;
+  INSERT INTO mpa.teams (name, threshold, description) VALUES (team, threshold, description);
+END $$;
+
+CREATE FUNCTION mpa.existing_team(team text) RETURNS mpa.teams
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t mpa.teams;
+BEGIN
+  SELECT * INTO t FROM mpa.teams WHERE name = mpa.require(team, 'team') FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'team "%" does not exist', left(team, 80) USING ERRCODE = '22023';
+  END IF;
+  RETURN t;
+END $$;
+REVOKE ALL ON FUNCTION mpa.existing_team(text) FROM PUBLIC;
+
+-- Opens a confirmation of an approver's address (`address`: the registered
+-- one, or an approved new one) and mails its code there. `why` opens the mail.
+CREATE FUNCTION mpa.open_confirmation(a mpa.approvers, address text, why text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE c mpa.challenges;
+BEGIN
+  UPDATE mpa.challenges ch SET state = 'superseded'
+   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = a.approver AND ch.state = 'open';
+  INSERT INTO mpa.challenges (team, approver, decision, nonce, email, expires_at)
+  VALUES (a.team, a.approver, 'confirm', mpa.new_nonce(), address,
+          now() + current_setting('mpa.otp_ttl')::interval)
+  RETURNING * INTO c;
+  PERFORM mpa.audit('confirmation opened', NULL, jsonb_build_object('team', a.team, 'approver', a.approver::text,
+    'challenge', c.id, 'to', mpa.mask_email(address)));
+  PERFORM mpa.queue_mail('code', address,
+    format('[pg_mpa] confirm your approver address for team "%s"', a.team),
+    format(E'%s\n\nYour one-time code: {{code}}\n\n'
+            'Connect as %s and confirm with:\n\n  SELECT mpa_confirm_email(%L, ''<code>'');\n\n'
+            'The code is valid until %s. If you did not expect this mail, do not use the code '
+            'and tell your security team.\n',
+           why, a.approver, a.team, to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')),
+    greatest(1, extract(epoch FROM c.expires_at - now())::int),
+    format('confirm:%s:%s', a.team, a.approver::oid), c.id);
+  RETURN format('a code to confirm the address was sent to %s; it is valid until %s', mpa.mask_email(address),
+                to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));
+END $$;
+REVOKE ALL ON FUNCTION mpa.open_confirmation(mpa.approvers, text, text) FROM PUBLIC;
+
+CREATE FUNCTION mpa_approver_add(team text, approver regrole, email text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  enrolled mpa.approvers;
+BEGIN
+  PERFORM mpa.require(approver, 'approver');
+  PERFORM mpa.require(email, 'email');
+  PERFORM mpa.authorize_configuration('mpa_approver_add', format('SELECT mpa_approver_add(%L, %L, %L)', t.name, approver, email));
+  PERFORM mpa.check_email(email);
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = approver) THEN
+    RAISE EXCEPTION 'role with OID % does not exist', approver::oid USING ERRCODE = '42704';
+  END IF;
+  IF EXISTS (SELECT FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_add.approver) THEN
+    RAISE EXCEPTION 'role % is already an approver of team "%"', approver, t.name USING ERRCODE = '42710';
+  END IF;
+  INSERT INTO mpa.approvers (team, approver, email, confirmation_started_at)
+  VALUES (t.name, approver, email, now()) RETURNING * INTO enrolled;
+  PERFORM mpa.open_confirmation(enrolled, email, format(
+    'Role %s was enrolled as an approver of team "%s" of pg_mpa, with this address.', approver, t.name));
+END $$;
+
+CREATE FUNCTION mpa_approver_remove(team text, approver regrole)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  remaining int;
+BEGIN
+  PERFORM mpa.require(approver, 'approver');
+  PERFORM mpa.authorize_configuration('mpa_approver_remove', format('SELECT mpa_approver_remove(%L, %L)', t.name, approver));
+  DELETE FROM mpa.approvers a WHERE a.team = t.name AND a.approver = mpa_approver_remove.approver;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', approver, t.name USING ERRCODE = '22023';
+  END IF;
+  SELECT count(*) INTO remaining FROM mpa.approvers a WHERE a.team = t.name;
+  IF remaining < t.threshold AND EXISTS (SELECT FROM mpa.policies p WHERE p.team = t.name) THEN
+    RAISE EXCEPTION 'team "%" would have % approvers, fewer than its threshold of %',
+                    t.name, remaining, t.threshold USING ERRCODE = 'MP004',
+      HINT = 'Lower the threshold with mpa_team_set_threshold() first, or add an approver.';
+  END IF;
+END $$;
+
+-- A new address for an approver (a configuration change: once a team
+-- governs, it needs an approved request). The new address takes over only
+-- once it has confirmed a code; the old one is told at once, and again
+-- when the change takes effect.
+CREATE FUNCTION mpa_approver_set_email(team text, approver regrole, email text)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  a mpa.approvers;
+BEGIN
+  PERFORM mpa.require(approver, 'approver');
+  PERFORM mpa.require(email, 'email');
+  PERFORM mpa.authorize_configuration('mpa_approver_set_email', format('SELECT mpa_approver_set_email(%L, %L, %L)', t.name, approver, email));
+  PERFORM mpa.check_email(email);
+  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = t.name AND ap.approver = mpa_approver_set_email.approver FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', approver, t.name USING ERRCODE = '22023';
+  ELSIF a.email = email THEN
+    RAISE EXCEPTION '% is already the address of % in team "%"', email, approver, t.name USING ERRCODE = '22023';
+  END IF;
+  UPDATE mpa.approvers ap SET pending_email = mpa_approver_set_email.email, confirmation_started_at = now()
+   WHERE ap.team = t.name AND ap.approver = a.approver RETURNING * INTO a;
+  PERFORM mpa.queue_mail('notice', a.email,
+    format('[pg_mpa] your approver address for team "%s" is being changed', t.name),
+    format(E'The address at which role %s approves for team "%s" is being changed to %s.\n'
+            'Until the new address confirms a code, your codes still come here.\n\n'
+            'If you did not ask for this, tell your security team now.\n',
+           a.approver, t.name, mpa.mask_email(email)),
+    86400, NULL, NULL);
+  RETURN mpa.open_confirmation(a, email, format(
+    'This address is to become the approver address of role %s in team "%s" of pg_mpa.', a.approver, t.name));
+END $$;
+
+-- The approver confirms their address (or an approved new one) with the
+-- code mailed there.
+-- A function that takes a code notes the submission before anything that
+-- could wait on a lock (src/pg/approval/code_submission.hpp): a call that does not
+-- reach the code's check burns the approver's codes. The work is done by
+-- the internal function it then calls.
+CREATE FUNCTION mpa_confirm_email(team text, code text) RETURNS text
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT mpa.code_submitted();
+  SELECT mpa.confirm_email(team, code);
+$$;
+
+CREATE FUNCTION mpa.confirm_email(team text, code text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me regrole := session_user::regrole;
+  a mpa.approvers;
+  c mpa.challenges;
+BEGIN
+  IF team IS NULL OR code IS NULL THEN
+    PERFORM mpa.code_settled();
+  END IF;
+  PERFORM mpa.require(team, 'team');
+  PERFORM mpa.require(code, 'code');
+  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = confirm_email.team AND ap.approver = me FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', me, left(team, 80) USING ERRCODE = 'MP003';
+  END IF;
+  SELECT * INTO c FROM mpa.challenges ch
+   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me AND ch.state = 'open'
+   ORDER BY ch.id DESC LIMIT 1;
+  IF NOT FOUND OR c.expires_at <= statement_timestamp() THEN
+    RAISE EXCEPTION 'no confirmation code is waiting for you in team "%"', a.team USING ERRCODE = 'MP005',
+      HINT = format('Ask for one: SELECT mpa_confirm_email_resend(%L);', a.team);
+  END IF;
+  PERFORM mpa.accept_code(c, code);
+  UPDATE mpa.challenges SET state = 'used' WHERE id = c.id;
+  IF c.email = a.pending_email THEN
+    UPDATE mpa.approvers ap SET email = ap.pending_email, pending_email = NULL, verified_at = now(),
+                                last_active_at = now()
+     WHERE ap.team = a.team AND ap.approver = me;
+    PERFORM mpa.queue_mail('notice', a.email,
+      format('[pg_mpa] your approver address for team "%s" was changed', a.team),
+      format(E'From now on, the codes of role %s in team "%s" go to %s, which confirmed a code.\n\n'
+              'If you did not ask for this, tell your security team now.\n',
+             me, a.team, mpa.mask_email(c.email)),
+      86400, NULL, NULL);
+    PERFORM mpa.audit('address changed', NULL, jsonb_build_object('team', a.team, 'approver', me::text,
+      'from', mpa.mask_email(a.email), 'to', mpa.mask_email(c.email)));
+    RETURN format('your address for team "%s" is now %s', a.team, mpa.mask_email(c.email));
+  END IF;
+  UPDATE mpa.approvers ap SET verified_at = now(), last_active_at = now()
+   WHERE ap.team = a.team AND ap.approver = me AND ap.email = c.email;
+  PERFORM mpa.audit('address confirmed', NULL, jsonb_build_object('team', a.team, 'approver', me::text,
+    'address', mpa.mask_email(c.email)));
+  RETURN format('your address for team "%s" (%s) is confirmed', a.team, mpa.mask_email(c.email));
+END $$;
+
+-- A new confirmation code, to the address being confirmed.
+CREATE FUNCTION mpa_confirm_email_resend(team text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  me regrole := session_user::regrole;
+  a mpa.approvers;
+  last_code timestamptz;
+BEGIN
+  PERFORM mpa.require(team, 'team');
+  SELECT * INTO a FROM mpa.approvers ap WHERE ap.team = mpa_confirm_email_resend.team AND ap.approver = me FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'role % is not an approver of team "%"', me, left(team, 80) USING ERRCODE = 'MP003';
+  END IF;
+  SELECT max(created_at) INTO last_code FROM mpa.challenges ch
+   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me;
+  IF last_code > now() - current_setting('mpa.resend_cooldown')::interval THEN
+    RAISE EXCEPTION 'a code was sent less than % ago', current_setting('mpa.resend_cooldown') USING ERRCODE = 'MP005';
+  END IF;
+  -- Tries are counted together for mpa.request_ttl from the start of a
+  -- confirmation; after that, a fresh start.
+  IF a.confirmation_started_at IS NULL
+     OR a.confirmation_started_at <= now() - current_setting('mpa.request_ttl')::interval THEN
+    UPDATE mpa.approvers ap SET confirmation_started_at = now()
+     WHERE ap.team = a.team AND ap.approver = me RETURNING * INTO a;
+  ELSIF mpa.voter_locked_out(0, a.confirmation_started_at) THEN
+    RAISE EXCEPTION 'too many wrong codes for the confirmation of your address for team "%": ask again later', a.team
+      USING ERRCODE = 'MP005';
+  END IF;
+  RETURN mpa.open_confirmation(a, coalesce(a.pending_email, a.email),
+    format('Role %s asked for a new code to confirm this address for team "%s" of pg_mpa.', me, a.team));
+END $$;
+
+CREATE FUNCTION mpa_team_set_threshold(team text, threshold int)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE t mpa.teams := mpa.existing_team(team);
+BEGIN
+  PERFORM mpa.require(threshold, 'threshold');
+  PERFORM mpa.authorize_configuration('mpa_team_set_threshold', format('SELECT mpa_team_set_threshold(%L, %s)', t.name, threshold));
+  PERFORM mpa.check_threshold(threshold, (SELECT count(*)::int FROM mpa.approvers a WHERE a.team = t.name));
+  UPDATE mpa.teams SET threshold = mpa_team_set_threshold.threshold WHERE name = t.name;
+END $$;
+
+CREATE FUNCTION mpa_protect(operation text, object text DEFAULT '*', team text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
+  obj text := mpa.canonical_object(mpa.require(object, 'object'));
+  t mpa.teams;
+  first_governor boolean;
+BEGIN
+  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L)', op, obj, team));
+  IF team IS NULL THEN
+    IF (SELECT count(*) FROM mpa.teams) <> 1 THEN
+      RAISE EXCEPTION 'name the team that approves % on %', op, obj USING ERRCODE = '22023',
+        HINT = 'team may be left out only while there is exactly one team.';
+    END IF;
+    SELECT * INTO t FROM mpa.teams;
+  ELSE
+    t := mpa.existing_team(team);
+  END IF;
+  IF (SELECT count(*) FROM mpa.approvers a WHERE a.team = t.name) < t.threshold THEN
+    RAISE EXCEPTION 'team "%" has fewer approvers than its threshold of %', t.name, t.threshold
+      USING ERRCODE = 'MP004', HINT = 'Add approvers with mpa_approver_add() first.';
+  END IF;
+  first_governor := NOT EXISTS (SELECT FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE');
+  INSERT INTO mpa.policies (operation, object, team) VALUES (op, obj, t.name)
+    ON CONFLICT ON CONSTRAINT policies_operation_object_key DO UPDATE SET team = excluded.team;
+  -- Governance starts when this transaction commits: the transaction that
+  -- made the first policy on MPA CONFIGURE finishes its set-up
+  -- (mpa.governance_begins; mpa.authorize_configuration).
+  IF first_governor AND op = 'MPA CONFIGURE' THEN
+    PERFORM mpa.governance_begins();
+  END IF;
+  -- Secure by default: the team of the first policy governs pg_mpa too,
+  -- unless a team was named to govern it before. (A server may opt out with
+  -- mpa.govern_from_first_policy = off: test fixtures do.)
+  IF op <> 'MPA CONFIGURE' AND current_setting('mpa.govern_from_first_policy')::boolean AND first_governor THEN
+    INSERT INTO mpa.policies (operation, object, team) VALUES ('MPA CONFIGURE', '*', t.name);
+    PERFORM mpa.governance_begins();
+    RAISE NOTICE 'team "%" now governs pg_mpa as well', t.name
+      USING DETAIL = 'From the end of this transaction, changes to teams, approvers and policies '
+                     'need its approval (mpa_request, then mpa_execute).',
+            HINT = 'To have another team govern pg_mpa, protect MPA CONFIGURE for it first, '
+                   'or in the same transaction.';
+  END IF;
+END $$;
+
+CREATE FUNCTION mpa_unprotect(operation text, object text DEFAULT '*')
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
+  obj text := mpa.canonical_object(mpa.require(object, 'object'));
+BEGIN
+  PERFORM mpa.authorize_configuration('mpa_unprotect', format('SELECT mpa_unprotect(%L, %L)', op, obj));
+  DELETE FROM mpa.policies p WHERE p.operation = op AND p.object = obj;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no policy protects % on %', op, obj USING ERRCODE = '22023';
+  END IF;
+END $$;
+
+REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, regrole, text),
+  mpa_approver_remove(text, regrole), mpa_team_set_threshold(text, int),
+  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text), mpa_unprotect(text, text)
+  FROM PUBLIC;
+
