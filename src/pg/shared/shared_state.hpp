@@ -108,7 +108,12 @@ struct SharedState {
   // Drawn from OpenSSL's CSPRNG when the postmaster creates shared memory
   // (so again after every restart or crash); never written anywhere else.
   std::uint8_t code_key[kCodeKeyBytes];
-  TimestampTz key_drawn_at;  // codes of challenges opened before were made with another key
+  // Names the key: each challenge records the id of the key its code was
+  // made with (mpa.challenges.key_id), so that a code made by a key this
+  // server does not have (before a restart, on the old primary before a
+  // failover) is told apart from a wrong one. Drawn separately from the
+  // key, so it reveals nothing about it.
+  int64 code_key_id;
 
   slock_t mutex;          // protects worker_latch
   Latch *worker_latch;    // the running mail worker's latch, or nullptr
