@@ -4,12 +4,14 @@
 #     refuses requests, votes and codes (read-only, SQLSTATE 25006; a code
 #     is neither checked nor counted there), and runs no mail worker: a code
 #     mail the primary could not deliver stays pending on it.
-#  2. After promotion the worker starts. The code mail queued on the old
+#  2. A session connected to the standby since before a policy was
+#     replayed is bound by it once the standby is promoted.
+#  3. After promotion the worker starts. The code mail queued on the old
 #     primary is not sent (its code was made with the old primary's key)
 #     and its approver is told to ask again; a code the old primary mailed
 #     is refused as made before the failover, without costing a try; a new
 #     code comes at once (no resend cooldown against a dead key) and works.
-#  3. An approval given on the old primary is spent once on the new one;
+#  4. An approval given on the old primary is spent once on the new one;
 #     the audit chain continues from the old primary's head and verifies.
 use strict;
 use warnings;
@@ -68,6 +70,10 @@ sub vote_with_mail
 	return $code;
 }
 
+# A session on the standby reads the policies now (its DROP is refused, the
+# standby being read-only) and stays connected through the promotion.
+my $old_session = $standby->background_psql('postgres', extra_params => [ '-U', 'req' ], on_error_stop => 0);
+$old_session->query('DROP TABLE public.t_later');
 $primary->safe_psql('postgres', "SELECT mpa_protect('DROP TABLE', 'public.t_later', 'ops')");
 
 # On the primary: one request approved, one with a code mailed to alice
@@ -127,9 +133,22 @@ isnt($rc, 0, 'a protected DROP on the standby fails');
 is($standby->safe_psql('postgres', "SELECT to_regclass('public.t_approved') IS NOT NULL"), 't',
 	'... and the table is there');
 
-# ---------------------------------------------------------------------------
-# 2. Promotion: the worker starts, and codes of the old key are dead.
 $standby->promote;
+
+# ---------------------------------------------------------------------------
+# 2. The session that read the policies on the standby, before the policy
+# on t_later was replayed. First thing after the promotion: a vote (it
+# updates mpa.approvers) would move the policy generation and hide it.
+my $seen = length $old_session->{stderr};    # what it said before (it accumulates)
+$old_session->query('DROP TABLE public.t_later');
+like(substr($old_session->{stderr}, $seen), qr/DROP TABLE on public\.t_later requires the approval of team "ops"/,
+	'a session from before the promotion is bound by a policy replayed after it read its copy');
+is($standby->safe_psql('postgres', "SELECT to_regclass('public.t_later') IS NOT NULL"), 't',
+	'... and the table is still there');
+$old_session->quit;
+
+# ---------------------------------------------------------------------------
+# 3. After the promotion the worker starts, and codes of the old key are dead.
 ok(MpaTest::poll_until($standby, "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_mpa mail worker'"),
 	'the mail worker starts after the promotion');
 my $notice = MpaTest::wait_for_mail_matching($smtp, 'bob@example.com',
@@ -167,7 +186,7 @@ MpaTest::safe_psql_as($standby, 'bob', "SELECT mpa_resend($pending)");
 like($out, qr/the request is approved/, "bob's new code approves the request") or diag($err);
 
 # ---------------------------------------------------------------------------
-# 3. The approval from the old primary runs once; the re-typed statement of
+# 4. The approval from the old primary runs once; the re-typed statement of
 # the request approved on the new one runs too.
 MpaTest::safe_psql_as($standby, 'req', "SELECT mpa_execute($approved)");
 is($standby->safe_psql('postgres', "SELECT to_regclass('public.t_approved') IS NULL"), 't',

@@ -50,6 +50,7 @@ void attach_shared_memory() {
     state->audit_ring_count = 0;
     state->audit_ring_lost = 0;
     state->cluster_policies_generation = 0;
+    state->cluster_policies_read_in_recovery = false;
     state->cluster_policy_count = 0;
     state->outline.complete = false;
     memset(state->challenges, 0, sizeof state->challenges);

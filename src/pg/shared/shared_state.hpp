@@ -138,6 +138,10 @@ struct SharedState {
   // sessions in mpa.database too.
   LWLock *cluster_policies_lock;
   uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
+  // Read while this server was a standby: replay moves no generation, so
+  // after a promotion they may lack policies committed on the old primary
+  // and are not used (policy_cache.cpp).
+  bool cluster_policies_read_in_recovery;
   int cluster_policy_count;
   ClusterPolicy cluster_policies[kClusterPolicySlots];
   // Published with them, at the same generation (see policy_cache.cpp).
