@@ -110,6 +110,10 @@ CREATE VIEW mpa.active_grants AS
 -- nowhere. Wrong tries are counted in shared memory, outside transactions.
 -- A confirmation of an approver's address is a challenge without request,
 -- for one team, with decision 'confirm'; its code is bound to the address.
+-- key_id names the code key the code was made with (mpa.code_key_id(), never
+-- the key): a code made by a key this server no longer has (a restart, a
+-- failover since) is refused as such, not as a wrong code. NULL: made
+-- before pg_mpa recorded keys (0.1), by a key gone since.
 CREATE TABLE mpa.challenges (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   request_id  bigint REFERENCES mpa.requests,
@@ -121,6 +125,7 @@ CREATE TABLE mpa.challenges (
   created_at  timestamptz NOT NULL DEFAULT now(),
   expires_at  timestamptz NOT NULL,
   team        text,
+  key_id      bigint,
   CHECK ((decision = 'confirm') = (request_id IS NULL)),
   CHECK (decision <> 'confirm' OR team IS NOT NULL)
 );

@@ -24,6 +24,9 @@ CREATE FUNCTION mpa.queue_mail(kind text, recipient text, subject text, body tex
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_queue_mail';
 CREATE FUNCTION mpa.new_nonce() RETURNS bytea
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_new_nonce';
+-- The id of this server's code key (drawn with it at start, never the key).
+CREATE FUNCTION mpa.code_key_id() RETURNS bigint
+  LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'mpa_code_key_id';
 CREATE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int,
                                OUT budget_back_at timestamptz)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_code';

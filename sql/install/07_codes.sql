@@ -12,7 +12,8 @@ CREATE VIEW mpa.challenge_bindings AS
          c.approver, c.decision, c.nonce, c.state, c.created_at, c.expires_at,
          coalesce(r.created_at, a.confirmation_started_at, c.created_at) AS counted_from,
          coalesce(r.expires_at, a.confirmation_started_at + current_setting('mpa.request_ttl')::interval,
-                  c.expires_at) AS counted_until
+                  c.expires_at) AS counted_until,
+         c.key_id
     FROM mpa.challenges c
     LEFT JOIN mpa.requests r ON r.id = c.request_id
     LEFT JOIN mpa.approvers a ON c.request_id IS NULL AND a.team = c.team AND a.approver = c.approver;
@@ -34,7 +35,10 @@ $$;
 -- a code that died of wrong tries ('dead'), a lock-out from a request
 -- ('locked'), or their budget of wrong codes spent ('budget': over every
 -- request, mpa.max_wrong_codes_per_hour and _per_day), named by the code of
--- the try that spent it. Also recorded in the audit.
+-- the try that spent it; or a code mail the worker did not send because its
+-- code was made by a key this server does not have ('key gone': queued on
+-- the old primary before a failover, or before a restart). Also recorded in
+-- the audit.
 CREATE FUNCTION mpa.tell_code_notice(challenge_id bigint, kind text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE c mpa.challenges;
@@ -44,6 +48,7 @@ BEGIN
   PERFORM mpa.queue_mail('notice', c.email,
     CASE kind WHEN 'locked' THEN format('[pg_mpa] locked out of %s', mpa.challenge_purpose(c))
               WHEN 'budget' THEN '[pg_mpa] too many wrong codes in your name'
+              WHEN 'key gone' THEN format('[pg_mpa] your code for %s was not sent', mpa.challenge_purpose(c))
               ELSE format('[pg_mpa] your code for %s no longer works', mpa.challenge_purpose(c)) END,
     CASE kind
       WHEN 'locked' THEN format(E'Too many wrong codes were entered in your name for %s.\n'
@@ -55,13 +60,20 @@ BEGIN
                                 || E'If this was not you, tell your security team: someone may be guessing your codes.\n',
                                 mpa.challenge_purpose(c), current_setting('mpa.max_wrong_codes_per_hour'),
                                 current_setting('mpa.max_wrong_codes_per_day'))
+      WHEN 'key gone' THEN format(E'The code you asked for %s at %s was not sent: the server restarted or\n'
+                                  || E'failed over to a standby before mailing it, and a code can only be\n'
+                                  || E'checked by the server that made it. If an earlier copy of it reached\n'
+                                  || E'you, it no longer works either.\nTo ask for a new one: %s\n',
+                                  mpa.challenge_purpose(c),
+                                  to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+                                  mpa.challenge_retry(c))
       ELSE format(E'Your one-time code for %s was entered wrongly too often and '
                   || E'no longer works.\nTo ask for a new one: %s\n'
                   || E'If this was not you, tell your security team.\n', mpa.challenge_purpose(c), mpa.challenge_retry(c))
     END,
     86400, NULL, NULL);
   PERFORM mpa.audit(CASE kind WHEN 'locked' THEN 'locked out' WHEN 'budget' THEN 'guess budget spent'
-                              ELSE 'code dead' END,
+                              WHEN 'key gone' THEN 'code not sent' ELSE 'code dead' END,
                     c.request_id, jsonb_build_object('challenge', c.id, 'approver', c.approver::text));
 END $$;
 
@@ -83,6 +95,9 @@ BEGIN
         THEN format('too many wrong codes for the confirmation of your address for team "%s": ask again later', c.team)
         ELSE format('too many wrong codes for request %s: you can no longer vote on it', c.request_id) END
       USING ERRCODE = 'MP005';
+  ELSIF checked.outcome = 'key gone' THEN
+    RAISE EXCEPTION 'this code was issued before the server restarted or failed over, and can no longer be used'
+      USING ERRCODE = 'MP005', HINT = 'No try was counted. Ask for a new one: ' || mpa.challenge_retry(c);
   ELSIF checked.outcome <> 'accepted' THEN
     RAISE EXCEPTION 'this code can no longer be used' USING ERRCODE = 'MP005',
       HINT = 'Ask for a new one: ' || mpa.challenge_retry(c);

@@ -44,9 +44,9 @@ DECLARE c mpa.challenges;
 BEGIN
   UPDATE mpa.challenges ch SET state = 'superseded'
    WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = a.approver AND ch.state = 'open';
-  INSERT INTO mpa.challenges (team, approver, decision, nonce, email, expires_at)
+  INSERT INTO mpa.challenges (team, approver, decision, nonce, email, expires_at, key_id)
   VALUES (a.team, a.approver, 'confirm', mpa.new_nonce(), address,
-          now() + current_setting('mpa.otp_ttl')::interval)
+          now() + current_setting('mpa.otp_ttl')::interval, mpa.code_key_id())
   RETURNING * INTO c;
   PERFORM mpa.audit('confirmation opened', NULL, jsonb_build_object('team', a.team, 'approver', a.approver::text,
     'challenge', c.id, 'to', mpa.mask_email(address)));
@@ -210,8 +210,9 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'role % is not an approver of team "%"', me, left(team, 80) USING ERRCODE = 'MP003';
   END IF;
+  -- As for votes (mpa.open_challenge): a code of a key gone holds nothing back.
   SELECT max(created_at) INTO last_code FROM mpa.challenges ch
-   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me;
+   WHERE ch.request_id IS NULL AND ch.team = a.team AND ch.approver = me AND ch.key_id = mpa.code_key_id();
   IF last_code > now() - current_setting('mpa.resend_cooldown')::interval THEN
     RAISE EXCEPTION 'a code was sent less than % ago', current_setting('mpa.resend_cooldown') USING ERRCODE = 'MP005';
   END IF;

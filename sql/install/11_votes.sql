@@ -28,8 +28,10 @@ BEGIN
     RAISE EXCEPTION 'too many wrong codes for request %: you can no longer vote on it', r.id
       USING ERRCODE = 'MP005';
   END IF;
+  -- Only codes of this server's key hold a new one back: a code made before
+  -- a restart or a failover cannot be used, so its successor is due at once.
   SELECT max(created_at) INTO last_code FROM mpa.challenges ch
-   WHERE ch.request_id = r.id AND ch.approver = voter;
+   WHERE ch.request_id = r.id AND ch.approver = voter AND ch.key_id = mpa.code_key_id();
   IF last_code > now() - current_setting('mpa.resend_cooldown')::interval THEN
     RAISE EXCEPTION 'a code was sent less than % ago', current_setting('mpa.resend_cooldown')
       USING ERRCODE = 'MP005', HINT = format('Wait until %s before asking for another.',
@@ -39,9 +41,9 @@ BEGIN
 
   UPDATE mpa.challenges ch SET state = 'superseded'
    WHERE ch.request_id = r.id AND ch.approver = voter AND ch.state = 'open';
-  INSERT INTO mpa.challenges (request_id, approver, decision, nonce, email, expires_at)
+  INSERT INTO mpa.challenges (request_id, approver, decision, nonce, email, expires_at, key_id)
   VALUES (r.id, voter, decision, mpa.new_nonce(), address,
-          least(r.expires_at, now() + current_setting('mpa.otp_ttl')::interval))
+          least(r.expires_at, now() + current_setting('mpa.otp_ttl')::interval), mpa.code_key_id())
   RETURNING * INTO c;
   PERFORM mpa.audit('challenge opened', r.id, jsonb_build_object('challenge', c.id, 'approver', voter::text,
     'decision', decision, 'to', mpa.mask_email(address)));

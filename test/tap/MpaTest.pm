@@ -74,11 +74,13 @@ sub mailbox
 # Extra postgresql.conf lines in $conf. The extension is created in postgres.
 # Governance is what each test sets up (mpa.govern_from_first_policy = off);
 # a test of the default passes "mpa.govern_from_first_policy = on" in $conf.
+# %init goes to PostgreSQL::Test::Cluster's init (allows_streaming => 1 for
+# a primary with standbys).
 sub new_node
 {
-	my ($name, $smtp, $conf) = @_;
+	my ($name, $smtp, $conf, %init) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%init);
 	my $port = $smtp ? $smtp->{port} : 9;
 	$node->append_conf('postgresql.conf', <<"CONF");
 shared_preload_libraries = 'pg_mpa'

@@ -11,6 +11,8 @@ enum class CodeOutcome {
   Accepted,   // right code; the challenge is now spent
   Wrong,      // wrong code; tries_left more may be evaluated
   Dead,       // spent, or out of tries: ask for a new code
+  KeyGone,    // made with a key this server does not have (a restart or a
+              // failover since): no try counted, ask for a new code
   LockedOut,  // too many wrong tries at this request across all codes
   OverBudget, // too many wrong codes in the approver's name lately, over
               // every request: none is evaluated until budget_back_at

@@ -35,22 +35,23 @@ struct LoadedChallenge {
   ChallengeKey key;
   bool open;  // not used, superseded or expired
   TimestampTz opened_at;
+  bool made_with_this_key;  // its key_id is this server's code key's
 };
 
 constexpr const char *kLoadSql =
     "SELECT request_id, approver::oid, decision, fingerprint, nonce,"
     "       expires_at, counted_until, state = 'open' AND expires_at > statement_timestamp(), counted_from,"
-    "       created_at"
+    "       created_at, key_id IS NOT DISTINCT FROM $2"
     "  FROM mpa.challenge_bindings WHERE id = $1";
 
 // PostgreSQL-style: reads the challenge row; strings are copied into the
 // caller's memory context.
 bool load_challenge(int64 challenge_id, LoadedChallenge *out) {
-  Oid types[1] = {INT8OID};
-  Datum values[1] = {Int64GetDatum(challenge_id)};
+  Oid types[2] = {INT8OID, INT8OID};
+  Datum values[2] = {Int64GetDatum(challenge_id), Int64GetDatum(shared_state()->code_key_id)};
   MemoryContext caller = CurrentMemoryContext;
   SPI_connect();
-  if (SPI_execute_with_args(kLoadSql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+  if (SPI_execute_with_args(kLoadSql, 2, types, values, nullptr, true, 1) != SPI_OK_SELECT)
     elog(ERROR, "pg_mpa: cannot read challenge %lld", static_cast<long long>(challenge_id));
   bool found = SPI_processed == 1;
   if (found) {
@@ -80,6 +81,7 @@ bool load_challenge(int64 challenge_id, LoadedChallenge *out) {
                             DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &is_null))};
     out->open = DatumGetBool(SPI_getbinval(row, desc, 8, &is_null));
     out->opened_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 10, &is_null));
+    out->made_with_this_key = DatumGetBool(SPI_getbinval(row, desc, 11, &is_null));
   }
   SPI_finish();
   return found;
@@ -102,6 +104,7 @@ const char *outcome_name(CodeOutcome outcome) {
     case CodeOutcome::Dead: return "dead";
     case CodeOutcome::LockedOut: return "locked";
     case CodeOutcome::OverBudget: return "budget";
+    case CodeOutcome::KeyGone: return "key gone";
   }
   return "dead";
 }
@@ -121,6 +124,14 @@ MPA_FUNCTION(mpa_new_nonce) {
   PG_RETURN_BYTEA_P(nonce);
 }
 
+// mpa.code_key_id() -> the id of this server's code key (never the key):
+// recorded with each challenge, and compared when its code is checked or
+// mailed.
+MPA_FUNCTION(mpa_code_key_id) {
+  (void)fcinfo;
+  PG_RETURN_INT64(shared_state()->code_key_id);
+}
+
 // mpa.check_code(challenge_id, code, OUT outcome, OUT tries_left, OUT
 // budget_back_at): counts the try in shared memory, then compares in
 // constant time.
@@ -136,12 +147,18 @@ MPA_FUNCTION(mpa_check_code) {
   LoadedChallenge challenge;
   bool found = call_postgres([&] { return load_challenge(challenge_id, &challenge); });
   CodeCheck check{CodeOutcome::Dead, 0, 0, false};
-  // A code mailed before the last restart was made with the previous key:
-  // it is dead, and guessing at it must not cost the approver tries.
-  // Likewise a code opened before a submission of this approver that did
-  // not finish (code_submission.hpp): it may have been seen.
-  if (found && challenge.open && challenge.opened_at >= shared_state()->key_drawn_at &&
-      challenge.opened_at > codes_burned_at(challenge.key.approver)) {
+  if (found && challenge.open && !challenge.made_with_this_key) {
+    // Made with a key this server does not have (mailed before the last
+    // restart, or by the old primary before a failover): no code can match
+    // it, so the try is not counted (it would burn tries and the guess
+    // budget for a code the approver copied correctly) and the approver is
+    // told why, to ask for a new one. Audited: someone entered such a code.
+    check.outcome = CodeOutcome::KeyGone;
+    call_postgres([&] { audit_code_try(challenge_id, challenge.binding.request_id, "key gone"); });
+  }
+  // A code opened before a submission of this approver that did not finish
+  // (code_submission.hpp) is dead: it may have been seen.
+  else if (found && challenge.open && challenge.opened_at > codes_burned_at(challenge.key.approver)) {
     std::string expected = code_for(challenge.binding);
     Comparison comparison{&expected, &given};
     check = call_postgres([&] { return count_and_check(challenge.key, codes_match, &comparison); });

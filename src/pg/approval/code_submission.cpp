@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 }
@@ -104,6 +105,14 @@ TimestampTz codes_burned_at(Oid approver) {
 // takes a code, before anything that could wait on a lock.
 MPA_FUNCTION(mpa_code_submitted) {
   (void)fcinfo;
+  // A standby has a code key of its own: a code checked there would count
+  // as wrong (tries and guess budget spent, in shared memory that a
+  // promotion keeps) or as made by a key gone, though it still works on
+  // the primary. Refused before anything is noted, as a standby refuses
+  // every write.
+  if (RecoveryInProgress())
+    throw mpa::Error("25006", "this server is a standby: codes are checked on the primary",
+                     "Connect to the primary and enter the code there.");
   mpa::pg::note_code_submitted();
   PG_RETURN_VOID();
 }

@@ -16,6 +16,7 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
+#include "access/xlog.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace_d.h"
@@ -78,6 +79,14 @@ const char *configuring_team = nullptr;
 Oid *approver_roles = nullptr;
 int approver_role_count = 0;
 uint64 loaded_generation = 0;  // 0: nothing loaded
+// Whether this backend's copy or outline was read while this server was a
+// standby. Replaying the primary's commits moves no policy generation (only
+// commits made on this server do), so such a copy can lack every policy,
+// team and approver committed on the primary since it was read; once the
+// server is promoted, it is forgotten and read again (a session connected
+// to the standby ran a DROP protected since as if unprotected after the
+// failover: test/tap/031). On a primary this stays false.
+bool copy_read_in_recovery = false;
 // named_schemas resolved to the OIDs of the schemas that exist (sorted),
 // for a look at a statement's names before they are resolved. Resolved
 // again after a reload and after any change to pg_namespace (a schema
@@ -101,6 +110,15 @@ bool cluster_wide(const char *operation) {
 
 void copy_into(char *target, std::size_t size, const char *source) { strlcpy(target, source, size); }
 
+// What was read while this server was a standby, once it no longer is one.
+bool read_before_promotion(bool read_in_recovery) { return read_in_recovery && !RecoveryInProgress(); }
+
+void forget_copy_read_before_promotion() {
+  if (!read_before_promotion(copy_read_in_recovery)) return;
+  copy_read_in_recovery = false;
+  forget_cached_policies();
+}
+
 // The outline of this backend's copy, into shared memory (under the lock).
 void publish_outline(PolicyOutline &published) {
   published.complete = operation_count <= kOutlineOperationSlots;
@@ -115,10 +133,14 @@ void publish_outline(PolicyOutline &published) {
 // In mpa.database, after a load: copies the outline of the policies and
 // those on cluster-wide operations into shared memory, for new sessions
 // here and for the gate in the other databases.
-void publish_policies(uint64 generation) {
+void publish_policies(uint64 generation, bool read_in_recovery) {
   SharedState *state = shared_state();
   LWLockAcquire(state->cluster_policies_lock, LW_EXCLUSIVE);
-  if (state->cluster_policies_generation > generation) {  // a newer copy is there already
+  // A newer copy is there already (one read after a promotion is newer than
+  // one read before it, at the same generation).
+  if (state->cluster_policies_generation > generation ||
+      (state->cluster_policies_generation == generation && read_in_recovery &&
+       !state->cluster_policies_read_in_recovery)) {
     LWLockRelease(state->cluster_policies_lock);
     return;
   }
@@ -144,6 +166,7 @@ void publish_policies(uint64 generation) {
   state->approver_role_count = std::min(approver_role_count, kApproverRoleSlots);
   memcpy(state->approver_roles, approver_roles, sizeof(Oid) * state->approver_role_count);
   state->cluster_policies_generation = generation;
+  state->cluster_policies_read_in_recovery = read_in_recovery;
   LWLockRelease(state->cluster_policies_lock);
 }
 
@@ -241,6 +264,9 @@ uint64 load_from_shared_memory() {
   SharedState *state = shared_state();
   LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
   uint64 generation = state->cluster_policies_generation;
+  // Read before a promotion: used until mpa.database publishes again (its
+  // worker does in its first round), but not taken as current.
+  if (read_before_promotion(state->cluster_policies_read_in_recovery)) generation = 0;
   policy_count = state->cluster_policy_count;
   policies = static_cast<CachedPolicy *>(MemoryContextAllocZero(cache_context, sizeof(CachedPolicy) * (policy_count + 1)));
   for (int i = 0; i < policy_count; i++) {
@@ -345,6 +371,7 @@ void ensure_patterns_parsed() {
 void forget_named_schema_oids(Datum, int, uint32) { named_schema_oids_valid = false; }
 
 void ensure_fresh() {
+  forget_copy_read_before_promotion();
   uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
   if (generation == loaded_generation) return;
   if (cache_context == nullptr) {
@@ -368,6 +395,10 @@ void ensure_fresh() {
   loaded_generation = 0;
   bool here = in_mpa_database();
   uint64 loaded = generation;
+  // Asked before reading: a promotion that ends during the read leaves the
+  // copy marked, to be read again.
+  bool in_recovery = RecoveryInProgress();
+  copy_read_in_recovery |= in_recovery;
   if (here)
     load_from_table();
   else
@@ -377,7 +408,7 @@ void ensure_fresh() {
   // This transaction's own uncommitted changes are in the copy (the session
   // sees them at once), but no other session may see them. (A parallel
   // worker sees its leader's, and does not know whether there are any.)
-  if (here && !policy_change_is_pending() && !IsParallelWorker()) publish_policies(loaded);
+  if (here && !policy_change_is_pending() && !IsParallelWorker()) publish_policies(loaded, in_recovery);
 }
 
 // The gate's first look at a statement asks only whether a policy names its
@@ -395,8 +426,10 @@ bool take_published_outline(uint64 generation) {
   SharedState *state = shared_state();
   LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
   const PolicyOutline &published = state->outline;
-  bool current = state->cluster_policies_generation == generation && published.complete;
+  bool current = state->cluster_policies_generation == generation && published.complete &&
+                 !read_before_promotion(state->cluster_policies_read_in_recovery);
   if (current) {
+    copy_read_in_recovery |= state->cluster_policies_read_in_recovery;
     // What precedes the operations, and the operations in use.
     memcpy(&outline, &published, offsetof(PolicyOutline, operations));
     memcpy(outline.operations, published.operations, sizeof outline.operations[0] * outline.operation_count);
@@ -409,6 +442,7 @@ bool take_published_outline(uint64 generation) {
 // The outline to answer from, or nullptr to answer from the copy, which is
 // then fresh. A transaction with its own policy change pending uses its copy.
 const PolicyOutline *current_outline() {
+  forget_copy_read_before_promotion();
   uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
   if (generation == loaded_generation) return nullptr;
   if (generation == outline_generation) return &outline;
@@ -545,7 +579,8 @@ ApproverRole approver_role(Oid role) {
   ApproverRole answer = ApproverRole::Unknown;
   // Published at the current generation: a change committed since (an
   // approver just added) is not in it yet.
-  bool current = state->cluster_policies_generation == pg_atomic_read_u64(&state->policy_generation);
+  bool current = state->cluster_policies_generation == pg_atomic_read_u64(&state->policy_generation) &&
+                 !read_before_promotion(state->cluster_policies_read_in_recovery);
   if (current && state->approver_roles_complete)
     answer = bsearch(&role, state->approver_roles, state->approver_role_count, sizeof(Oid), compare_oids)
                  ? ApproverRole::Yes

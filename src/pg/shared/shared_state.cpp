@@ -7,7 +7,6 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "utils/timestamp.h"
 }
 
 namespace mpa::pg {
@@ -24,8 +23,9 @@ void request_shared_memory() {
 }
 
 // Runs in the postmaster when shared memory is (re)created, and is the only
-// place the key is made: a crash restart or a failover therefore draws a new
-// key, which voids every outstanding code by design.
+// place the key is made: a crash restart draws a new key, and a standby has
+// its own, drawn when it started, which it keeps when promoted; so a restart
+// or a failover voids every outstanding code by design.
 void attach_shared_memory() {
   if (previous_startup_hook) previous_startup_hook();
 
@@ -33,11 +33,11 @@ void attach_shared_memory() {
   bool found = false;
   state = static_cast<SharedState *>(ShmemInitStruct("pg_mpa", sizeof(SharedState), &found));
   if (!found) {
-    if (RAND_bytes(state->code_key, sizeof state->code_key) != 1) {
+    if (RAND_bytes(state->code_key, sizeof state->code_key) != 1 ||
+        RAND_bytes(reinterpret_cast<unsigned char *>(&state->code_key_id), sizeof state->code_key_id) != 1) {
       LWLockRelease(AddinShmemInitLock);
       ereport(FATAL, (errmsg("pg_mpa could not draw its code key from OpenSSL's random generator")));
     }
-    state->key_drawn_at = GetCurrentTimestamp();
     SpinLockInit(&state->mutex);
     state->worker_latch = nullptr;
     pg_atomic_init_u32(&state->worker_has_work, 1);
@@ -50,6 +50,7 @@ void attach_shared_memory() {
     state->audit_ring_count = 0;
     state->audit_ring_lost = 0;
     state->cluster_policies_generation = 0;
+    state->cluster_policies_read_in_recovery = false;
     state->cluster_policy_count = 0;
     state->outline.complete = false;
     memset(state->challenges, 0, sizeof state->challenges);

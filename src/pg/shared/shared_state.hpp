@@ -108,7 +108,12 @@ struct SharedState {
   // Drawn from OpenSSL's CSPRNG when the postmaster creates shared memory
   // (so again after every restart or crash); never written anywhere else.
   std::uint8_t code_key[kCodeKeyBytes];
-  TimestampTz key_drawn_at;  // codes of challenges opened before were made with another key
+  // Names the key: each challenge records the id of the key its code was
+  // made with (mpa.challenges.key_id), so that a code made by a key this
+  // server does not have (before a restart, on the old primary before a
+  // failover) is told apart from a wrong one. Drawn separately from the
+  // key, so it reveals nothing about it.
+  int64 code_key_id;
 
   slock_t mutex;          // protects worker_latch
   Latch *worker_latch;    // the running mail worker's latch, or nullptr
@@ -133,6 +138,10 @@ struct SharedState {
   // sessions in mpa.database too.
   LWLock *cluster_policies_lock;
   uint64 cluster_policies_generation;  // the policy generation they were read at; 0: none yet
+  // Read while this server was a standby: replay moves no generation, so
+  // after a promotion they may lack policies committed on the old primary
+  // and are not used (policy_cache.cpp).
+  bool cluster_policies_read_in_recovery;
   int cluster_policy_count;
   ClusterPolicy cluster_policies[kClusterPolicySlots];
   // Published with them, at the same generation (see policy_cache.cpp).

@@ -63,9 +63,25 @@ constexpr const char *kSupersedeDeadCodesSql =
     "UPDATE mpa.outbox SET status = 'superseded'"
     " WHERE id IN (SELECT o.id FROM mpa.outbox o JOIN mpa.challenges c ON c.id = o.challenge_id"
     "               WHERE o.status = 'pending' AND c.state <> 'open' FOR UPDATE OF o SKIP LOCKED)";
+// A code mail whose code was made by a key this server does not have
+// (queued before a restart, or on the old primary before a failover) would
+// carry a code that cannot be checked here: it is superseded instead of
+// sent (rendered with this server's key it would be a code that no check
+// accepts), and the approver is told to ask for a new one, since they wait
+// for a code that will not come.
+constexpr const char *kSupersedeKeyGoneSql =
+    "WITH gone AS ("
+    "  UPDATE mpa.outbox SET status = 'superseded',"
+    "         last_error = 'its code was made by a code key this server does not have (restart or failover)'"
+    "   WHERE id IN (SELECT o.id FROM mpa.outbox o JOIN mpa.challenges c ON c.id = o.challenge_id"
+    "                 WHERE o.status = 'pending' AND c.state = 'open' AND c.key_id IS DISTINCT FROM $1"
+    "                 FOR UPDATE OF o SKIP LOCKED)"
+    "  RETURNING challenge_id)"
+    " SELECT mpa.tell_code_notice(challenge_id, 'key gone') FROM gone";
 // Claims due rows with, for code mails, what binds their code. Code mails
 // come first: a code lives minutes, and a flood of requests (any login can
-// make them) must not make it wait behind their mail.
+// make them) must not make it wait behind their mail. A code mail of
+// another key ($3) is never claimed: kSupersedeKeyGoneSql deals with it.
 constexpr const char *kClaimSql =
     "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
     "       lease_until = now() + $2::interval"
@@ -74,6 +90,7 @@ constexpr const char *kClaimSql =
     "          FROM mpa.outbox m"
     "          LEFT JOIN mpa.challenge_bindings c ON c.id = m.challenge_id"
     "         WHERE m.status = 'pending' AND m.next_attempt_at <= now() AND m.expires_at > now()"
+    "           AND (m.challenge_id IS NULL OR c.key_id = $3)"
     "         ORDER BY m.challenge_id IS NULL, m.next_attempt_at, m.id LIMIT $1 FOR UPDATE OF m SKIP LOCKED) due"
     " WHERE o.id = due.id"
     " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
@@ -150,14 +167,18 @@ void reclaim_and_expire(bool reclaim_all) {
   execute(kReclaimSql, 1, types, values, SPI_OK_UPDATE);
   execute(kExpireSql, 0, nullptr, nullptr, SPI_OK_UPDATE);
   execute(kSupersedeDeadCodesSql, 0, nullptr, nullptr, SPI_OK_UPDATE);
+  Oid key_types[1] = {INT8OID};
+  Datum key_values[1] = {Int64GetDatum(shared_state()->code_key_id)};
+  execute(kSupersedeKeyGoneSql, 1, key_types, key_values, SPI_OK_SELECT);
 }
 
 // Claims due rows; copies them into batch_context, which outlives the
 // transaction. Returns the number claimed.
 int claim(MailJob **jobs) {
-  Oid types[2] = {INT4OID, TEXTOID};
-  Datum values[2] = {Int32GetDatum(kBatchSize), CStringGetTextDatum(kLease)};
-  execute(kClaimSql, 2, types, values, SPI_OK_UPDATE_RETURNING);
+  Oid types[3] = {INT4OID, TEXTOID, INT8OID};
+  Datum values[3] = {Int32GetDatum(kBatchSize), CStringGetTextDatum(kLease),
+                     Int64GetDatum(shared_state()->code_key_id)};
+  execute(kClaimSql, 3, types, values, SPI_OK_UPDATE_RETURNING);
 
   int count = static_cast<int>(SPI_processed);
   MemoryContext caller = MemoryContextSwitchTo(batch_context);
