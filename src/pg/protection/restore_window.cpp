@@ -113,7 +113,8 @@ void admit(const CopyStmt *copy, const char *table) {
     refuse_copy(table, "pg_mpa's tables are written only by its own functions",
                 "For every role including superusers. A backup is restored only by the session whose CREATE "
                 "EXTENSION pg_mpa made a new installation, before pg_mpa is used.",
-                "Restore into a database where pg_mpa is not installed yet (pg_restore and the dump create it).");
+                "Restore into a database where pg_mpa is not installed yet, with one job (pg_restore without -j): "
+                "the restore's own session creates pg_mpa and writes its tables.");
   if (!carried_by_pg_dump(table))
     refuse_copy(table, "a backup does not carry this table", "pg_dump carries teams, approvers, policies, "
                 "requests, votes, temporary_grants, challenges and audit.", nullptr);
