@@ -71,14 +71,16 @@ sub mailbox
 }
 
 # A new cluster with pg_mpa preloaded and pointed at $smtp (may be undef).
-# Extra postgresql.conf lines in $conf. The extension is created in postgres.
+# Extra postgresql.conf lines in $conf. The extension is created in postgres
+# unless extension => 0 is given (a cluster to restore a backup into).
 # Governance is what each test sets up (mpa.govern_from_first_policy = off);
 # a test of the default passes "mpa.govern_from_first_policy = on" in $conf.
-# %init goes to PostgreSQL::Test::Cluster's init (allows_streaming => 1 for
-# a primary with standbys).
+# The rest of %init goes to PostgreSQL::Test::Cluster's init
+# (allows_streaming => 1 for a primary with standbys).
 sub new_node
 {
 	my ($name, $smtp, $conf, %init) = @_;
+	my $create_extension = delete $init{extension} // 1;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(%init);
 	my $port = $smtp ? $smtp->{port} : 9;
@@ -94,7 +96,7 @@ mpa.govern_from_first_policy = off
 CONF
 	$node->append_conf('postgresql.conf', $conf) if $conf;
 	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION pg_mpa');
+	$node->safe_psql('postgres', 'CREATE EXTENSION pg_mpa') if $create_extension;
 	return $node;
 }
 

@@ -5,6 +5,7 @@
 #include "pg/startup/installation.hpp"
 #include "pg/boundary/internal_sql.hpp"
 #include "pg/gate/policy_cache.hpp"
+#include "pg/protection/restore_window.hpp"
 #include "pg/protection/self_protection.hpp"
 #include "pg/startup/settings.hpp"
 #include "pg/boundary/sqlstates.hpp"
@@ -274,6 +275,10 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   if (IsA(parsetree, CreateRoleStmt)) refuse_protected_memberships(parsetree, query, statement);
   if (IsA(parsetree, DropRoleStmt) || IsA(parsetree, RenameStmt)) refuse_removing_approvers(parsetree);
   if (IsA(parsetree, AlterDefaultPrivilegesStmt)) refuse_protected_default_privileges(parsetree);
+  // The session restoring a backup runs the rest of it (indexes, grants,
+  // triggers) under no policy, as before its restore began: the policies it
+  // restored bind every other session at once, and it from its window's end.
+  if (restore_window_open_here()) return false;
   // Judged by what it does: ALTER GROUP r ADD USER u as GRANT r TO u.
   parsetree = judged_form(parsetree);
   NameChange change = name_change_of(parsetree);
@@ -360,6 +365,10 @@ void run_marked(bool approved, UtilityStep step, PlannedStmt *statement, const c
 void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
                   QueryCompletion *completion) {
+  // A backup's COPY into pg_mpa's tables: in the restore window, or refused.
+  if (IsTransactionState() &&
+      restore_copy(run_utility, statement, query, read_only_tree, context, params, query_env, dest, completion))
+    return;
   // A statement that needs no approval keeps the mark it runs under (the
   // subcommands of an approved one stay part of it); an approved one may
   // change pg_mpa's own objects (self_protection).

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "pg/boundary/refusal.hpp"
+#include "pg/protection/restore_window.hpp"
 #include "pg/gate/indirect_paths.hpp"
 #include "pg/startup/installation.hpp"
 #include "pg/startup/settings.hpp"
@@ -206,6 +207,8 @@ pg_attribute_hot void on_function_event(FmgrHookEventType event, FmgrInfo *flinf
     case FHET_START: {
       FunctionKind kind = function_kind(flinfo->fn_oid);
       if (kind == FunctionKind::Internal && !running_trusted_code()) refuse_internal_call(flinfo->fn_oid);
+      // pg_mpa is in use: no restore writes its tables any more.
+      if (kind == FunctionKind::EntryPoint) close_restore_window_on_use();
       bool raised = kind != FunctionKind::Foreign;
       if (chained)
         chained->raised = raised;

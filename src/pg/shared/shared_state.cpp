@@ -42,6 +42,8 @@ void attach_shared_memory() {
     state->worker_latch = nullptr;
     pg_atomic_init_u32(&state->worker_has_work, 1);
     pg_atomic_init_u64(&state->policy_generation, 1);
+    pg_atomic_init_u32(&state->restore_window_pid, 0);
+    pg_atomic_init_u32(&state->restore_window_closed, 0);
     LWLockPadded *locks = GetNamedLWLockTranche("pg_mpa");
     state->attempts_lock = &locks[0].lock;
     state->cluster_policies_lock = &locks[1].lock;

@@ -125,6 +125,12 @@ struct SharedState {
 
   pg_atomic_uint64 policy_generation;  // bumped when committed policies change
 
+  // The restore window (protection/restore_window.hpp): the pid of the
+  // session whose window is open (0: none), and whether one closed since
+  // the worker last recorded a restore.
+  pg_atomic_uint32 restore_window_pid;
+  pg_atomic_uint32 restore_window_closed;
+
   LWLock *attempts_lock;  // protects both attempt tables, the guesses and the burns
   ChallengeAttempts challenges[kAttemptSlots];
   VoterAttempts voters[kAttemptSlots];

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/protection/restore_window.hpp"
 #include "pg/shared/at_commit.hpp"
 #include "pg/startup/settings.hpp"
 
@@ -73,6 +74,8 @@ void require_mpa_database() {
 MPA_FUNCTION(mpa_check_installation) {
   (void)fcinfo;
   mpa::pg::require_mpa_database();
+  // A new installation may be restored from a backup by this session.
+  mpa::pg::call_postgres([] { mpa::pg::open_restore_window_if_new(); });
   mpa::pg::wake_mail_worker_at_commit();
   mpa::pg::announce_policy_change_at_commit();
   PG_RETURN_VOID();

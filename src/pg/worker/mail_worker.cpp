@@ -14,6 +14,7 @@
 #include "pg/worker/housekeeping.hpp"
 #include "pg/mail/mail_delivery.hpp"
 #include "pg/boundary/postgres.hpp"
+#include "pg/protection/restore_window.hpp"
 #include "pg/protection/self_protection.hpp"
 #include "pg/startup/settings.hpp"
 #include "pg/shared/shared_state.hpp"
@@ -269,6 +270,16 @@ long deliver_due_mail(bool first_round) {
     commit_transaction();
     return kNoExtensionWaitMs;
   }
+  // A backup being restored: nothing of the worker's may take the ids and
+  // the places in the audit chain that the restored rows bring. Woken when
+  // the window closes, it records the restore before anything else (and
+  // looks for one a crash left unrecorded when it starts).
+  if (restore_window_open_anywhere()) {
+    commit_transaction();
+    return kIdleWaitMs;
+  }
+  if (restore_window_closed_since_asked() || first_round)
+    execute("SELECT mpa.finish_restore()", 0, nullptr, nullptr, SPI_OK_SELECT);
   run_housekeeping();
   reclaim_and_expire(first_round);
   // Every mail carries the audit chain's head as it is when the batch is claimed.
