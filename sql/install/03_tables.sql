@@ -134,8 +134,13 @@ CREATE INDEX challenges_by_voter ON mpa.challenges (request_id, approver);
 -- The open ones, by expiry: the worker's timers look at them every round.
 CREATE INDEX challenges_open ON mpa.challenges (expires_at) WHERE state = 'open';
 CREATE INDEX confirmations_by_approver ON mpa.challenges (team, approver) WHERE request_id IS NULL;
+-- Spent codes by age: the retention's deletion (src/pg/worker/retention.cpp).
+CREATE INDEX challenges_closed ON mpa.challenges (created_at) WHERE state <> 'open';
 
 ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
+-- A code's mail: deleting a code checks that its mail is gone (the key, and
+-- the retention's deletion).
+CREATE INDEX outbox_by_challenge ON mpa.outbox (challenge_id) WHERE challenge_id IS NOT NULL;
 
 -- Everything pg_mpa did and refused, append-only and hash-chained
 -- (src/core/audit_chain.hpp). An event's transaction writes its row with
