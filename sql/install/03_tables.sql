@@ -48,7 +48,12 @@ CREATE TABLE mpa.requests (
   target_classes oid[] NOT NULL,         -- targets by OID: a renamed, dropped and
   target_oids    oid[] NOT NULL,         -- recreated object voids the approval
   fingerprint    text NOT NULL,          -- SHA-256 of the normalised statement
-  team           text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  -- The team by name, without a foreign key: a team can be dropped once
+  -- none of its requests is open (mpa_team_drop), and its closed requests
+  -- keep its name as the record. The functions that make requests lock the
+  -- team's row (FOR KEY SHARE) as the key did, so a drop and a new request
+  -- of the team wait for each other.
+  team           text NOT NULL,
   threshold      integer NOT NULL,       -- the team's threshold when requested
   requester      regrole NOT NULL,       -- the authenticated (session) role
   state          text NOT NULL DEFAULT 'pending'
