@@ -46,13 +46,20 @@ PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem 
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-missing-field-initializers
 SHLIB_LINK = -lstdc++ -lcrypto
 
-EXTRA_CLEAN = $(OBJS) $(SMTP_OBJS) $(SMTP_MODULE)$(DLSUFFIX)
+# The offline audit checker (tools/mpa_audit_check.cpp; README, "Retention
+# and audit export"): the core's audit chain and nothing else, so the hashes
+# an auditor recomputes are computed by the very code that chains them.
+# Installed beside PostgreSQL's programs (pg_config --bindir).
+AUDIT_CHECK = tools/mpa_audit_check
+AUDIT_CHECK_OBJS = tools/mpa_audit_check.o src/core/audit_export.o src/core/audit_chain.o src/core/sha256.o
+
+EXTRA_CLEAN = $(OBJS) $(SMTP_OBJS) $(SMTP_MODULE)$(DLSUFFIX) $(AUDIT_CHECK) tools/mpa_audit_check.o
 
 include $(PGXS)
 
 # PGXS tracks no header dependencies here: rebuild everything when any header
 # changes (a struct shared between files must never disagree).
-$(OBJS) $(SMTP_OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp)
+$(OBJS) $(SMTP_OBJS) tools/mpa_audit_check.o: $(wildcard src/*/*.hpp src/*/*/*.hpp)
 
 $(CURRENT_SCRIPT): $(sort $(wildcard sql/install/*.sql)) pg_mpa.control
 	{ echo '-- pg_mpa $(EXTVERSION): multi-party approval of protected statements.'; \
@@ -75,4 +82,18 @@ uninstall: uninstall-smtp-module
 uninstall-smtp-module:
 	rm -f '$(DESTDIR)$(pkglibdir)/$(SMTP_MODULE)$(DLSUFFIX)'
 
-.PHONY: install-smtp-module uninstall-smtp-module
+all: $(AUDIT_CHECK)
+
+$(AUDIT_CHECK): $(AUDIT_CHECK_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $(AUDIT_CHECK_OBJS) -lstdc++ -lcrypto
+
+install: install-audit-check
+install-audit-check: $(AUDIT_CHECK)
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) $(AUDIT_CHECK) '$(DESTDIR)$(bindir)/'
+
+uninstall: uninstall-audit-check
+uninstall-audit-check:
+	rm -f '$(DESTDIR)$(bindir)/mpa_audit_check'
+
+.PHONY: install-smtp-module uninstall-smtp-module install-audit-check uninstall-audit-check

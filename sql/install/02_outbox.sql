@@ -28,6 +28,10 @@ CREATE INDEX outbox_due ON mpa.outbox (next_attempt_at) WHERE status = 'pending'
 CREATE INDEX outbox_in_flight ON mpa.outbox (lease_until) WHERE status = 'sending';
 CREATE INDEX outbox_supersede ON mpa.outbox (supersede_key)
   WHERE supersede_key IS NOT NULL AND status IN ('pending', 'sending');
+-- Mail that reached its end, by age: the retention's deletion
+-- (src/pg/worker/retention.cpp) and the worker's timer for it.
+CREATE INDEX outbox_finished ON mpa.outbox (created_at)
+  WHERE status IN ('sent', 'failed', 'expired', 'superseded');
 
 -- Only pg_mpa's own functions write the outbox; ordinary roles see status.
 REVOKE ALL ON mpa.outbox FROM PUBLIC;

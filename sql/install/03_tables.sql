@@ -48,7 +48,12 @@ CREATE TABLE mpa.requests (
   target_classes oid[] NOT NULL,         -- targets by OID: a renamed, dropped and
   target_oids    oid[] NOT NULL,         -- recreated object voids the approval
   fingerprint    text NOT NULL,          -- SHA-256 of the normalised statement
-  team           text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  -- The team by name, without a foreign key: a team can be dropped once
+  -- none of its requests is open (mpa_team_drop), and its closed requests
+  -- keep its name as the record. The functions that make requests lock the
+  -- team's row (FOR KEY SHARE) as the key did, so a drop and a new request
+  -- of the team wait for each other.
+  team           text NOT NULL,
   threshold      integer NOT NULL,       -- the team's threshold when requested
   requester      regrole NOT NULL,       -- the authenticated (session) role
   state          text NOT NULL DEFAULT 'pending'
@@ -134,8 +139,13 @@ CREATE INDEX challenges_by_voter ON mpa.challenges (request_id, approver);
 -- The open ones, by expiry: the worker's timers look at them every round.
 CREATE INDEX challenges_open ON mpa.challenges (expires_at) WHERE state = 'open';
 CREATE INDEX confirmations_by_approver ON mpa.challenges (team, approver) WHERE request_id IS NULL;
+-- Spent codes by age: the retention's deletion (src/pg/worker/retention.cpp).
+CREATE INDEX challenges_closed ON mpa.challenges (created_at) WHERE state <> 'open';
 
 ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
+-- A code's mail: deleting a code checks that its mail is gone (the key, and
+-- the retention's deletion).
+CREATE INDEX outbox_by_challenge ON mpa.outbox (challenge_id) WHERE challenge_id IS NOT NULL;
 
 -- Everything pg_mpa did and refused, append-only and hash-chained
 -- (src/core/audit_chain.hpp). An event's transaction writes its row with

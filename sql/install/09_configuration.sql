@@ -240,6 +240,44 @@ BEGIN
   UPDATE mpa.teams SET threshold = mpa_team_set_threshold.threshold WHERE name = t.name;
 END $$;
 
+-- Removes a team (a configuration change: once a team governs, it needs an
+-- approved request). Refused while a policy names it (the governing team's
+-- MPA CONFIGURE policy among them), or a request of it is open or a
+-- temporary grant it approved is in force: those need its approvers. Its
+-- approvers' memberships go with it (a role in no other team is then free
+-- to be dropped); its closed requests keep its name as the record.
+CREATE FUNCTION mpa_team_drop(team text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t mpa.teams := mpa.existing_team(team);
+  named int;
+  example text;
+  removed text[];
+BEGIN
+  PERFORM mpa.authorize_configuration('mpa_team_drop', format('SELECT mpa_team_drop(%L)', t.name));
+  SELECT count(*), min(format('%s on %s', p.operation, p.object)) INTO named, example
+    FROM mpa.policies p WHERE p.team = t.name;
+  IF named > 0 THEN
+    RAISE EXCEPTION 'team "%" still approves % (% %)', t.name, example, named,
+      CASE named WHEN 1 THEN 'policy' ELSE 'policies' END USING ERRCODE = 'MP004',
+      HINT = 'Give its policies to another team with mpa_protect(), or remove them with mpa_unprotect(), first.';
+  END IF;
+  SELECT count(*), min('#' || r.id) INTO named, example FROM mpa.requests r
+   WHERE r.team = t.name AND (r.state IN ('pending', 'approved')
+         OR EXISTS (SELECT FROM mpa.temporary_grants g WHERE g.request_id = r.id AND g.revoked_at IS NULL));
+  IF named > 0 THEN
+    RAISE EXCEPTION 'team "%" has % open % (%), or temporary grants in force', t.name, named,
+      CASE named WHEN 1 THEN 'request' ELSE 'requests' END, example USING ERRCODE = 'MP004',
+      HINT = 'Wait until they are decided, executed, expired or revoked, or have them cancelled (mpa_cancel).';
+  END IF;
+  UPDATE mpa.challenges ch SET state = 'superseded'
+   WHERE ch.request_id IS NULL AND ch.team = t.name AND ch.state = 'open';
+  WITH gone AS (DELETE FROM mpa.approvers a WHERE a.team = t.name RETURNING a.approver)
+  SELECT coalesce(array_agg(approver::text ORDER BY approver::text), '{}') INTO removed FROM gone;
+  DELETE FROM mpa.teams WHERE name = t.name;
+  PERFORM mpa.audit('team dropped', NULL, jsonb_build_object('team', t.name, 'approvers', to_jsonb(removed)));
+END $$;
+
 CREATE FUNCTION mpa_protect(operation text, object text DEFAULT '*', team text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -300,6 +338,7 @@ END $$;
 
 REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, regrole, text),
   mpa_approver_remove(text, regrole), mpa_team_set_threshold(text, int),
-  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text), mpa_unprotect(text, text)
+  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text), mpa_unprotect(text, text),
+  mpa_team_drop(text)
   FROM PUBLIC;
 

@@ -60,7 +60,8 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'MPR00' THEN NULL;
     END;
   END IF;
-  SELECT * INTO t FROM mpa.teams WHERE name = d.team;
+  -- Locked as a foreign key would: mpa_team_drop waits for this request.
+  SELECT * INTO t FROM mpa.teams WHERE name = d.team FOR KEY SHARE;
   PERFORM mpa.check_quorum_possible(t, requester);
   INSERT INTO mpa.requests (statement, justification, operation, object, target_classes, target_oids,
                             fingerprint, team, threshold, requester, expires_at, valid_for,

@@ -26,7 +26,8 @@ BEGIN
       mpa.max_payload_bytes() USING ERRCODE = '54000',
       HINT = 'Store the data in a table and send its key in the payload.';
   END IF;
-  SELECT * INTO t FROM mpa.teams WHERE name = team;
+  -- Locked as a foreign key would: mpa_team_drop waits for this request.
+  SELECT * INTO t FROM mpa.teams WHERE name = team FOR KEY SHARE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'team "%" does not exist', left(team, 80) USING ERRCODE = '22023';
   END IF;

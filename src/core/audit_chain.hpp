@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace mpa::audit {
 
@@ -33,6 +34,13 @@ std::string entry_hash(const Entry &entry);
 // Walks a chain in seq order and finds the first broken entry.
 class ChainVerifier {
  public:
+  // A chain from its first entry.
+  ChainVerifier() = default;
+  // The rest of a chain from the entry after `head_seq`, whose hash is
+  // `head_hash` (an export that continues an earlier one).
+  ChainVerifier(std::int64_t head_seq, std::string head_hash)
+      : expected_seq_(head_seq + 1), previous_hash_(std::move(head_hash)) {}
+
   // Checks one more entry with the hash stored beside it. Returns why it
   // breaks the chain, or nullopt. After a break the verifier goes on from
   // this entry, so each later call judges the chain from there.

@@ -452,6 +452,16 @@ sub code_from_mail
 	return wantarray ? ($code, $m->{file}) : $code;
 }
 
+# $role (a LOGIN role whose address is $role@example.com) votes to approve
+# $request with the code mailed to it; returns what mpa_verify said.
+sub approve
+{
+	my ($node, $smtp, $request, $role) = @_;
+	safe_psql_as($node, $role, "SELECT mpa_vote($request, 'approve')");
+	my $code = code_from_mail($smtp, "$role\@example.com", $request);
+	return safe_psql_as($node, $role, "SELECT mpa_verify($request, '$code')");
+}
+
 # The lock-cancel-reuse attack on a code (test/tap/022, and beside other
 # extensions in 025): superuser $attacker locks pg_mpa's challenges through
 # a view of its own ($view, LOCK recurses into a view's tables), $approver's

@@ -37,7 +37,7 @@ namespace {
 
 constexpr const char *kConfigurationFunctions[] = {
     "mpa_team_create", "mpa_approver_add", "mpa_approver_remove", "mpa_approver_set_email",
-    "mpa_team_set_threshold", "mpa_protect", "mpa_unprotect",
+    "mpa_team_set_threshold", "mpa_protect", "mpa_unprotect", "mpa_team_drop",
 };
 
 // The request being run by mpa.execute_configuration, 0 when none;

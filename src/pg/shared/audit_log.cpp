@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/audit_chain.hpp"
+#include "core/audit_export.hpp"
 #include "pg/shared/at_commit.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/shared/shared_state.hpp"
@@ -19,6 +20,7 @@ extern "C" {
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 }
 
 namespace mpa::pg {
@@ -303,6 +305,50 @@ struct StoredEntry {
 
 constexpr int kWalkBatch = 10000;
 
+// Walks the chained entries with from_seq <= seq <= to_seq in chain order,
+// kWalkBatch at a time, and calls visit(stored) for each until it returns
+// false. The entries' text lives until the next batch. SPI connected.
+template <typename Visit>
+void walk_chain(int64 from_seq, int64 to_seq, Visit visit) {
+  using namespace mpa::pg;
+  MemoryContext batch = call_postgres([from_seq, to_seq] {
+    char *walk = psprintf("SELECT seq, %s, coalesce(previous_hash, ''), coalesce(hash, '')"
+                          "  FROM mpa.audit WHERE seq BETWEEN $1 AND $2 ORDER BY seq", kEntryColumns);
+    Oid types[2] = {INT8OID, INT8OID};
+    SPIPlanPtr plan = SPI_prepare(walk, 2, types);
+    if (plan == nullptr) elog(ERROR, "pg_mpa: cannot read mpa.audit");
+    Datum values[2] = {Int64GetDatum(from_seq), Int64GetDatum(to_seq)};
+    SPI_cursor_open("mpa_audit_walk", plan, values, nullptr, true);
+    return AllocSetContextCreate(CurrentMemoryContext, "pg_mpa audit walk", ALLOCSET_DEFAULT_SIZES);
+  });
+  for (bool more = true; more;) {
+    uint64 count = call_postgres([batch] {
+      MemoryContextReset(batch);
+      SPI_cursor_fetch(SPI_cursor_find("mpa_audit_walk"), true, kWalkBatch);
+      return SPI_processed;
+    });
+    if (count == 0) break;
+    for (uint64 i = 0; i < count && more; i++) {
+      StoredEntry stored = call_postgres([i, batch] {
+        MemoryContext caller = MemoryContextSwitchTo(batch);
+        HeapTuple row = SPI_tuptable->vals[i];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool is_null;
+        StoredEntry read{DatumGetInt64(SPI_getbinval(row, desc, 1, &is_null)), read_entry(row, desc, 2),
+                         text_or_empty(row, desc, 9), text_or_empty(row, desc, 10)};
+        MemoryContextSwitchTo(caller);
+        return read;
+      });
+      more = visit(stored);
+    }
+    call_postgres([] { SPI_freetuptable(SPI_tuptable); });
+  }
+  call_postgres([batch] {
+    SPI_cursor_close(SPI_cursor_find("mpa_audit_walk"));
+    MemoryContextDelete(batch);
+  });
+}
+
 }  // namespace
 
 // mpa_audit_verify(): walks the chain in order and reports the first entry
@@ -311,35 +357,13 @@ MPA_FUNCTION(mpa_audit_verify) {
   using namespace mpa::pg;
   mpa::audit::ChainVerifier verifier;
   Verdict verdict;
-  call_postgres([] {
-    SPI_connect();
-    char *walk = psprintf("SELECT seq, %s, coalesce(previous_hash, ''), coalesce(hash, '')"
-                          "  FROM mpa.audit WHERE seq IS NOT NULL ORDER BY seq", kEntryColumns);
-    SPIPlanPtr plan = SPI_prepare(walk, 0, nullptr);
-    if (plan == nullptr) elog(ERROR, "pg_mpa: cannot read mpa.audit");
-    SPI_cursor_open("mpa_audit_walk", plan, nullptr, nullptr, true);
+  call_postgres([] { SPI_connect(); });
+  walk_chain(1, PG_INT64_MAX, [&](const StoredEntry &stored) {
+    if (auto broken = verifier.check(to_entry(stored.raw, stored.seq, stored.previous_hash), stored.hash))
+      verdict = Verdict{false, stored.seq, stored.raw.id, *broken};
+    return verdict.intact;
   });
-  while (verdict.intact) {
-    uint64 count = call_postgres([] {
-      SPI_cursor_fetch(SPI_cursor_find("mpa_audit_walk"), true, kWalkBatch);
-      return SPI_processed;
-    });
-    if (count == 0) break;
-    for (uint64 i = 0; i < count && verdict.intact; i++) {
-      StoredEntry stored = call_postgres([i] {
-        HeapTuple row = SPI_tuptable->vals[i];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool is_null;
-        return StoredEntry{DatumGetInt64(SPI_getbinval(row, desc, 1, &is_null)), read_entry(row, desc, 2),
-                           text_or_empty(row, desc, 9), text_or_empty(row, desc, 10)};
-      });
-      if (auto broken = verifier.check(to_entry(stored.raw, stored.seq, stored.previous_hash), stored.hash))
-        verdict = Verdict{false, stored.seq, stored.raw.id, *broken};
-    }
-    call_postgres([] { SPI_freetuptable(SPI_tuptable); });
-  }
   int64 unchained = call_postgres([] {
-    SPI_cursor_close(SPI_cursor_find("mpa_audit_walk"));
     if (SPI_execute("SELECT count(*) FROM mpa.audit WHERE seq IS NULL", true, 1) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: cannot count unchained audit entries");
     bool is_null;
@@ -359,4 +383,36 @@ MPA_FUNCTION(mpa_audit_verify) {
     return heap_form_tuple(BlessTupleDesc(desc), values, nulls);
   });
   return HeapTupleGetDatum(tuple);
+}
+
+// mpa_audit_export(from_seq, to_seq): the chained entries from_seq..to_seq
+// (to the end when to_seq is NULL), one line each in the form
+// tools/mpa_audit_check reads (core/audit_export.hpp), in chain order.
+MPA_FUNCTION(mpa_audit_export) {
+  using namespace mpa::pg;
+  if (PG_ARGISNULL(0))
+    throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "from_seq must not be NULL",
+                     "The chain starts at entry 1; to continue an earlier export, start after its last entry.");
+  int64 from_seq = PG_GETARG_INT64(0);
+  int64 to_seq = PG_ARGISNULL(1) ? PG_INT64_MAX : PG_GETARG_INT64(1);
+  if (from_seq < 1) throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "from_seq must be at least 1");
+  if (to_seq < from_seq)
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "to_seq must not be below from_seq");
+  ReturnSetInfo *result = call_postgres([fcinfo] {
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    SPI_connect();
+    return reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  });
+  walk_chain(from_seq, to_seq, [result](const StoredEntry &stored) {
+    std::string line = mpa::audit::export_line(to_entry(stored.raw, stored.seq, stored.previous_hash), stored.hash);
+    call_postgres([result, &line] {
+      Datum value = PointerGetDatum(cstring_to_text_with_len(line.data(), static_cast<int>(line.size())));
+      bool is_null = false;
+      tuplestore_putvalues(result->setResult, result->setDesc, &value, &is_null);
+      pfree(DatumGetPointer(value));
+    });
+    return true;
+  });
+  call_postgres([] { SPI_finish(); });
+  return static_cast<Datum>(0);
 }

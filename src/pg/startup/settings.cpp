@@ -10,6 +10,7 @@ extern "C" {
 #include "utils/guc.h"
 }
 
+#include <climits>
 #include <string_view>
 
 namespace mpa::pg::settings {
@@ -32,6 +33,7 @@ int max_wrong_codes_per_day = 30;
 int resend_cooldown_s = 60;
 int request_ttl_s = 24 * 60 * 60;
 int grant_warning_s = 15 * 60;
+int retention_s = 90 * 24 * 60 * 60;
 // Read only by SQL (mpa.team_health), through current_setting().
 int approver_active_period_s = 90 * 24 * 60 * 60;
 
@@ -117,6 +119,12 @@ void define_all() {
   define_seconds("mpa.approver_active_period",
                  "How recently an approver must have voted or confirmed their address to count as active.",
                  &approver_active_period_s, 90 * 24 * kOneHour, kOneHour, 10 * 365 * 24 * kOneHour);
+  // 0 keeps everything; the low end (seconds) is for tests, like the others'.
+  DefineCustomIntVariable("mpa.retention",
+                          "How long delivered or dead mail and spent codes of closed requests are kept "
+                          "before the mail worker deletes them (0: forever). The audit is never deleted.",
+                          nullptr, &retention_s, 90 * 24 * kOneHour, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+                          nullptr, nullptr);
   DefineCustomIntVariable("mpa.max_wrong_codes_per_hour",
                           "Wrong codes entered in one approver's name, over every request, in an hour "
                           "(0: no limit); then no code of theirs is accepted for a while.",

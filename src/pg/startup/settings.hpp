@@ -26,5 +26,6 @@ extern int request_ttl_s;     // mpa.request_ttl
 extern int grant_warning_s;   // mpa.grant_warning
 extern bool govern_from_first_policy;  // mpa.govern_from_first_policy
 extern int max_requests_per_hour;      // mpa.max_requests_per_hour
+extern int retention_s;       // mpa.retention (0: keep forever)
 
 }  // namespace mpa::pg::settings

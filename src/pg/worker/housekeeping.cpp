@@ -5,6 +5,7 @@
 #include "pg/approval/challenge_attempts.hpp"
 #include "pg/gate/policy_cache.hpp"
 #include "pg/boundary/postgres.hpp"
+#include "pg/worker/retention.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -182,18 +183,20 @@ void run_housekeeping() {
   run(kWarnGrantsSql);
   end_due_grants();
   run("SELECT mpa.check_team_health()");
+  purge_past_retention();
 }
 
 long milliseconds_until_next_deadline() {
   if (SPI_execute(kNextDeadlineSql, true, 1) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read deadlines");
   bool is_null = true;
   Datum ms = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-  if (is_null) return LONG_MAX;
-  double value = DatumGetFloat8(ms);
+  double value = is_null ? 0 : DatumGetFloat8(ms);
+  long purge_ms = milliseconds_until_next_purge();  // replaces SPI_tuptable
+  if (is_null) return purge_ms;
   // Still overdue after this round's housekeeping: another transaction holds
   // that row (SKIP LOCKED passed it by). Look again shortly, not at once.
-  if (value <= 0) return kOverdueRetryMs;
-  return value >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(value) + 1;
+  if (value <= 0) return Min(kOverdueRetryMs, purge_ms);
+  return Min(purge_ms, value >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(value) + 1);
 }
 
 }  // namespace mpa::pg

@@ -85,7 +85,7 @@ CREATE TABLE ai_schema.t2 (id int);      -- DROP TABLE protected by ai-other
 CREATE TABLE ai_schema.t3 (id int);      -- DROP TABLE protected by ai-tight
 CREATE TABLE ai_schema.free (id int);    -- not protected
 
--- Teams cannot be dropped: a second run in the same database reuses them.
+-- The teams are kept: a second run in the same database reuses them.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM mpa.teams WHERE name = 'ai-team') THEN
@@ -201,6 +201,36 @@ SELECT call, pg_temp.try(call) AS outcome FROM (VALUES
   ($$mpa_team_set_threshold('ai-team', 2147483647)$$),
   ($$mpa_team_set_threshold('ai-thin', 2)$$)
 ) AS c(call);
+
+-------------------------------------------------------------------------------
+-- mpa_team_drop(team): NULL, unknown and oversized names are refused, and so
+-- are teams that a policy names (MP004; ai-team's request is open too).
+-- Nothing is dropped (checked at the end).
+-------------------------------------------------------------------------------
+SELECT call, pg_temp.try(call) AS outcome FROM (VALUES
+  ($$mpa_team_drop(NULL)$$),
+  ($$mpa_team_drop('ai-nonexistent')$$),
+  ($$mpa_team_drop(repeat('a', 10 * 1024 * 1024))$$),
+  ($$mpa_team_drop(E'ai-team\r\nDROP')$$),
+  ($$mpa_team_drop('ai-team')$$),
+  ($$mpa_team_drop('ai-tight')$$)
+) AS c(call);
+
+-------------------------------------------------------------------------------
+-- mpa_audit_export(from_seq, to_seq): from_seq is required and at least 1,
+-- to_seq (NULL: to the end) not below it; a range past the chain's end is
+-- empty, not an error (an export that continues an earlier one may find
+-- nothing new). What the lines hold is test/tap/036's.
+-------------------------------------------------------------------------------
+SELECT call, pg_temp.try(call) AS outcome FROM (VALUES
+  ($$mpa_audit_export(NULL)$$),
+  ($$mpa_audit_export(NULL, 5)$$),
+  ($$mpa_audit_export(0)$$),
+  ($$mpa_audit_export(-9223372036854775808, 9223372036854775807)$$),
+  ($$mpa_audit_export(5, 4)$$),
+  ($$mpa_audit_export(1, NULL)$$)
+) AS c(call);
+SELECT count(*) AS lines_past_the_end FROM mpa_audit_export(9223372036854775807);
 
 -------------------------------------------------------------------------------
 -- mpa_protect(operation, object, team) and mpa_unprotect(operation, object)
@@ -400,7 +430,10 @@ SELECT call, pg_temp.try(call) AS outcome FROM (VALUES
   ($$mpa_approver_remove('ai-team', 'ai_bob')$$),
   ($$mpa_team_set_threshold('ai-team', 1)$$),
   ($$mpa_protect('DROP TABLE', 'ai_schema.free', 'ai-team')$$),
-  ($$mpa_unprotect('DROP TABLE', 'ai_schema.t1')$$)
+  ($$mpa_unprotect('DROP TABLE', 'ai_schema.t1')$$),
+  ($$mpa_team_drop('ai-thin')$$),
+  -- The audit is readable by everyone, and so is its export.
+  ($$mpa_audit_export(1, 1)$$)
 ) AS c(call);
 RESET SESSION AUTHORIZATION;
 
