@@ -74,14 +74,49 @@ $primary->wait_for_catchup($standby);
 ($rc, $err) = MpaTest::refusal_as($standby, 'postgres', q{ALTER SYSTEM SET work_mem = '7MB'},
 	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 like($err, $protected_on_standby, 'a new session is bound by the policy replayed');
+# A plain query reads the policies too (mpa_request describes the statement
+# before it writes): with a copy kept from before the policy it would say
+# "not protected" (MP002) instead of failing as read-only.
+is(MpaTest::session_refusal($old, q{SELECT mpa_request('ALTER SYSTEM SET work_mem = ''9MB''', 'on a standby')}),
+	'25006: cannot execute INSERT in a read-only transaction',
+	'mpa_request in a session that read the policies before the policy was replayed describes with it');
 like(MpaTest::session_refusal($old, q{ALTER SYSTEM SET work_mem = '7MB'}), $protected_on_standby,
-	'... and so is a session that read the policies before it was replayed');
+	'... and the gate binds that session by it');
 is(MpaTest::session_refusal($old, q{ALTER SYSTEM SET maintenance_work_mem = '70MB'}), '',
 	'ALTER SYSTEM of a parameter no policy names runs on the standby');
+
+# A query string of several statements is one statement to PostgreSQL's
+# clock. Strings begun before governance reaches the standby (their SET
+# reads the policies) wait in a DO block until the governing policy is
+# replayed (a poll, bounded), then try COPY TO PROGRAM (the gate) or
+# pg_read_file (the function-execute hook): judged with the policies
+# replayed by then, not with what their SET read.
+my %strings;
+for my $last (q{COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'}, q{SELECT pg_read_file('/etc/hostname')})
+{
+	my $session = $standby->background_psql('postgres', on_error_stop => 0,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	$strings{$last} = [ $session, length $session->{stderr} ];
+	$session->query_until(qr/started/, <<"SQL");
+\\echo started
+SET work_mem = '2MB' \\; DO \$\$BEGIN FOR i IN 1 .. 600 LOOP EXIT WHEN EXISTS (SELECT FROM mpa.policies WHERE operation = 'MPA CONFIGURE'); PERFORM pg_sleep(0.05); END LOOP; END\$\$ \\; $last;
+SQL
+}
+ok(MpaTest::poll_until($standby, q{SELECT count(*) = 2 FROM pg_stat_activity
+	WHERE wait_event = 'PgSleep' AND query LIKE 'SET work_mem%'}),
+	'the query strings wait, their SET judged before governance was replayed');
 
 # Governance begins on the primary.
 $primary->safe_psql('postgres', q{SELECT mpa_protect('MPA CONFIGURE', '*', 'security')});
 $primary->wait_for_catchup($standby);
+for my $last (sort keys %strings)
+{
+	my ($session, $seen) = @{ $strings{$last} };
+	$session->query('SELECT 1');    # returns once the string has ended
+	like(MpaTest::session_error_since($session, $seen), $protected_on_standby,
+		"the last statement of a query string begun before governance was replayed is judged with it: $last");
+	$session->quit;
+}
 
 # 3 first, while the copy published for other databases (by the old
 # session, before governance) is stale: it must not be what decides.

@@ -366,6 +366,15 @@ sub session_refusal
 	my ($session, $sql) = @_;
 	my $seen = length $session->{stderr};
 	$session->query($sql);
+	return session_error_since($session, $seen);
+}
+
+# The first error a background_psql session reported after its stderr was
+# $seen characters long, as session_refusal returns it; for a query sent
+# with query_until, once a later query has returned.
+sub session_error_since
+{
+	my ($session, $seen) = @_;
 	my ($error) = substr($session->{stderr}, $seen) =~ /^(?:psql:\S+: )?ERROR:  (.*?)\r?$/m;
 	return $error // '';
 }

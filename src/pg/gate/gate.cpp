@@ -279,6 +279,8 @@ bool check_statement(PlannedStmt *statement, const char *query) {
     // is part of the set-up).
     if (!in_mpa_database() && changes_pg_mpa_setup(parsetree))
       refuse_without_current_policies(GetCommandTagName(CreateCommandTag(parsetree)));
+    // Judged with the policies replayed by now.
+    read_policies_anew_in_recovery();
   }
   if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt) || IsA(parsetree, AlterTableStmt))
     refuse_inheritance_from_pg_mpa(parsetree);

@@ -94,7 +94,9 @@ uint64 loaded_generation = 0;  // 0: nothing loaded
 bool copy_read_in_recovery = false;
 // The start of the statement the copy was read for, during recovery (a
 // statement inside a function is part of the one that called it: one
-// judgement never sees its copy reloaded under it).
+// judgement never sees its copy reloaded under it). The gate also drops
+// the copy at the start of each judgement (read_policies_anew_in_recovery):
+// the statements of one query string share their start.
 TimestampTz read_for_statement = 0;
 // named_schemas resolved to the OIDs of the schemas that exist (sorted),
 // for a look at a statement's names before they are resolved. Resolved
@@ -517,6 +519,10 @@ const char *team_for(const char *operation, const char *schema, const char *name
 void forget_cached_policies() {
   loaded_generation = 0;
   outline_generation = 0;
+}
+
+void read_policies_anew_in_recovery() {
+  if (copy_read_in_recovery) forget_cached_policies();
 }
 
 void refresh_policies() { ensure_fresh(); }

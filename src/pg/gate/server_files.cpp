@@ -19,8 +19,12 @@ namespace mpa::pg {
 void refuse_server_file_call(Oid function) {
   if (!IsTransactionState() || approved_extension_script_is_running()) return;
   const char *name = get_func_name(function);
-  // On a standby, outside mpa.database, whether a team governs is unknown.
-  if (RecoveryInProgress() && !in_mpa_database()) refuse_without_current_policies(psprintf("%s()", name));
+  // On a standby: outside mpa.database, whether a team governs is unknown;
+  // in it, judged with the policies replayed by now.
+  if (RecoveryInProgress()) {
+    if (!in_mpa_database()) refuse_without_current_policies(psprintf("%s()", name));
+    read_policies_anew_in_recovery();
+  }
   if (!pg_mpa_is_governed()) return;
   const char *team = configuration_team();
   refuse({psprintf("%s()", name), team,
