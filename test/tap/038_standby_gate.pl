@@ -77,8 +77,8 @@ like($err, $protected_on_standby, 'a new session is bound by the policy replayed
 # A plain query reads the policies too (mpa_request describes the statement
 # before it writes): with a copy kept from before the policy it would say
 # "not protected" (MP002) instead of failing as read-only.
-is(MpaTest::session_refusal($old, q{SELECT mpa_request('ALTER SYSTEM SET work_mem = ''9MB''', 'on a standby')}),
-	'25006: cannot execute INSERT in a read-only transaction',
+like(MpaTest::session_refusal($old, q{SELECT mpa_request('ALTER SYSTEM SET work_mem = ''9MB''', 'on a standby')}),
+	qr/^25006: cannot execute .* in a read-only transaction$/,
 	'mpa_request in a session that read the policies before the policy was replayed describes with it');
 like(MpaTest::session_refusal($old, q{ALTER SYSTEM SET work_mem = '7MB'}), $protected_on_standby,
 	'... and the gate binds that session by it');
