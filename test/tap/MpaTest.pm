@@ -357,6 +357,28 @@ sub refusal_as
 	return ($rc, $error // '');
 }
 
+# refusal_as for a session that stays connected ($node->background_psql,
+# opened with on_error_stop => 0 and extra_params => ['-v',
+# 'VERBOSITY=verbose']): runs $sql in it and returns its error as "SQLSTATE:
+# message", '' when there was none. (The session's stderr accumulates.)
+sub session_refusal
+{
+	my ($session, $sql) = @_;
+	my $seen = length $session->{stderr};
+	$session->query($sql);
+	return session_error_since($session, $seen);
+}
+
+# The first error a background_psql session reported after its stderr was
+# $seen characters long, as session_refusal returns it; for a query sent
+# with query_until, once a later query has returned.
+sub session_error_since
+{
+	my ($session, $seen) = @_;
+	my ($error) = substr($session->{stderr}, $seen) =~ /^(?:psql:\S+: )?ERROR:  (.*?)\r?$/m;
+	return $error // '';
+}
+
 # psql as $role; dies on any error; returns stdout.
 sub safe_psql_as
 {

@@ -9,10 +9,12 @@
 #include "pg/protection/self_protection.hpp"
 #include "pg/startup/settings.hpp"
 #include "pg/boundary/sqlstates.hpp"
+#include "pg/gate/standby.hpp"
 #include "pg/gate/statement_description.hpp"
 
 extern "C" {
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid_d.h"
 #include "utils/acl.h"
 #include "catalog/pg_type_d.h"
@@ -266,6 +268,20 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
+  // A standby (once recovery has ended, RecoveryInProgress() reads a
+  // backend-local flag: a primary pays one call here).
+  if (RecoveryInProgress()) {
+    // PostgreSQL refuses it with its own 25006 before doing anything.
+    if (refused_by_postgres_during_recovery(parsetree)) return false;
+    // Elsewhere than mpa.database the policies cannot be read here: what
+    // governance could protect is refused whether or not a team governs
+    // (cluster-wide policies name nothing else a standby runs: ALTER SYSTEM
+    // is part of the set-up).
+    if (!in_mpa_database() && changes_pg_mpa_setup(parsetree))
+      refuse_without_current_policies(GetCommandTagName(CreateCommandTag(parsetree)));
+    // Judged with the policies replayed by now.
+    read_policies_anew_in_recovery();
+  }
   if (IsA(parsetree, CreateStmt) || IsA(parsetree, CreateForeignTableStmt) || IsA(parsetree, AlterTableStmt))
     refuse_inheritance_from_pg_mpa(parsetree);
   if (IsA(parsetree, LockStmt)) refuse_lock_of_pg_mpa_tables(parsetree);
@@ -312,6 +328,8 @@ bool check_statement(PlannedStmt *statement, const char *query) {
                     "run only there.",
                     settings::database),
            psprintf("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database));
+  // Nothing is approved or spent on a read-only server.
+  if (RecoveryInProgress()) refuse_statement(description, target, team, text, kStandbyRefusalDetail, kStandbyRefusalHint);
   description.fingerprint = statement_fingerprint(text);
   if (spend_approval(description)) return true;
 

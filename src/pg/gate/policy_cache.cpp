@@ -18,6 +18,7 @@ extern "C" {
 #include "access/parallel.h"
 #include "access/xlog.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace_d.h"
 #include "commands/extension.h"
@@ -79,14 +80,24 @@ const char *configuring_team = nullptr;
 Oid *approver_roles = nullptr;
 int approver_role_count = 0;
 uint64 loaded_generation = 0;  // 0: nothing loaded
-// Whether this backend's copy or outline was read while this server was a
-// standby. Replaying the primary's commits moves no policy generation (only
-// commits made on this server do), so such a copy can lack every policy,
-// team and approver committed on the primary since it was read; once the
-// server is promoted, it is forgotten and read again (a session connected
-// to the standby ran a DROP protected since as if unprotected after the
-// failover: test/tap/031). On a primary this stays false.
+// Whether this backend's copy was read while this server was a standby.
+// Replaying the primary's commits moves no policy generation (only commits
+// made on this server do), so such a copy can lack every policy, team and
+// approver committed on the primary since it was read. So it serves only
+// the statement it was read for (read_for_statement): the next one reads
+// the policies replayed by then (a session that had read them ran ALTER
+// SYSTEM unapproved on the standby after governance had been replayed:
+// test/tap/038); and once the server is promoted it is read again (a
+// session connected to the standby ran a DROP protected since as if
+// unprotected after the failover: test/tap/031). On a primary this stays
+// false, and none of it costs anything there.
 bool copy_read_in_recovery = false;
+// The start of the statement the copy was read for, during recovery (a
+// statement inside a function is part of the one that called it: one
+// judgement never sees its copy reloaded under it). The gate also drops
+// the copy at the start of each judgement (read_policies_anew_in_recovery):
+// the statements of one query string share their start.
+TimestampTz read_for_statement = 0;
 // named_schemas resolved to the OIDs of the schemas that exist (sorted),
 // for a look at a statement's names before they are resolved. Resolved
 // again after a reload and after any change to pg_namespace (a schema
@@ -113,9 +124,15 @@ void copy_into(char *target, std::size_t size, const char *source) { strlcpy(tar
 // What was read while this server was a standby, once it no longer is one.
 bool read_before_promotion(bool read_in_recovery) { return read_in_recovery && !RecoveryInProgress(); }
 
-void forget_copy_read_before_promotion() {
-  if (!read_before_promotion(copy_read_in_recovery)) return;
-  copy_read_in_recovery = false;
+// Forgets a copy read during recovery once it is no longer current: after
+// the promotion, or at the next statement while recovery goes on.
+void forget_copy_no_longer_current() {
+  if (!copy_read_in_recovery) return;  // a primary's copy: nothing more to check
+  if (RecoveryInProgress()) {
+    if (read_for_statement == GetCurrentStatementStartTimestamp()) return;
+  } else {
+    copy_read_in_recovery = false;
+  }
   forget_cached_policies();
 }
 
@@ -371,7 +388,7 @@ void ensure_patterns_parsed() {
 void forget_named_schema_oids(Datum, int, uint32) { named_schema_oids_valid = false; }
 
 void ensure_fresh() {
-  forget_copy_read_before_promotion();
+  forget_copy_no_longer_current();
   uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
   if (generation == loaded_generation) return;
   if (cache_context == nullptr) {
@@ -399,6 +416,7 @@ void ensure_fresh() {
   // copy marked, to be read again.
   bool in_recovery = RecoveryInProgress();
   copy_read_in_recovery |= in_recovery;
+  if (in_recovery) read_for_statement = GetCurrentStatementStartTimestamp();
   if (here)
     load_from_table();
   else
@@ -421,15 +439,17 @@ void ensure_fresh() {
 PolicyOutline outline;          // this backend's copy of the published one
 uint64 outline_generation = 0;  // its generation; 0: none
 
-// Takes the published outline if it is of `generation`.
+// Takes the published outline if it is of `generation`. Never one read
+// during recovery: before a promotion it was stale at the next statement
+// (replay moves no generation), and after one it is older than the
+// promotion.
 bool take_published_outline(uint64 generation) {
   SharedState *state = shared_state();
   LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
   const PolicyOutline &published = state->outline;
   bool current = state->cluster_policies_generation == generation && published.complete &&
-                 !read_before_promotion(state->cluster_policies_read_in_recovery);
+                 !state->cluster_policies_read_in_recovery;
   if (current) {
-    copy_read_in_recovery |= state->cluster_policies_read_in_recovery;
     // What precedes the operations, and the operations in use.
     memcpy(&outline, &published, offsetof(PolicyOutline, operations));
     memcpy(outline.operations, published.operations, sizeof outline.operations[0] * outline.operation_count);
@@ -442,7 +462,7 @@ bool take_published_outline(uint64 generation) {
 // The outline to answer from, or nullptr to answer from the copy, which is
 // then fresh. A transaction with its own policy change pending uses its copy.
 const PolicyOutline *current_outline() {
-  forget_copy_read_before_promotion();
+  forget_copy_no_longer_current();
   uint64 generation = pg_atomic_read_u64(&shared_state()->policy_generation);
   if (generation == loaded_generation) return nullptr;
   if (generation == outline_generation) return &outline;
@@ -499,6 +519,10 @@ const char *team_for(const char *operation, const char *schema, const char *name
 void forget_cached_policies() {
   loaded_generation = 0;
   outline_generation = 0;
+}
+
+void read_policies_anew_in_recovery() {
+  if (copy_read_in_recovery) forget_cached_policies();
 }
 
 void refresh_policies() { ensure_fresh(); }

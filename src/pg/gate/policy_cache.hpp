@@ -17,6 +17,14 @@ namespace mpa::pg {
 // Drops the copy (and the outline taken); the next use reloads it.
 void forget_cached_policies();
 
+// During recovery, at the start of a judgement (a utility statement, a
+// server-file function): drops a copy read during recovery, so that the
+// judgement reads the policies replayed by now. Replay moves no policy
+// generation; a copy otherwise serves the rest of the statement it was
+// read for, and one query string of several statements is one statement
+// to PostgreSQL's clock. Nothing on a primary.
+void read_policies_anew_in_recovery();
+
 // Reloads the copy if stale. In mpa.database this also publishes the
 // policies on cluster-wide operations (roles, databases, tablespaces, ALTER
 // SYSTEM) to shared memory, where the gate of every other database reads
