@@ -32,6 +32,7 @@ MPA_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libgtest-dev libipc-run-perl
   python3-aiosmtpd python3-psycopg2 python3-psycopg openssl curl postgresql-15-pgaudit
   postgresql-15-cron postgresql-15-set-user
+  debhelper postgresql-server-dev-all dpkg-dev fakeroot
 )
 
 mpa_install_packages() {
