@@ -29,8 +29,17 @@ CORE_SOURCES = $(filter-out $(SMTP_ONLY_SOURCES),$(wildcard src/core/*.cpp))
 PG_SOURCES = $(wildcard src/pg/*/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 
+# `make installcheck` runs test/regress against a server that has the
+# settings of test/regress/server.conf (README, "Tests against your
+# server"); `make installcheck-temp` starts a temporary instance with them.
+# Both test the installed pg_mpa (`make install` first) and need nothing
+# else: the regression tests that need test/run's tools (the test probe
+# extension, the SMTP test server's mailbox) are in test/regress_harness,
+# which only test/run runs.
 REGRESS = $(patsubst test/regress/sql/%.sql,%,$(wildcard test/regress/sql/*.sql))
 REGRESS_OPTS = --inputdir=test/regress --load-extension=pg_mpa
+REGRESS_SERVER_CONF = test/regress/server.conf
+REGRESS_PREP = installcheck-server-check
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -96,4 +105,18 @@ uninstall: uninstall-audit-check
 uninstall-audit-check:
 	rm -f '$(DESTDIR)$(bindir)/mpa_audit_check'
 
-.PHONY: install-smtp-module uninstall-smtp-module install-audit-check uninstall-audit-check
+
+# PGXS has no `make check` for extensions: this is its equivalent, on the
+# installed pg_mpa (pg_regress runs initdb and the server as the user who
+# runs make, so not as root).
+installcheck-temp: submake
+	$(pg_regress_installcheck) --temp-instance=./tmp_check --temp-config=$(REGRESS_SERVER_CONF) \
+	  $(REGRESS_OPTS) $(REGRESS)
+
+# Before `make installcheck`: the server must not make the tests' team
+# govern pg_mpa, and the last run's database goes (test/regress/server_check.sql).
+installcheck-server-check:
+	'$(bindir)/psql' -X -q -d postgres -v dbname=$(CONTRIB_TESTDB) -f test/regress/server_check.sql
+
+.PHONY: install-smtp-module uninstall-smtp-module install-audit-check uninstall-audit-check \
+  installcheck-temp installcheck-server-check

@@ -32,6 +32,7 @@ MPA_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libgtest-dev libipc-run-perl
   python3-aiosmtpd python3-psycopg2 python3-psycopg openssl curl postgresql-15-pgaudit
   postgresql-15-cron postgresql-15-set-user
+  debhelper postgresql-server-dev-all dpkg-dev fakeroot
 )
 
 mpa_install_packages() {
@@ -101,19 +102,28 @@ mpa_start_cluster() {
 # with pg_mpa preloaded, mpa.database = DBNAME, mail to our SMTP server.
 mpa_init_cluster() {
   local data=$1 port=$2 dbname=$3 extra=${4:-}
+  mpa_initdb "$data" "$port" || return 1
+  mpa_as_postgres tee -a "$data/postgresql.conf" >/dev/null <<CONF
+shared_preload_libraries = 'pg_mpa'
+mpa.database = '$dbname'
+mpa.smtp_url = 'smtp://127.0.0.1:${MPA_SMTP_PORT:-25}'
+mpa.smtp_starttls = off
+mpa.mail_from = 'pg-mpa@db.example.test'
+$extra
+CONF
+}
+
+# mpa_initdb DATADIR PORT: a cluster of nothing but PostgreSQL's defaults,
+# reached only on its socket in $MPA_WORK, as postgres without a password.
+mpa_initdb() {
+  local data=$1 port=$2
   mpa_as_postgres "$MPA_PG_BIN/initdb" -D "$data" -A trust -U postgres -E UTF8 \
     --locale=C.UTF-8 >"$data.initdb.log" || { cat "$data.initdb.log"; return 1; }
   mpa_as_postgres tee -a "$data/postgresql.conf" >/dev/null <<CONF
 port = $port
 listen_addresses = ''
 unix_socket_directories = '$MPA_WORK'
-shared_preload_libraries = 'pg_mpa'
 fsync = off
-mpa.database = '$dbname'
-mpa.smtp_url = 'smtp://127.0.0.1:${MPA_SMTP_PORT:-25}'
-mpa.smtp_starttls = off
-mpa.mail_from = 'pg-mpa@db.example.test'
-$extra
 CONF
 }
 
@@ -123,9 +133,13 @@ mpa_psql() {
 
 mpa_teardown() {
   [ -n "${MPA_WORK:-}" ] && [ -d "$MPA_WORK" ] || return 0
-  if [ -n "${MPA_PGDATA:-}" ] && [ -f "$MPA_PGDATA/postmaster.pid" ]; then
-    mpa_as_postgres "$MPA_PG_BIN/pg_ctl" -D "$MPA_PGDATA" -m immediate stop >/dev/null 2>&1 || true
-  fi
+  # Every cluster of the work directory ($MPA_PGDATA and those a test
+  # layer made beside it) that still runs.
+  local pidfile
+  for pidfile in "$MPA_WORK"/*/postmaster.pid; do
+    [ -f "$pidfile" ] || continue
+    mpa_as_postgres "$MPA_PG_BIN/pg_ctl" -D "$(dirname "$pidfile")" -m immediate stop >/dev/null 2>&1 || true
+  done
   if [ -s "$MPA_WORK/smtp.pid" ]; then
     mpa_as_root kill "$(cat "$MPA_WORK/smtp.pid")" 2>/dev/null || true
   fi
