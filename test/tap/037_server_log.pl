@@ -16,7 +16,7 @@ my $smtp = MpaTest::start_smtp();
 my $node = MpaTest::new_node('server_log', $smtp, "mpa.resend_cooldown = 0\n");
 # One approver is enough: every event of an approval is hers or the DBA's.
 $node->safe_psql('postgres', q{
-	CREATE ROLE alice; CREATE TABLE ledger (id int);
+	CREATE ROLE alice; CREATE ROLE carol; CREATE TABLE ledger (id int);
 	SELECT mpa_team_create('ops', 1);
 	SELECT mpa_approver_add('ops', 'alice', 'alice@example.com');
 	SELECT mpa_protect('DROP TABLE', 'public.ledger', 'ops');
@@ -116,7 +116,12 @@ for my $set (q{SET mpa.log_events = off}, q{SET mpa.log_level = warning},
 	like($error, qr/^55P02: parameter "mpa\.log_\w+" cannot be changed now/, "a superuser cannot: $set");
 }
 # Once a team governs pg_mpa, ALTER SYSTEM of them needs its approval.
+# (The call that makes it govern is a configuration event: its line names
+# the function, not the call's text.)
+my $offset = -s $node->logfile;
 $node->safe_psql('postgres', q{SELECT mpa_protect('MPA CONFIGURE', '*', 'ops')});
+ok((grep { /MPA: event=configuration role=postgres database=postgres function=mpa_protect$/ } event_lines($offset)),
+	'a configuration call is logged with its function');
 for my $set (q{ALTER SYSTEM SET mpa.log_events = off}, q{ALTER SYSTEM SET mpa.log_level = notice})
 {
 	($rc, $error) = MpaTest::refusal_as($node, 'postgres', $set);
@@ -124,10 +129,22 @@ for my $set (q{ALTER SYSTEM SET mpa.log_events = off}, q{ALTER SYSTEM SET mpa.lo
 		"governed: $set");
 }
 
+# A configuration request is rehearsed (run, then rolled back) before anyone
+# votes: what the rehearsal does is no event and has no line.
+$offset = -s $node->logfile;
+my $configuration = $node->safe_psql('postgres',
+	q{SELECT mpa_request($$SELECT mpa_approver_add('ops', 'carol', 'carol@example.com')$$, 'a second approver')});
+@lines = event_lines($offset);
+ok((grep { /MPA: event=request request=$configuration .*\boperation="MPA CONFIGURE"/ } @lines),
+	'the configuration request is logged');
+ok(!(grep { /event=configuration|event="confirmation opened"/ } @lines),
+	'its rehearsal is not: no configuration or confirmation line for carol')
+  or diag(join("\n", @lines));
+
 # mpa.log_level: the line's severity, still only in the server log (a
 # WARNING would reach the client at its default client_min_messages).
 ok(MpaTest::reconfigure($node, 'mpa.log_level' => 'warning'), 'mpa.log_level = warning in postgresql.conf');
-my $offset = -s $node->logfile;
+$offset = -s $node->logfile;
 ($rc, $out, $err) = MpaTest::psql_as($node, 'postgres', 'ALTER SYSTEM SET work_mem = 1000',
 	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 like($err, qr/ERROR:  MP001: /, 'a governed ALTER SYSTEM is refused (MP001)');

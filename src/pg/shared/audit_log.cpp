@@ -236,9 +236,9 @@ void audit_in_transaction(const char *kind, int64 request_id, const char *detail
   wake_mail_worker_at_commit();  // it chains the entry
 }
 
-void audit_configuration(const char *call) {
-  JsonField fields[1] = {{"call", call}};
-  audit_in_transaction("configuration", 0, json_object(fields, 1, 0));
+void audit_configuration(const char *function, const char *call) {
+  JsonField fields[2] = {{"function", function}, {"call", call}};
+  audit_in_transaction("configuration", 0, json_object(fields, 2, 1));
 }
 
 void audit_refusal(const char *what, const char *team, const char *statement) {

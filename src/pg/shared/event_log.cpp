@@ -5,6 +5,7 @@
 
 #include "core/event_line.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/protection/configuration.hpp"
 #include "pg/startup/settings.hpp"
 
 extern "C" {
@@ -89,7 +90,8 @@ char *line_of(const char *kind, int64 request_id, const char *role, const char *
 }  // namespace
 
 void log_event(const char *kind, int64 request_id, const char *detail) {
-  if (!settings::log_events) return;
+  // A rehearsed configuration call (mpa_request of one) only pretends.
+  if (!settings::log_events || rehearsing_configuration()) return;
   int count = 0;
   RawField *fields = detail_fields(detail, &count);
   char *line = line_of(kind, request_id, role_name(), database_name(), fields, count);
