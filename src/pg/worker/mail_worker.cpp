@@ -249,6 +249,8 @@ const char *status_for(MailVerdict verdict) {
 // reason (libcurl's and the server's words; never the password) and what
 // happens next. Expired mail was not tried and is not a failure.
 void warn_failed_mail(const MailJob *jobs, int count) {
+  // No transaction is open: what the messages need goes with the batch.
+  MemoryContext caller = MemoryContextSwitchTo(batch_context);
   for (int i = 0; i < count; i++) {
     const MailJob &job = jobs[i];
     if (job.verdict != MailVerdict::Retry && job.verdict != MailVerdict::Failed) continue;
@@ -260,6 +262,7 @@ void warn_failed_mail(const MailJob *jobs, int count) {
     ereport(WARNING, (errmsg("pg_mpa mail worker: mail %lld (%s, to %s) not sent: %s; %s",
                              static_cast<long long>(job.id), job.kind, job.masked_recipient, job.error, next)));
   }
+  MemoryContextSwitchTo(caller);
 }
 
 // Records the batch's results, then chains the audit (after sending, so
