@@ -1,6 +1,6 @@
 #include "core/event_line.hpp"
 
-#include <cstdio>
+#include "core/json_string.hpp"
 
 namespace mpa::events {
 namespace {
@@ -51,26 +51,8 @@ std::string quote_value(std::string_view value) {
   bool plain = !text.empty() && !was_clipped;
   for (unsigned char c : text) plain = plain && bare(c);
   if (plain) return std::string(text);
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < ' ' || c == 0x7f) {
-          char escaped[5];
-          std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-          out += escaped;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  if (was_clipped) out += "...";
-  out += '"';
+  std::string out;
+  json::append_string(out, was_clipped ? std::string(text) + "..." : std::string(text));
   return out;
 }
 

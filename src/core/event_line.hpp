@@ -7,8 +7,8 @@
 // kind), request (only when the event concerns one), role, database, then
 // the audit entry's detail, one field per key. A value is written bare when
 // it is made of visible ASCII other than `"`, `\` and `=`; otherwise it is
-// double-quoted with `\"`, `\\`, `\n`, `\r`, `\t` and `\xHH` escapes, so a
-// line never breaks and a value never ends early. Long values are clipped.
+// a JSON string (core/json_string.hpp), so a line never breaks and a value
+// never ends early. Long values are clipped.
 //
 // Fields that hold text a person wrote (a statement, a justification, a
 // configuration call) are kept out: a statement may carry a password

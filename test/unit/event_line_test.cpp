@@ -39,8 +39,9 @@ TEST(QuoteValue, BareWhenPlain) { EXPECT_EQ(quote_value("public.accounts"), "pub
 
 TEST(QuoteValue, EmptyIsQuoted) { EXPECT_EQ(quote_value(""), "\"\""); }
 
+// A quoted value is a JSON string.
 TEST(QuoteValue, LineBreaksAndQuotesAreEscaped) {
-  EXPECT_EQ(quote_value("a\r\nb \"c\" d\\e=f\tg\x01"), "\"a\\r\\nb \\\"c\\\" d\\\\e=f\\tg\\x01\"");
+  EXPECT_EQ(quote_value("a\r\nb \"c\" d\\e=f\tg\x01"), "\"a\\r\\nb \\\"c\\\" d\\\\e=f\\tg\\u0001\"");
 }
 
 TEST(QuoteValue, NonAsciiIsQuotedAndKept) { EXPECT_EQ(quote_value("caf\xc3\xa9"), "\"caf\xc3\xa9\""); }
