@@ -12,8 +12,9 @@
 //
 // Fields that hold text a person wrote (a statement, a justification, a
 // configuration call) are kept out: a statement may carry a password
-// (ALTER ROLE ... PASSWORD) and the server log is read by more people than
-// the audit table. They are in mpa.audit and mpa.requests.
+// (ALTER ROLE ... PASSWORD), and server logs travel beyond the database's
+// access control (log shippers, archives, SIEMs) and stay there. They are
+// in mpa.audit and mpa.requests.
 #pragma once
 
 #include <cstddef>
