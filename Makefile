@@ -60,7 +60,7 @@ SHLIB_LINK = -lstdc++ -lcrypto
 # an auditor recomputes are computed by the very code that chains them.
 # Installed beside PostgreSQL's programs (pg_config --bindir).
 AUDIT_CHECK = tools/mpa_audit_check
-AUDIT_CHECK_OBJS = tools/mpa_audit_check.o src/core/audit_export.o src/core/audit_chain.o src/core/sha256.o
+AUDIT_CHECK_OBJS = tools/mpa_audit_check.o src/core/audit_export.o src/core/json_string.o src/core/audit_chain.o src/core/sha256.o
 
 EXTRA_CLEAN = $(OBJS) $(SMTP_OBJS) $(SMTP_MODULE)$(DLSUFFIX) $(AUDIT_CHECK) tools/mpa_audit_check.o
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/json_string.hpp"
 
 namespace mpa::audit {
 namespace {
@@ -40,30 +41,8 @@ void civil_from_days(std::int64_t z, std::int64_t *y, int *m, int *d) {
 
 [[noreturn]] void bad_line(const std::string &why) { throw Error(sqlstate::kInvalidParameterValue, why); }
 
-// JSON string: quotes, backslashes and control characters escaped; every
-// other byte as it is (UTF-8 stays readable; invalid UTF-8 goes through
-// unchanged, byte for byte).
-void append_json_string(std::string &out, std::string_view text) {
-  out.push_back('"');
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
+// JSON strings are written by core/json_string.hpp.
+void append_json_string(std::string &out, std::string_view text) { json::append_string(out, text); }
 
 void append_field(std::string &out, const char *name) {
   if (out.size() > 1) out += ", ";

@@ -5,6 +5,7 @@
 #include "core/code_redaction.hpp"
 #include "pg/approval/code_submission.hpp"
 #include "pg/boundary/postgres.hpp"
+#include "pg/shared/event_log.hpp"
 
 extern "C" {
 #include "commands/prepare.h"
@@ -38,6 +39,7 @@ bool executes_code_entry(const char *query) {
 }
 
 void redact_codes(ErrorData *edata) {
+  keep_event_line_off_client(edata);  // pg_mpa's one log hook serves its event lines too
   bool query_enters_code = otp::mentions_code_entry(debug_query_string) || executes_code_entry(debug_query_string);
   bool line_enters_code = query_enters_code || code_entered_in_this_transaction();
   for (const char *text : {edata->message, edata->detail, edata->detail_log, edata->context})

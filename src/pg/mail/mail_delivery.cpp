@@ -10,6 +10,7 @@
 
 #include "core/mail_message.hpp"
 #include "core/retry_policy.hpp"
+#include "core/secret_file.hpp"
 #include "core/smtp_transport.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/startup/settings.hpp"
@@ -54,12 +55,27 @@ void schedule_retry(MailJob &job, const std::string &error) {
   set_error(job, error);
 }
 
+bool is_set(const char *setting) { return setting != nullptr && setting[0] != '\0'; }
+
+// The SMTP password: mpa.smtp_password, or read from mpa.smtp_password_file
+// now (each round: a new password in the file counts from the next round;
+// only when AUTH is used). Throws mpa::Error naming what is wrong with the
+// file; the message never holds the password.
+std::string smtp_password() {
+  if (!is_set(settings::smtp_password_file) || !is_set(settings::smtp_user)) return settings::smtp_password;
+  try {
+    return secrets::read_secret_file(settings::smtp_password_file);
+  } catch (const mpa::Error &e) {
+    throw mpa::Error(e.sqlstate(), std::string("mpa.smtp_password_file: ") + e.what());
+  }
+}
+
 mail::SmtpConfig smtp_config() {
   mail::SmtpConfig config;
   config.url = settings::smtp_url;
   config.require_starttls = settings::smtp_starttls;
   config.user = settings::smtp_user;
-  config.password = settings::smtp_password;
+  config.password = smtp_password();
   config.ca_file = settings::smtp_ca_file;
   config.timeout_seconds = settings::smtp_timeout_s;
   return config;
@@ -94,8 +110,12 @@ std::string render(const MailJob &job, std::time_t now, const char *audit_head) 
 
 // Settings that make sending impossible: every job waits for a fix.
 const char *configuration_problem() {
-  if (settings::smtp_url == nullptr || settings::smtp_url[0] == '\0') return "mpa.smtp_url is not set";
-  if (settings::mail_from == nullptr || settings::mail_from[0] == '\0') return "mpa.mail_from is not set";
+  if (!is_set(settings::smtp_url)) return "mpa.smtp_url is not set";
+  if (!is_set(settings::mail_from)) return "mpa.mail_from is not set";
+  // Two passwords: which one the DBA meant is a guess, and the one in
+  // postgresql.conf is what the file is there to replace.
+  if (is_set(settings::smtp_password) && is_set(settings::smtp_password_file))
+    return "both mpa.smtp_password and mpa.smtp_password_file are set; remove mpa.smtp_password";
   return nullptr;
 }
 
@@ -116,8 +136,16 @@ void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
       for (int i = 0; i < count; i++) schedule_retry(jobs[i], std::string("pg_mpa_smtp: ") + e.what());
       return;
     }
+    mail::SmtpConfig config;
+    try {
+      config = smtp_config();
+    } catch (const mpa::Error &e) {
+      // The password file is refused: the mail waits until it is fixed.
+      for (int i = 0; i < count; i++) schedule_retry(jobs[i], e.what());
+      return;
+    }
     // A pending SIGTERM ends the current transfer; the job is retried later.
-    std::unique_ptr<mail::MailSession> session(open_session(smtp_config(), [] { return ProcDiePending != 0; }));
+    std::unique_ptr<mail::MailSession> session(open_session(config, [] { return ProcDiePending != 0; }));
     for (int i = 0; i < count; i++) {
       MailJob &job = jobs[i];
       std::time_t now = std::time(nullptr);

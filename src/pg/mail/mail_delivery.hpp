@@ -13,7 +13,9 @@ enum class MailVerdict { Sent, Retry, Failed, Expired };
 struct MailJob {
   // Claimed from mpa.outbox (palloc'd by the worker).
   int64 id;
+  const char *kind;              // code, request, notice, ...
   const char *recipient;
+  const char *masked_recipient;  // for the server log
   const char *subject;
   const char *body;
   const char *message_id;

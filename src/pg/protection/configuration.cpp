@@ -241,7 +241,7 @@ MPA_FUNCTION(mpa_authorize_configuration) {
   const char *function = mpa::pg::call_postgres([fcinfo] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
   const char *call = mpa::pg::call_postgres([fcinfo] { return text_to_cstring(PG_GETARG_TEXT_PP(1)); });
   if (mpa::pg::executing_request != 0) {
-    mpa::pg::call_postgres([call] { mpa::pg::audit_configuration(call); });
+    mpa::pg::call_postgres([function, call] { mpa::pg::audit_configuration(function, call); });
     PG_RETURN_VOID();
   }
   mpa::pg::call_postgres([function, call] {
@@ -250,7 +250,7 @@ MPA_FUNCTION(mpa_authorize_configuration) {
     int index = -1;
     const char *team = mpa::pg::governing_team(description, &index);
     if (team == nullptr || mpa::pg::governance_begins_in_this_transaction()) {
-      mpa::pg::audit_configuration(call);
+      mpa::pg::audit_configuration(function, call);
       return;
     }
     mpa::pg::refuse({function, team,
@@ -265,6 +265,10 @@ MPA_FUNCTION(mpa_authorize_configuration) {
   });
   PG_RETURN_VOID();
 }
+
+namespace mpa::pg {
+bool rehearsing_configuration() { return executing_request == kRehearsal; }
+}  // namespace mpa::pg
 
 // mpa.rehearse_configuration(statement): runs a requested configuration
 // call as if approved, then raises MPR00 so that the caller's exception

@@ -25,4 +25,8 @@ inline constexpr const char *kConfigureOperation = "MPA CONFIGURE";
 // The same check is made again, on the plan, when the call runs.
 const char *configuration_call(RawStmt *raw, const char *text);
 
+// Whether a requested configuration call is being rehearsed (run to see
+// that it can run, then rolled back): what it does is no event.
+bool rehearsing_configuration();
+
 }  // namespace mpa::pg

@@ -7,6 +7,7 @@
 #include "core/audit_export.hpp"
 #include "pg/shared/at_commit.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/shared/event_log.hpp"
 #include "pg/shared/shared_state.hpp"
 
 extern "C" {
@@ -61,6 +62,7 @@ char *json_object(const JsonField *fields, int count, int clipped = -1) {
 }
 
 void push(const char *kind, int64 request_id, const char *detail) {
+  log_event(kind, request_id, detail);  // now, in this session: the audit entry comes later, if at all
   SharedState *state = shared_state();
   if (state == nullptr) return;
   bool fits = strlen(detail) < kAuditDetailBytes;
@@ -230,12 +232,13 @@ void audit_in_transaction(const char *kind, int64 request_id, const char *detail
   if (SPI_execute_with_args(kInsertSql, 3, types, values, nulls, false, 0) != SPI_OK_INSERT)
     elog(ERROR, "pg_mpa: cannot write an audit entry");
   SPI_finish();
+  log_event(kind, request_id, detail);
   wake_mail_worker_at_commit();  // it chains the entry
 }
 
-void audit_configuration(const char *call) {
-  JsonField fields[1] = {{"call", call}};
-  audit_in_transaction("configuration", 0, json_object(fields, 1, 0));
+void audit_configuration(const char *function, const char *call) {
+  JsonField fields[2] = {{"function", function}, {"call", call}};
+  audit_in_transaction("configuration", 0, json_object(fields, 2, 1));
 }
 
 void audit_refusal(const char *what, const char *team, const char *statement) {

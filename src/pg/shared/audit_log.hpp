@@ -15,8 +15,9 @@ namespace mpa::pg {
 // PostgreSQL-style.
 void audit_in_transaction(const char *kind, int64 request_id, const char *detail);
 
-// A configuration change let through (the call's text). PostgreSQL-style.
-void audit_configuration(const char *call);
+// A configuration change let through: the configuration function and the
+// call's text (the function alone reaches the server log). PostgreSQL-style.
+void audit_configuration(const char *function, const char *call);
 
 // A refused statement: what was refused, the team whose approval it needs,
 // and the statement's text (clipped). PostgreSQL-style; never raises for a

@@ -20,6 +20,7 @@ char *smtp_url = nullptr;
 bool smtp_starttls = true;
 char *smtp_user = nullptr;
 char *smtp_password = nullptr;
+char *smtp_password_file = nullptr;
 char *smtp_ca_file = nullptr;
 int smtp_timeout_s = 30;
 int mail_retry_delay_s = 30;
@@ -36,11 +37,20 @@ int grant_warning_s = 15 * 60;
 int retention_s = 90 * 24 * 60 * 60;
 // Read only by SQL (mpa.team_health), through current_setting().
 int approver_active_period_s = 90 * 24 * 60 * 60;
+bool log_events = true;
+int log_level = LOG;
 
 namespace {
 
 constexpr int kOneHour = 60 * 60;
 constexpr int kThirtyDays = 30 * 24 * kOneHour;
+
+// mpa.log_level's choices. The line is written whatever log_min_messages
+// says (a session must not silence it), so a debug level would only label
+// it oddly; ERROR and above would abort the event's transaction.
+const config_enum_entry kLogLevels[] = {
+    {"log", LOG, false}, {"info", INFO, false}, {"notice", NOTICE, false}, {"warning", WARNING, false},
+    {nullptr, 0, false}};
 
 // The worker hands the URL to libcurl, which would follow any scheme it
 // knows; only SMTP with or without implicit TLS is accepted here (libcurl is
@@ -95,6 +105,10 @@ void define_all() {
                 PGC_SIGHUP);
   define_string("mpa.smtp_password", "Password for SMTP AUTH.", &smtp_password, "", PGC_SIGHUP,
                 GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL);
+  define_string("mpa.smtp_password_file",
+                "File holding the password for SMTP AUTH (owned by the server's user, no group or other "
+                "access); instead of mpa.smtp_password.",
+                &smtp_password_file, "", PGC_SIGHUP);
   define_string("mpa.smtp_ca_file",
                 "CA bundle that verifies the SMTP server's certificate (empty: system store).",
                 &smtp_ca_file, "", PGC_SIGHUP);
@@ -142,6 +156,12 @@ void define_all() {
                            "The team of the first policy also governs pg_mpa's configuration, unless a "
                            "team was named to govern it before.",
                            nullptr, &govern_from_first_policy, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("mpa.log_events",
+                           "Write each approval event (request, vote, decision, execution, refusal, ...) to "
+                           "the server log, as a line starting with \"MPA: \".",
+                           nullptr, &log_events, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomEnumVariable("mpa.log_level", "Severity of the server log lines of approval events.", nullptr,
+                           &log_level, LOG, kLogLevels, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("mpa");
 }
 

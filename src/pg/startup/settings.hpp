@@ -13,6 +13,7 @@ extern char *smtp_url;        // mpa.smtp_url
 extern bool smtp_starttls;    // mpa.smtp_starttls
 extern char *smtp_user;       // mpa.smtp_user
 extern char *smtp_password;   // mpa.smtp_password
+extern char *smtp_password_file;  // mpa.smtp_password_file
 extern char *smtp_ca_file;    // mpa.smtp_ca_file
 extern int smtp_timeout_s;    // mpa.smtp_timeout
 extern int mail_retry_delay_s; // mpa.mail_retry_delay
@@ -27,5 +28,7 @@ extern int grant_warning_s;   // mpa.grant_warning
 extern bool govern_from_first_policy;  // mpa.govern_from_first_policy
 extern int max_requests_per_hour;      // mpa.max_requests_per_hour
 extern int retention_s;       // mpa.retention (0: keep forever)
+extern bool log_events;       // mpa.log_events
+extern int log_level;         // mpa.log_level (LOG, INFO, NOTICE or WARNING)
 
 }  // namespace mpa::pg::settings

@@ -96,7 +96,8 @@ constexpr const char *kClaimSql =
     " WHERE o.id = due.id"
     " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
     "           extract(epoch FROM o.expires_at)::float8, o.attempts,"
-    "           due.challenge_id, due.request_id, due.fingerprint, due.approver, due.decision, due.nonce";
+    "           due.challenge_id, due.request_id, due.fingerprint, due.approver, due.decision, due.nonce,"
+    "           o.kind, mpa.mask_email(o.recipient)";
 constexpr const char *kNextDueSql =
     "SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8"
     "  FROM mpa.outbox WHERE status = 'pending'";
@@ -194,6 +195,8 @@ int claim(MailJob **jobs) {
     job.subject = SPI_getvalue(row, desc, 3);
     job.body = SPI_getvalue(row, desc, 4);
     job.message_id = SPI_getvalue(row, desc, 5);
+    job.kind = SPI_getvalue(row, desc, 14);
+    job.masked_recipient = SPI_getvalue(row, desc, 15);
     job.expires_at = DatumGetFloat8(SPI_getbinval(row, desc, 6, &is_null));
     job.attempts = DatumGetInt32(SPI_getbinval(row, desc, 7, &is_null));
     Datum challenge_id = SPI_getbinval(row, desc, 8, &is_null);
@@ -238,6 +241,28 @@ const char *status_for(MailVerdict verdict) {
     case MailVerdict::Expired: return "expired";
   }
   return "pending";
+}
+
+// A WARNING in the server log for each mail not sent this round, so that
+// an SMTP outage or a refused password file shows where a DBA looks, not
+// only in mpa.outbox.last_error: which mail, the recipient masked, the
+// reason (libcurl's and the server's words; never the password) and what
+// happens next. Expired mail was not tried and is not a failure.
+void warn_failed_mail(const MailJob *jobs, int count) {
+  // No transaction is open: what the messages need goes with the batch.
+  MemoryContext caller = MemoryContextSwitchTo(batch_context);
+  for (int i = 0; i < count; i++) {
+    const MailJob &job = jobs[i];
+    if (job.verdict != MailVerdict::Retry && job.verdict != MailVerdict::Failed) continue;
+    const char *next = job.verdict == MailVerdict::Failed
+                           ? "given up"
+                           : psprintf("next attempt at %s",
+                                      timestamptz_to_str(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+                                                                                     job.retry_after_ms)));
+    ereport(WARNING, (errmsg("pg_mpa mail worker: mail %lld (%s, to %s) not sent: %s; %s",
+                             static_cast<long long>(job.id), job.kind, job.masked_recipient, job.error, next)));
+  }
+  MemoryContextSwitchTo(caller);
 }
 
 // Records the batch's results, then chains the audit (after sending, so
@@ -296,6 +321,7 @@ long deliver_due_mail(bool first_round) {
   if (count == 0) return sleep_ms;
   pgstat_report_activity(STATE_RUNNING, "pg_mpa: sending mail");
   deliver_mail_batch(jobs, count, head);
+  warn_failed_mail(jobs, count);
   record(jobs, count);
   // Retries just scheduled may be due before the old estimate.
   return 0;
