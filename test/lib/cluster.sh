@@ -31,7 +31,7 @@ MPA_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   libcurl4-openssl-dev libssl-dev libgtest-dev libipc-run-perl
   python3-aiosmtpd python3-psycopg2 python3-psycopg openssl curl postgresql-15-pgaudit
-  postgresql-15-cron postgresql-15-set-user
+  postgresql-15-cron postgresql-15-set-user sqlsmith
   debhelper postgresql-server-dev-all dpkg-dev fakeroot
 )
 

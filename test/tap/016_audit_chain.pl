@@ -19,6 +19,8 @@ $node->safe_psql('postgres', q{
 	SELECT mpa_approver_add('ops', 'bob', 'bob@example.com');
 	CREATE TABLE ledger (id int);
 	SELECT mpa_protect('DROP TABLE', 'public.ledger', 'ops');
+	CREATE TABLE ledger_copy (id int);
+	SELECT mpa_protect('TRUNCATE', 'public.ledger_copy', 'ops');
 });
 
 sub count_of
@@ -64,6 +66,16 @@ like($node->safe_psql('postgres', q{SELECT string_agg(detail::text, ' ') FROM mp
 my $verdict = $node->safe_psql('postgres', 'SELECT intact, entries, unchained FROM mpa_audit_verify()');
 my $entries = $node->safe_psql('postgres', 'SELECT count(*) FROM mpa.audit');
 is($verdict, "t|$entries|0", 'mpa_audit_verify: the chain is intact');
+
+# A refusal while the worker has nothing else to do: it writes the entry
+# from shared memory in one round and can chain it only in the next, once
+# committed. That round must follow at once, not when other work or the
+# worker's timer (a minute) wakes it.
+ok(MpaTest::poll_until($node, q{SELECT count(*) = 0 FROM mpa.outbox WHERE status IN ('pending', 'sending')}, 20),
+	'no mail is waiting');
+($rc, $out, $err) = $node->psql('postgres', 'BEGIN; TRUNCATE ledger_copy; COMMIT;');
+like($err, qr/requires the approval of team "ops"/, 'a TRUNCATE is refused');
+ok(wait_chained(), 'its audit entry is chained without other work to wake the worker');
 
 # The head travels in the mail.
 $node->safe_psql('postgres', q{SELECT mpa_mail_test('auditor@example.com')});

@@ -474,14 +474,21 @@ sub code_from_mail
 	return wantarray ? ($code, $m->{file}) : $code;
 }
 
-# $role (a LOGIN role whose address is $role@example.com) votes to approve
-# $request with the code mailed to it; returns what mpa_verify said.
+# $role (a LOGIN role whose address is $role@example.com) votes $decision
+# ('approve', 'reject') on $request with the code mailed to it; returns
+# what mpa_verify said.
+sub vote
+{
+	my ($node, $smtp, $request, $role, $decision) = @_;
+	safe_psql_as($node, $role, "SELECT mpa_vote($request, '$decision')");
+	my $code = code_from_mail($smtp, "$role\@example.com", $request);
+	return safe_psql_as($node, $role, "SELECT mpa_verify($request, '$code')");
+}
+
 sub approve
 {
 	my ($node, $smtp, $request, $role) = @_;
-	safe_psql_as($node, $role, "SELECT mpa_vote($request, 'approve')");
-	my $code = code_from_mail($smtp, "$role\@example.com", $request);
-	return safe_psql_as($node, $role, "SELECT mpa_verify($request, '$code')");
+	return vote($node, $smtp, $request, $role, 'approve');
 }
 
 # The lock-cancel-reuse attack on a code (test/tap/022, and beside other
@@ -521,6 +528,17 @@ sub lock_cancel_reuse
 		"\\set VERBOSITY verbose\nSET SESSION AUTHORIZATION $a{approver};\nSELECT mpa_verify($a{request}, '$a{code}');",
 		stdout => \$out, stderr => \$r{reuse_err}, extra_params => [ '-U', $a{attacker} ]);
 	return \%r;
+}
+
+# Confirms $role's address as an approver of $team with the code of the
+# newest confirmation mail to $role@example.com (tests name addresses so).
+sub confirm_approver
+{
+	my ($node, $smtp, $role, $team) = @_;
+	my $m = wait_for_mail_matching($smtp, "$role\@example.com", qr/confirm your approver address/)
+	  or die "no confirmation mail to $role";
+	my ($code) = $m->{body} =~ /Your one-time code: ([0-9]{6})\b/ or die "no code in $m->{path}";
+	return safe_psql_as($node, $role, "SELECT mpa_confirm_email('$team', '$code')");
 }
 
 # CPU time (user + system, in clock ticks) a process has used so far.

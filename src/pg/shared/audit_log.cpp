@@ -110,7 +110,9 @@ int peek_pending(PendingAuditEntry *out, uint64 *lost) {
   return count;
 }
 
-void write_pending() {
+// Returns whether it wrote anything: rows the chain can take only in a
+// later transaction, once these are committed.
+bool write_pending() {
   static PendingAuditEntry taken[kAuditRingSlots];  // too large for the stack
   uint64 lost = 0;
   int count = peek_pending(taken, &lost);
@@ -134,6 +136,7 @@ void write_pending() {
   }
   written_from_ring += count;
   lost_written += lost;
+  return count > 0 || lost > 0;
 }
 
 constexpr int kChainBatch = 5000;
@@ -265,8 +268,10 @@ void release_committed_audit() {
 }
 
 bool write_and_chain_audit() {
-  write_pending();
-  return chain_committed_entries();
+  // The chain reads committed rows: what this round wrote waits for the next.
+  bool written = write_pending();
+  bool full_batch = chain_committed_entries();
+  return written || full_batch;
 }
 
 const char *audit_head_line() {

@@ -29,7 +29,9 @@ void audit_code_try(int64 challenge_id, int64 request_id, const char *outcome);
 
 // The worker: writes the events waiting in shared memory, then chains the
 // committed entries not chained yet, a bounded batch at a time. Returns
-// whether more are waiting. In a transaction, SPI connected. The events
+// whether more are waiting: a full batch was chained, or events were
+// written (chained by the next round, once committed). In a transaction,
+// SPI connected. The events
 // stay in shared memory until release_committed_audit().
 bool write_and_chain_audit();
 
