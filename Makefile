@@ -61,6 +61,9 @@ override with_llvm := no
 # -Werror applies to our code only (GCC ignores -I for a dir also given as
 # -isystem).
 PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem $(shell $(PG_CONFIG) --includedir)/internal
+# The version of the SQL objects this library is built with (the worker
+# compares it with the installed extension's: docs/decisions.md, "Upgrades").
+PG_CPPFLAGS += -DMPA_LIBRARY_VERSION='"$(EXTVERSION)"'
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-missing-field-initializers
 SHLIB_LINK = -lstdc++ -lcrypto
 

@@ -63,9 +63,17 @@ my $entries_before = $node->safe_psql('postgres', 'SELECT count(*) FROM mpa.audi
 # the current library runs with 0.1's SQL objects: the protection holds,
 # and the update is approved through 0.1's functions (request, votes, codes
 # mailed by the worker).
+my $log_offset = -s $node->logfile;
 $node->restart;
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pg_mpa'}), '0.1',
 	'after the restart, the SQL objects are still 0.1');
+# The DBA (and, through them, the approvers) learn that an update is due.
+ok(eval {
+		$node->wait_for_log(
+			qr/WARNING:  pg_mpa's SQL objects are version 0\.1, its library version \Q$current\E\n.*HINT:  Run ALTER EXTENSION pg_mpa UPDATE in database "postgres"/,
+			$log_offset);
+	},
+	'the mail worker says in the log that the SQL objects are older than the library') or diag($@);
 is_deeply([ MpaTest::refusal_as($node, 'postgres', $drop_ledger) ], [ 3, $refused_ledger ],
 	'between restart and update, the protected DROP is refused (MP001)');
 

@@ -16,6 +16,7 @@
 #include "pg/boundary/postgres.hpp"
 #include "pg/protection/restore_window.hpp"
 #include "pg/protection/self_protection.hpp"
+#include "pg/startup/installation.hpp"
 #include "pg/startup/settings.hpp"
 #include "pg/shared/shared_state.hpp"
 
@@ -145,6 +146,24 @@ bool hold_extension() {
   LockDatabaseObject(ExtensionRelationId, extension, 0, AccessShareLock);
   // It may have been dropped while we waited for the lock.
   return get_extension_oid("pg_mpa", true) == extension;
+}
+
+// After a package upgrade and restart, this library runs with the SQL
+// objects of the version before until ALTER EXTENSION pg_mpa UPDATE runs
+// (docs/operations.md, "Upgrading"). It works with them (docs/decisions.md,
+// "Upgrades"), and says so in the server log, once per worker: with a team
+// governing pg_mpa the update is a request its approvers must know of.
+void tell_version_mismatch() {
+  static bool checked = false;
+  if (checked) return;
+  checked = true;
+  const char *installed = installed_sql_version();
+  if (installed == nullptr || strcmp(installed, kLibraryVersion) == 0) return;
+  ereport(WARNING,
+          (errmsg("pg_mpa's SQL objects are version %s, its library version %s", installed, kLibraryVersion),
+           errhint("Run ALTER EXTENSION pg_mpa UPDATE in database \"%s\" (once a team governs pg_mpa, request "
+                   "it with mpa_request() first).",
+                   settings::database)));
 }
 
 void commit_transaction() {
@@ -295,6 +314,7 @@ long deliver_due_mail(bool first_round) {
     commit_transaction();
     return kNoExtensionWaitMs;
   }
+  tell_version_mismatch();
   // A backup being restored: nothing of the worker's may take the ids and
   // the places in the audit chain that the restored rows bring. Woken when
   // the window closes, it records the restore before anything else (and
