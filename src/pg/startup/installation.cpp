@@ -72,6 +72,11 @@ char *installed_sql_version() {
   return version;
 }
 
+bool sql_objects_are_current() {
+  const char *installed = installed_sql_version();
+  return installed != nullptr && strcmp(installed, kLibraryVersion) == 0;
+}
+
 void install_installation_cache() { CacheRegisterSyscacheCallback(NAMESPACEOID, forget_identity, 0); }
 
 bool in_mpa_database() {
