@@ -101,6 +101,13 @@ is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $upda
 # PostgreSQL could say there is nothing to do).
 is_deeply([ MpaTest::refusal_as($node, 'postgres', 'ALTER EXTENSION pg_mpa UPDATE') ], [ 3, $refused_update ],
 	'a second ALTER EXTENSION pg_mpa UPDATE is refused: the approval ran once');
+# The form with TO is requestable too, as another statement on the same
+# object (docs/operations.md).
+my $to = $node->safe_psql('postgres',
+	"SELECT mpa_request('ALTER EXTENSION pg_mpa UPDATE TO ''$current''', 'the form with TO')");
+is($node->safe_psql('postgres', "SELECT operation || ' on ' || object || ', ' || team FROM mpa.requests WHERE id = $to"),
+	'ALTER EXTENSION on pg_mpa, security', 'ALTER EXTENSION pg_mpa UPDATE TO is requested from the governing team');
+$node->safe_psql('postgres', "SELECT mpa_cancel($to)");
 
 # ---------------------------------------------------------------------------
 # After the update: the protection holds, what 0.1 left carries on.
