@@ -333,7 +333,9 @@ long deliver_due_mail(bool first_round) {
     commit_transaction();
     return kIdleWaitMs;
   }
-  if (restore_window_closed_since_asked() || first_round)
+  // (0.1's SQL objects have no mpa.finish_restore, nor restores to finish:
+  // a restore installs the current version.)
+  if ((restore_window_closed_since_asked() || first_round) && sql_objects_are_current())
     execute("SELECT mpa.finish_restore()", 0, nullptr, nullptr, SPI_OK_SELECT);
   run_housekeeping();
   reclaim_and_expire(first_round);
