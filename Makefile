@@ -7,13 +7,22 @@ MODULE_big = pg_mpa
 
 # The install script of the current version (pg_mpa.control's
 # default_version) is made from the files of sql/install/, one per concept,
-# in their order. The scripts of released versions and the upgrade scripts
-# between versions are kept as written: an installation of 0.1 updates with
-# ALTER EXTENSION pg_mpa UPDATE (docs/operations.md).
+# in their order. The upgrade script to it from the version before is made
+# too: the hand-written steps of sql/upgrade/PREVIOUS--CURRENT/ (table
+# changes, drops), then every file of sql/install/ again, each statement of
+# which can run again on objects that exist (CREATE OR REPLACE, IF NOT
+# EXISTS; sql/upgrade/rerunnable.sh checks): the functions, views, triggers
+# and privileges after an upgrade are those of a fresh install
+# (sql/upgrade/README.md, test/tap/033_upgrade.pl). The scripts of released
+# versions are kept as written: sql/pg_mpa--0.1.sql.
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_mpa.control)
+PREVIOUS_VERSION = 0.1
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 CURRENT_SCRIPT = sql/pg_mpa--$(EXTVERSION).sql
-DATA = $(filter-out $(CURRENT_SCRIPT),$(wildcard sql/pg_mpa--*.sql))
-DATA_built = $(CURRENT_SCRIPT)
+UPGRADE_STEPS = $(sort $(wildcard sql/upgrade/$(PREVIOUS_VERSION)--$(EXTVERSION)/*.sql))
+UPGRADE_SCRIPT = sql/pg_mpa--$(PREVIOUS_VERSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(CURRENT_SCRIPT) $(UPGRADE_SCRIPT),$(wildcard sql/pg_mpa--*.sql))
+DATA_built = $(CURRENT_SCRIPT) $(UPGRADE_SCRIPT)
 
 # The SMTP transport (libcurl) is a library of its own, pg_mpa_smtp.so,
 # which only the mail worker loads: every backend maps what the preloaded
@@ -52,6 +61,9 @@ override with_llvm := no
 # -Werror applies to our code only (GCC ignores -I for a dir also given as
 # -isystem).
 PG_CPPFLAGS = -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem $(shell $(PG_CONFIG) --includedir)/internal
+# The version of the SQL objects this library is built with (the worker
+# compares it with the installed extension's: docs/decisions.md, "Upgrades").
+PG_CPPFLAGS += -DMPA_LIBRARY_VERSION='"$(EXTVERSION)"'
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-missing-field-initializers
 SHLIB_LINK = -lstdc++ -lcrypto
 
@@ -70,11 +82,22 @@ include $(PGXS)
 # changes (a struct shared between files must never disagree).
 $(OBJS) $(SMTP_OBJS) tools/mpa_audit_check.o: $(wildcard src/*/*.hpp src/*/*/*.hpp)
 
-$(CURRENT_SCRIPT): $(sort $(wildcard sql/install/*.sql)) pg_mpa.control
+# The directories are prerequisites too: a file removed from one changes it.
+$(CURRENT_SCRIPT): $(INSTALL_PARTS) sql/install pg_mpa.control sql/upgrade/rerunnable.sh
+	sql/upgrade/rerunnable.sh $(INSTALL_PARTS)
 	{ echo '-- pg_mpa $(EXTVERSION): multi-party approval of protected statements.'; \
 	  echo '-- Made by make from sql/install/*.sql: edit those, not this file.'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION pg_mpa" to load this file. \quit'; \
-	  for part in $(sort $(wildcard sql/install/*.sql)); do echo; echo "-- $$part"; cat $$part; done; } > $@
+	  for part in $(INSTALL_PARTS); do echo; echo "-- $$part"; cat $$part; done; } > $@
+
+$(UPGRADE_SCRIPT): $(UPGRADE_STEPS) $(INSTALL_PARTS) sql/install sql/upgrade \
+  $(wildcard sql/upgrade/$(PREVIOUS_VERSION)--$(EXTVERSION)) pg_mpa.control sql/upgrade/rerunnable.sh
+	sql/upgrade/rerunnable.sh $(INSTALL_PARTS)
+	{ echo '-- pg_mpa $(PREVIOUS_VERSION) to $(EXTVERSION) (ALTER EXTENSION pg_mpa UPDATE; docs/operations.md).'; \
+	  echo '-- Made by make from sql/upgrade/$(PREVIOUS_VERSION)--$(EXTVERSION)/*.sql, then sql/install/*.sql again:'; \
+	  echo '-- edit those, not this file (sql/upgrade/README.md).'; \
+	  printf '%s\n' '\echo Use "ALTER EXTENSION pg_mpa UPDATE" to load this file. \quit'; \
+	  for part in $(UPGRADE_STEPS) $(INSTALL_PARTS); do echo; echo "-- $$part"; cat $$part; done; } > $@
 
 # pg_mpa_smtp.so, built and installed with pg_mpa.so (after the include, so
 # that PGXS's targets stay the default).

@@ -2,7 +2,7 @@
 -- Approval: teams, approvers, policies, requests, votes, challenges.
 -------------------------------------------------------------------------------
 
-CREATE TABLE mpa.teams (
+CREATE TABLE IF NOT EXISTS mpa.teams (
   name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_. -]{0,62}$'),
   threshold   integer NOT NULL CHECK (threshold >= 1),
   description text CHECK (length(description) <= 1000),
@@ -15,7 +15,7 @@ CREATE TABLE mpa.teams (
 -- after an approved change of address (the new one takes over only once it
 -- confirmed; the old one is told), and when the team is baselined. A vote
 -- confirmed with a code mailed to the address also proves it.
-CREATE TABLE mpa.approvers (
+CREATE TABLE IF NOT EXISTS mpa.approvers (
   team      text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
   approver  regrole NOT NULL,
   email     text NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE mpa.approvers (
 -- operation: a PostgreSQL command tag ('DROP TABLE'); object: 'schema.name',
 -- 'schema.*', '*' or a bare name for objects outside schemas (roles,
 -- databases, settings). The most specific matching policy decides the team.
-CREATE TABLE mpa.policies (
+CREATE TABLE IF NOT EXISTS mpa.policies (
   id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   operation  text NOT NULL,
   object     text NOT NULL,
@@ -39,7 +39,7 @@ CREATE TABLE mpa.policies (
   UNIQUE (operation, object)
 );
 
-CREATE TABLE mpa.requests (
+CREATE TABLE IF NOT EXISTS mpa.requests (
   id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   statement      text NOT NULL,
   justification  text NOT NULL,
@@ -78,11 +78,11 @@ CREATE TABLE mpa.requests (
   cascade_classes oid[] NOT NULL DEFAULT '{}',
   cascade_oids    oid[] NOT NULL DEFAULT '{}'
 );
-CREATE INDEX requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
-CREATE INDEX requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
-CREATE INDEX requests_by_requester ON mpa.requests (requester, created_at);
+CREATE INDEX IF NOT EXISTS requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
+CREATE INDEX IF NOT EXISTS requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
+CREATE INDEX IF NOT EXISTS requests_by_requester ON mpa.requests (requester, created_at);
 
-CREATE TABLE mpa.votes (
+CREATE TABLE IF NOT EXISTS mpa.votes (
   request_id bigint NOT NULL REFERENCES mpa.requests,
   approver   regrole NOT NULL,
   decision   text NOT NULL CHECK (decision IN ('approve', 'reject')),
@@ -91,7 +91,7 @@ CREATE TABLE mpa.votes (
 );
 
 -- Executed temporary grants, until the worker revoked them.
-CREATE TABLE mpa.temporary_grants (
+CREATE TABLE IF NOT EXISTS mpa.temporary_grants (
   request_id       bigint PRIMARY KEY REFERENCES mpa.requests,
   grant_statement  text NOT NULL,
   revoke_statement text NOT NULL,
@@ -102,10 +102,10 @@ CREATE TABLE mpa.temporary_grants (
   revoked_at       timestamptz,
   revoke_outcome   text                  -- what the REVOKE said ('revoked', or why not)
 );
-CREATE INDEX temporary_grants_active ON mpa.temporary_grants (ends_at) WHERE revoked_at IS NULL;
+CREATE INDEX IF NOT EXISTS temporary_grants_active ON mpa.temporary_grants (ends_at) WHERE revoked_at IS NULL;
 
 -- Temporary grants in force and when each ends.
-CREATE VIEW mpa.active_grants AS
+CREATE OR REPLACE VIEW mpa.active_grants AS
   SELECT g.request_id, g.grant_statement, g.requester, g.granted_at, g.ends_at,
          g.ends_at - now() AS remaining
     FROM mpa.temporary_grants g WHERE g.revoked_at IS NULL;
@@ -119,7 +119,7 @@ CREATE VIEW mpa.active_grants AS
 -- the key): a code made by a key this server no longer has (a restart, a
 -- failover since) is refused as such, not as a wrong code. NULL: made
 -- before pg_mpa recorded keys (0.1), by a key gone since.
-CREATE TABLE mpa.challenges (
+CREATE TABLE IF NOT EXISTS mpa.challenges (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   request_id  bigint REFERENCES mpa.requests,
   approver    regrole NOT NULL,
@@ -135,17 +135,17 @@ CREATE TABLE mpa.challenges (
   CHECK (decision <> 'confirm' OR team IS NOT NULL)
 );
 -- Every code of a voter (the resend cooldown looks at the last one, open or not).
-CREATE INDEX challenges_by_voter ON mpa.challenges (request_id, approver);
+CREATE INDEX IF NOT EXISTS challenges_by_voter ON mpa.challenges (request_id, approver);
 -- The open ones, by expiry: the worker's timers look at them every round.
-CREATE INDEX challenges_open ON mpa.challenges (expires_at) WHERE state = 'open';
-CREATE INDEX confirmations_by_approver ON mpa.challenges (team, approver) WHERE request_id IS NULL;
+CREATE INDEX IF NOT EXISTS challenges_open ON mpa.challenges (expires_at) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS confirmations_by_approver ON mpa.challenges (team, approver) WHERE request_id IS NULL;
 -- Spent codes by age: the retention's deletion (src/pg/worker/retention.cpp).
-CREATE INDEX challenges_closed ON mpa.challenges (created_at) WHERE state <> 'open';
+CREATE INDEX IF NOT EXISTS challenges_closed ON mpa.challenges (created_at) WHERE state <> 'open';
 
-ALTER TABLE mpa.outbox ADD COLUMN challenge_id bigint REFERENCES mpa.challenges;
+ALTER TABLE mpa.outbox ADD COLUMN IF NOT EXISTS challenge_id bigint REFERENCES mpa.challenges;
 -- A code's mail: deleting a code checks that its mail is gone (the key, and
 -- the retention's deletion).
-CREATE INDEX outbox_by_challenge ON mpa.outbox (challenge_id) WHERE challenge_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_by_challenge ON mpa.outbox (challenge_id) WHERE challenge_id IS NOT NULL;
 
 -- Everything pg_mpa did and refused, append-only and hash-chained
 -- (src/core/audit_chain.hpp). An event's transaction writes its row with
@@ -153,7 +153,7 @@ CREATE INDEX outbox_by_challenge ON mpa.outbox (challenge_id) WHERE challenge_id
 -- statements, wrong codes) travel through shared memory and the worker
 -- writes them. The mail worker chains rows in the order it finds them
 -- committed: it sets seq (1, 2, ...), previous_hash and hash.
-CREATE TABLE mpa.audit (
+CREATE TABLE IF NOT EXISTS mpa.audit (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   recorded_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
   kind          text NOT NULL,
@@ -165,7 +165,7 @@ CREATE TABLE mpa.audit (
   previous_hash text,
   hash          text
 );
-CREATE INDEX audit_unchained ON mpa.audit (id) WHERE seq IS NULL;
+CREATE INDEX IF NOT EXISTS audit_unchained ON mpa.audit (id) WHERE seq IS NULL;
 
 -- Applications read the approval tables; only pg_mpa's functions write them.
 REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges,
@@ -176,7 +176,7 @@ GRANT SELECT (team, approver, added_at, verified_at, last_active_at) ON mpa.appr
 GRANT SELECT (id, request_id, team, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
 
 -- Requests the current (session) role may vote on.
-CREATE VIEW mpa.pending WITH (security_barrier) AS
+CREATE OR REPLACE VIEW mpa.pending WITH (security_barrier) AS
   SELECT r.id, r.operation, r.object, r.statement, r.justification, r.requester, r.team,
          r.threshold, r.created_at, r.expires_at,
          (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals

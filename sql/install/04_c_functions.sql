@@ -3,51 +3,51 @@
 -- to pg_mpa's rules in C++; the SQL functions below are built on them.
 -------------------------------------------------------------------------------
 
-CREATE FUNCTION mpa.describe(statement text, search_path text, OUT operation text, OUT object text,
+CREATE OR REPLACE FUNCTION mpa.describe(statement text, search_path text, OUT operation text, OUT object text,
                              OUT target_classes oid[], OUT target_oids oid[],
                              OUT fingerprint text, OUT team text, OUT revoke_statement text)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_describe';
-CREATE FUNCTION mpa.tally(approvals int, rejections int, eligible int, threshold int) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.tally(approvals int, rejections int, eligible int, threshold int) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_tally';
-CREATE FUNCTION mpa.check_threshold(threshold int, approvers int) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.check_threshold(threshold int, approvers int) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_threshold';
-CREATE FUNCTION mpa.check_email(email text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.check_email(email text) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_email';
-CREATE FUNCTION mpa.mask_email(email text) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.mask_email(email text) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_mask_email';
-CREATE FUNCTION mpa.canonical_operation(operation text) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.canonical_operation(operation text) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_canonical_operation';
-CREATE FUNCTION mpa.canonical_object(object text) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.canonical_object(object text) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_canonical_object';
-CREATE FUNCTION mpa.queue_mail(kind text, recipient text, subject text, body text,
+CREATE OR REPLACE FUNCTION mpa.queue_mail(kind text, recipient text, subject text, body text,
                                ttl_seconds int, supersede_key text, challenge_id bigint) RETURNS bigint
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_queue_mail';
-CREATE FUNCTION mpa.new_nonce() RETURNS bytea
+CREATE OR REPLACE FUNCTION mpa.new_nonce() RETURNS bytea
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_new_nonce';
 -- The id of this server's code key (drawn with it at start, never the key).
-CREATE FUNCTION mpa.code_key_id() RETURNS bigint
+CREATE OR REPLACE FUNCTION mpa.code_key_id() RETURNS bigint
   LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'mpa_code_key_id';
-CREATE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int,
+CREATE OR REPLACE FUNCTION mpa.check_code(challenge_id bigint, code text, OUT outcome text, OUT tries_left int,
                                OUT budget_back_at timestamptz)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_code';
-CREATE FUNCTION mpa.code_submitted() RETURNS void
+CREATE OR REPLACE FUNCTION mpa.code_submitted() RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_code_submitted';
-CREATE FUNCTION mpa.code_settled() RETURNS void
+CREATE OR REPLACE FUNCTION mpa.code_settled() RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_code_settled';
-CREATE FUNCTION mpa.voter_locked_out(request_id bigint, requested_at timestamptz) RETURNS boolean
+CREATE OR REPLACE FUNCTION mpa.voter_locked_out(request_id bigint, requested_at timestamptz) RETURNS boolean
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_voter_locked_out';
-CREATE FUNCTION mpa.policies_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION mpa.policies_changed() RETURNS trigger
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_policies_changed';
 -- Records an event of this transaction in mpa.audit (chained after commit).
-CREATE FUNCTION mpa.audit(kind text, request_id bigint, detail jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.audit(kind text, request_id bigint, detail jsonb) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_audit_event';
 
-CREATE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.policies
+CREATE OR REPLACE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.policies
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
-CREATE TRIGGER teams_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.teams
+CREATE OR REPLACE TRIGGER teams_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.teams
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
 -- The gate of every database refuses to drop or rename an approver's role:
 -- approvers are published with the policies (src/pg/gate/policy_cache.cpp).
-CREATE TRIGGER approvers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.approvers
+CREATE OR REPLACE TRIGGER approvers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.approvers
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
 

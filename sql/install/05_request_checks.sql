@@ -7,7 +7,7 @@
 --   MP005 code refused                     22023/22004 bad input
 
 -- Raises a clear error for NULL arguments (all SQL-facing functions).
-CREATE FUNCTION mpa.require(value anyelement, name text) RETURNS anyelement
+CREATE OR REPLACE FUNCTION mpa.require(value anyelement, name text) RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF value IS NULL THEN
@@ -17,7 +17,7 @@ BEGIN
 END $$;
 
 -- The text a request mail shows for a request.
-CREATE FUNCTION mpa.request_summary(r mpa.requests) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.request_summary(r mpa.requests) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT format(E'Request:       #%s\nOperation:     %s on %s\nRequested by:  %s\n'
                  'Team:          %s (%s approval%s needed)\nExpires:       %s\n%s\n'
@@ -32,7 +32,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Mails every approver of the request's team but `except_role`.
-CREATE FUNCTION mpa.mail_team(r mpa.requests, kind text, subject text, body text, except_role regrole)
+CREATE OR REPLACE FUNCTION mpa.mail_team(r mpa.requests, kind text, subject text, body text, except_role regrole)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE a record;
 BEGIN
@@ -46,7 +46,7 @@ END $$;
 
 -- Mails the requester, if they are an approver somewhere (the only
 -- addresses pg_mpa knows).
-CREATE FUNCTION mpa.mail_requester(r mpa.requests, kind text, subject text, body text)
+CREATE OR REPLACE FUNCTION mpa.mail_requester(r mpa.requests, kind text, subject text, body text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE address text;
 BEGIN
@@ -58,13 +58,13 @@ BEGIN
 END $$;
 
 -- Tells LISTENing applications, at commit, that a request changed state.
-CREATE FUNCTION mpa.announce(r mpa.requests, new_state text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.announce(r mpa.requests, new_state text) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT pg_notify('mpa_events', json_build_object('request_id', r.id, 'kind', r.kind, 'state', new_state)::text)
 $$;
 
 -- Raises unless the justification says something, in at most 4000 characters.
-CREATE FUNCTION mpa.check_justification(justification text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.check_justification(justification text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM mpa.require(justification, 'justification');
@@ -79,7 +79,7 @@ END $$;
 -- A flood of requests (any login may make them) would bury the approvers'
 -- mail and the requests worth their attention: mpa.max_requests_per_hour
 -- per requester, counted over the last hour.
-CREATE FUNCTION mpa.check_request_rate(requester regrole) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.check_request_rate(requester regrole) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   allowed int := current_setting('mpa.max_requests_per_hour')::int;
@@ -101,7 +101,7 @@ BEGIN
   END IF;
 END $$;
 
-CREATE FUNCTION mpa.check_quorum_possible(t mpa.teams, requester regrole) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.check_quorum_possible(t mpa.teams, requester regrole) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE eligible int;
 BEGIN

@@ -4,7 +4,7 @@
 -- approved to executed); a temporary grant's end.
 
 -- The request, locked, or a clear error.
-CREATE FUNCTION mpa.lock_request(request_id bigint) RETURNS mpa.requests
+CREATE OR REPLACE FUNCTION mpa.lock_request(request_id bigint) RETURNS mpa.requests
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r mpa.requests;
 BEGIN
@@ -16,7 +16,7 @@ BEGIN
 END $$;
 
 -- A new request: recorded, announced, and mailed to the team.
-CREATE FUNCTION mpa.request_opened(r mpa.requests) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.request_opened(r mpa.requests) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM mpa.audit('request', r.id, jsonb_build_object('kind', r.kind, 'operation', r.operation,
@@ -35,7 +35,7 @@ BEGIN
 END $$;
 
 -- Moves a request to a final state and tells everyone concerned.
-CREATE FUNCTION mpa.finish(r mpa.requests, new_state text, reason text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.finish(r mpa.requests, new_state text, reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   subject text := format('[pg_mpa] request #%s %s: %s on %s', r.id, new_state, r.operation, r.object);
@@ -53,7 +53,7 @@ END $$;
 -- this transaction (the gate, mpa.execute_configuration), or the
 -- application claims its action (mpa_consume). A temporary grant's clock
 -- starts here.
-CREATE FUNCTION mpa.mark_executed(r mpa.requests) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.mark_executed(r mpa.requests) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   UPDATE mpa.requests SET state = 'executed', executed_at = now() WHERE id = r.id;
@@ -71,7 +71,7 @@ END $$;
 
 -- Temporary grants: the worker calls these before a grant ends and when it
 -- has run its REVOKE; they tell the requester and the approvers.
-CREATE FUNCTION mpa.grant_ends_soon(g mpa.temporary_grants) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.grant_ends_soon(g mpa.temporary_grants) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r mpa.requests;
 BEGIN
@@ -90,7 +90,7 @@ BEGIN
            r.id, to_char(g.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), mpa.request_summary(r)));
 END $$;
 
-CREATE FUNCTION mpa.grant_ended(g mpa.temporary_grants, outcome text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.grant_ended(g mpa.temporary_grants, outcome text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r mpa.requests;
 BEGIN

@@ -6,7 +6,7 @@
 -- and its tries are counted together for the request's life; a
 -- confirmation's code is bound to the address, and its tries are counted
 -- together from the start of the confirmation for mpa.request_ttl.
-CREATE VIEW mpa.challenge_bindings AS
+CREATE OR REPLACE VIEW mpa.challenge_bindings AS
   SELECT c.id, coalesce(c.request_id, 0) AS request_id,
          coalesce(r.fingerprint, 'address:' || c.email) AS fingerprint,
          c.approver, c.decision, c.nonce, c.state, c.created_at, c.expires_at,
@@ -20,12 +20,12 @@ CREATE VIEW mpa.challenge_bindings AS
 REVOKE ALL ON mpa.challenge_bindings FROM PUBLIC;
 
 -- What a code was for, and how to ask for a new one (said in notices).
-CREATE FUNCTION mpa.challenge_purpose(c mpa.challenges) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.challenge_purpose(c mpa.challenges) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN c.request_id IS NULL THEN format('the confirmation of your address for team "%s"', c.team)
               ELSE format('request #%s', c.request_id) END
 $$;
-CREATE FUNCTION mpa.challenge_retry(c mpa.challenges) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.challenge_retry(c mpa.challenges) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN c.request_id IS NULL THEN format('SELECT mpa_confirm_email_resend(%L);', c.team)
               ELSE format('SELECT mpa_resend(%s);', c.request_id) END
@@ -39,7 +39,7 @@ $$;
 -- code was made by a key this server does not have ('key gone': queued on
 -- the old primary before a failover, or before a restart). Also recorded in
 -- the audit.
-CREATE FUNCTION mpa.tell_code_notice(challenge_id bigint, kind text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.tell_code_notice(challenge_id bigint, kind text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE c mpa.challenges;
 BEGIN
@@ -80,7 +80,7 @@ END $$;
 -- Checks a code against its challenge (the try is counted in shared memory
 -- before the comparison: neither an error nor a ROLLBACK gives it back) and
 -- raises unless it was right.
-CREATE FUNCTION mpa.accept_code(c mpa.challenges, code text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.accept_code(c mpa.challenges, code text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE checked record := mpa.check_code(c.id, code);
 BEGIN

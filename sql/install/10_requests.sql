@@ -8,20 +8,20 @@
 -- one the statement would run with); the request records them by OID.
 -- Every name in these wrappers is qualified: they run with the caller's
 -- search_path, which they pass on.
-CREATE FUNCTION mpa_request(statement text, justification text) RETURNS bigint
+CREATE OR REPLACE FUNCTION mpa_request(statement text, justification text) RETURNS bigint
 LANGUAGE sql AS $$
   SELECT mpa.create_request(statement, justification, pg_catalog.current_setting('search_path'), NULL)
 $$;
 
 -- A temporary grant: once approved and executed, the GRANT holds for
 -- valid_for and is then revoked by the worker.
-CREATE FUNCTION mpa_request(statement text, justification text, valid_for interval) RETURNS bigint
+CREATE OR REPLACE FUNCTION mpa_request(statement text, justification text, valid_for interval) RETURNS bigint
 LANGUAGE sql AS $$
   SELECT mpa.create_request(statement, justification, pg_catalog.current_setting('search_path'),
                             mpa.require(valid_for, 'valid_for'))
 $$;
 
-CREATE FUNCTION mpa.create_request(statement text, justification text, caller_search_path text,
+CREATE OR REPLACE FUNCTION mpa.create_request(statement text, justification text, caller_search_path text,
                                    valid_for interval)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -83,7 +83,7 @@ GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text, interval) TO PUBL
 -- (normal and automatic dependencies). One definition for what approvers
 -- are shown (mpa.cascade_summary) and what execution compares
 -- (mpa.cascade_difference).
-CREATE FUNCTION mpa.cascade_of(operation text, target_classes oid[], target_oids oid[])
+CREATE OR REPLACE FUNCTION mpa.cascade_of(operation text, target_classes oid[], target_oids oid[])
 RETURNS TABLE (classid oid, objid oid)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   -- Drops: objects that depend on one removed (normal and automatic
@@ -124,7 +124,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
    WHERE NOT (classid = ANY (target_classes) AND objid = ANY (target_oids))
    ORDER BY classid, objid
 $$;
-CREATE FUNCTION mpa.cascade_arrays(operation text, target_classes oid[], target_oids oid[],
+CREATE OR REPLACE FUNCTION mpa.cascade_arrays(operation text, target_classes oid[], target_oids oid[],
                                    OUT classes oid[], OUT oids oid[])
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT coalesce(array_agg(c.classid ORDER BY c.classid, c.objid), '{}'),
@@ -133,7 +133,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- The recorded cascade, for the request mail.
-CREATE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN count(*) = 0 THEN ''
               WHEN r.operation LIKE 'TRUNCATE%'
@@ -151,7 +151,7 @@ $$;
 -- no longer reaches is said with it, but alone refuses nothing: the
 -- statement does less than was approved (a foreign key dropped so that an
 -- approved TRUNCATE can run).
-CREATE FUNCTION mpa.cascade_difference(operation text, target_classes oid[], target_oids oid[],
+CREATE OR REPLACE FUNCTION mpa.cascade_difference(operation text, target_classes oid[], target_oids oid[],
                                        cascade_classes oid[], cascade_oids oid[]) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   WITH now_reached AS (SELECT * FROM mpa.cascade_of(operation, target_classes, target_oids)),

@@ -2,7 +2,7 @@
 -- approves or rejects (mpa.verify_vote); cancellation.
 
 -- Opens a challenge for (request, caller, decision) and mails its code.
-CREATE FUNCTION mpa.open_challenge(r mpa.requests, decision text) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.open_challenge(r mpa.requests, decision text) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   voter regrole := session_user::regrole;
@@ -67,7 +67,7 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION mpa.open_challenge(mpa.requests, text) FROM PUBLIC;
 
-CREATE FUNCTION mpa_vote(request_id bigint, decision text) RETURNS text
+CREATE OR REPLACE FUNCTION mpa_vote(request_id bigint, decision text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM mpa.require(decision, 'decision');
@@ -78,7 +78,7 @@ BEGIN
   RETURN mpa.open_challenge(mpa.lock_request(request_id), decision);
 END $$;
 
-CREATE FUNCTION mpa_resend(request_id bigint) RETURNS text
+CREATE OR REPLACE FUNCTION mpa_resend(request_id bigint) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r mpa.requests := mpa.lock_request(request_id);
@@ -93,13 +93,13 @@ BEGIN
   RETURN mpa.open_challenge(r, last_decision);
 END $$;
 
-CREATE FUNCTION mpa_verify(request_id bigint, code text) RETURNS text
+CREATE OR REPLACE FUNCTION mpa_verify(request_id bigint, code text) RETURNS text
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT mpa.code_submitted();
   SELECT mpa.verify_vote(request_id, code);
 $$;
 
-CREATE FUNCTION mpa.verify_vote(request_id bigint, code text) RETURNS text
+CREATE OR REPLACE FUNCTION mpa.verify_vote(request_id bigint, code text) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   voter regrole := session_user::regrole;
@@ -173,7 +173,11 @@ BEGIN
                 c.decision, r.id, approvals, r.threshold, outcome);
 END $$;
 
-CREATE FUNCTION mpa_cancel(request_id bigint) RETURNS void
+-- Internal: only below mpa_verify. (The REVOKE of 08_configuration_doors.sql
+-- covers only the functions made before it in a fresh install.)
+REVOKE ALL ON FUNCTION mpa.verify_vote(bigint, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION mpa_cancel(request_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r mpa.requests := mpa.lock_request(request_id);
 BEGIN

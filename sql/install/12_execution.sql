@@ -4,15 +4,15 @@
 -- SECURITY DEFINER: the statement runs with the caller's own privileges,
 -- and with the search_path the caller has now, as if typed). The gate
 -- recognises it and spends the approval in this transaction.
-CREATE FUNCTION mpa_execute(request_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION mpa_execute(request_id bigint) RETURNS void
 LANGUAGE sql AS $$
   SELECT mpa.execute_request(request_id, pg_catalog.current_setting('search_path'))
 $$;
 
-CREATE FUNCTION mpa.run_approved_statement(statement text, search_path text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.run_approved_statement(statement text, search_path text) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_run_approved_statement';
 
-CREATE FUNCTION mpa.execute_request(request_id bigint, caller_search_path text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.execute_request(request_id bigint, caller_search_path text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r mpa.requests;
 BEGIN

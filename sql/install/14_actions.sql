@@ -4,9 +4,9 @@
 -------------------------------------------------------------------------------
 
 -- The largest payload, as JSON text, an action request may carry.
-CREATE FUNCTION mpa.max_payload_bytes() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 65536';
+CREATE OR REPLACE FUNCTION mpa.max_payload_bytes() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 65536';
 
-CREATE FUNCTION mpa_request_action(team text, action text, payload jsonb, justification text) RETURNS bigint
+CREATE OR REPLACE FUNCTION mpa_request_action(team text, action text, payload jsonb, justification text) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t mpa.teams;
@@ -44,7 +44,7 @@ END $$;
 
 -- The requester's application claims an approved action, once, in its own
 -- transaction: a ROLLBACK leaves it unclaimed. Returns the payload.
-CREATE FUNCTION mpa_consume(request_id bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION mpa_consume(request_id bigint) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r mpa.requests := mpa.lock_request(request_id);
 BEGIN

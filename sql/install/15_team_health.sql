@@ -5,7 +5,7 @@
 -- Per team: approvers whose role exists, those whose address is verified,
 -- those active within mpa.approver_active_period, whether the verified
 -- ones can still reach the threshold, and the pending requests.
-CREATE VIEW mpa.team_health AS
+CREATE OR REPLACE VIEW mpa.team_health AS
   SELECT t.name AS team, t.threshold,
          count(ro.oid) AS approvers,
          count(ro.oid) FILTER (WHERE a.verified_at IS NOT NULL) AS verified,
@@ -30,7 +30,7 @@ GRANT SELECT ON mpa.team_health TO PUBLIC;
 
 -- Asks every approver of the team to confirm their address by code now.
 -- Returns how many were asked.
-CREATE FUNCTION mpa_team_baseline(team text) RETURNS int
+CREATE OR REPLACE FUNCTION mpa_team_baseline(team text) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t mpa.teams := mpa.existing_team(team);
@@ -52,7 +52,7 @@ REVOKE ALL ON FUNCTION mpa_team_baseline(text) FROM PUBLIC;
 
 -- The worker, every round: a team whose verified approvers can no longer
 -- reach its threshold is mailed to its members, once per fall.
-CREATE FUNCTION mpa.check_team_health() RETURNS void
+CREATE OR REPLACE FUNCTION mpa.check_team_health() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE h record;
 BEGIN

@@ -29,7 +29,7 @@ SELECT pg_catalog.pg_extension_config_dump('mpa.outbox_id_seq', '');
 -- by pg_dump: a copy of a restored installation is restored anew). The
 -- mail worker records the restore in the audit once the window closed
 -- (finished_at).
-CREATE TABLE mpa.restored (
+CREATE TABLE IF NOT EXISTS mpa.restored (
   relname     text PRIMARY KEY,
   rows        bigint NOT NULL,
   ended       bigint[] NOT NULL DEFAULT '{}',  -- requests ended, codes made void
@@ -42,7 +42,7 @@ GRANT SELECT ON mpa.restored TO PUBLIC;
 
 -- Whether the window may restore this table: it is empty and was not
 -- restored before (a second COPY of it would mix two backups).
-CREATE FUNCTION mpa.restore_may_copy(relname text) RETURNS boolean
+CREATE OR REPLACE FUNCTION mpa.restore_may_copy(relname text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE has_rows boolean;
 BEGIN
@@ -57,7 +57,7 @@ END $$;
 -- the people concerned). Open codes are void: they were made with a code
 -- key that was never stored. The id sequence moves past the restored ids
 -- (pg_dump also sets it, later in the restore).
-CREATE FUNCTION mpa.restore_copied(relname text) RETURNS void
+CREATE OR REPLACE FUNCTION mpa.restore_copied(relname text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   restored_rows bigint;
@@ -84,7 +84,7 @@ END $$;
 -- chain after the restored entries, then the end of each request it ended,
 -- told like any other end (mpa.finish: audit, NOTIFY, mail). Nothing when
 -- every restore is recorded already.
-CREATE FUNCTION mpa.finish_restore() RETURNS void
+CREATE OR REPLACE FUNCTION mpa.finish_restore() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r mpa.requests;

@@ -72,7 +72,8 @@ sub mailbox
 
 # A new cluster with pg_mpa preloaded and pointed at $smtp (may be undef).
 # Extra postgresql.conf lines in $conf. The extension is created in postgres
-# unless extension => 0 is given (a cluster to restore a backup into).
+# unless extension => 0 is given (a cluster to restore a backup into), in
+# version $init{extension_version} if given (an older one, to update).
 # Governance is what each test sets up (mpa.govern_from_first_policy = off);
 # a test of the default passes "mpa.govern_from_first_policy = on" in $conf.
 # The rest of %init goes to PostgreSQL::Test::Cluster's init
@@ -81,6 +82,7 @@ sub new_node
 {
 	my ($name, $smtp, $conf, %init) = @_;
 	my $create_extension = delete $init{extension} // 1;
+	my $version = delete $init{extension_version};
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(%init);
 	my $port = $smtp ? $smtp->{port} : 9;
@@ -96,7 +98,8 @@ mpa.govern_from_first_policy = off
 CONF
 	$node->append_conf('postgresql.conf', $conf) if $conf;
 	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION pg_mpa') if $create_extension;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pg_mpa' . ($version ? " VERSION '$version'" : ''))
+	  if $create_extension;
 	return $node;
 }
 
@@ -489,6 +492,71 @@ sub approve
 {
 	my ($node, $smtp, $request, $role) = @_;
 	return vote($node, $smtp, $request, $role, 'approve');
+}
+
+# $role confirms its address $address in $team with the code mailed there
+# (mpa_approver_add and mpa_confirm_email_resend mail one); dies if none
+# comes or the confirmation fails.
+sub confirm_address
+{
+	my ($node, $smtp, $team, $role, $address) = @_;
+	my $m = wait_for_mail_matching($smtp, $address, qr/confirm your approver address for team "\Q$team\E"/)
+	  or die "no confirmation mail to $address";
+	my ($code) = $m->{body} =~ /Your one-time code: ([0-9]{6})\b/
+	  or die "no code in $m->{path}";
+	return safe_psql_as($node, $role, "SELECT mpa_confirm_email('$team', '$code')");
+}
+
+# pg_mpa's objects in $node's database postgres as the catalogs describe
+# them (test/lib/pg_mpa_objects.sql): { what => description }.
+sub pg_mpa_objects
+{
+	my ($node) = @_;
+	my $out = $node->safe_psql('postgres', slurp_file("$tests/test/lib/pg_mpa_objects.sql"),
+		extra_params => [ '-F', "\x1f", '-R', "\x1e" ]);
+	my %objects;
+	for my $row (split /\x1e/, $out)
+	{
+		my ($what, $description) = split /\x1f/, $row, 2;
+		die "pg_mpa_objects: $what twice" if exists $objects{$what};
+		$objects{$what} = $description // '';
+	}
+	return \%objects;
+}
+
+# What differs between two descriptions of pg_mpa's objects (pg_mpa_objects)
+# named $name_a and $name_b, as text for a person: the objects only one has,
+# then a unified diff of each description that differs. '' when none does.
+sub objects_difference
+{
+	my ($a, $b, $name_a, $name_b) = @_;
+	my @report;
+	for my $what (sort keys %$a)
+	{
+		push @report, "only in $name_a: $what\n" . indent($a->{$what}) unless exists $b->{$what};
+	}
+	for my $what (sort keys %$b)
+	{
+		push @report, "only in $name_b: $what\n" . indent($b->{$what}) unless exists $a->{$what};
+	}
+	for my $what (sort grep { exists $b->{$_} && $a->{$_} ne $b->{$_} } keys %$a)
+	{
+		my $dir = PostgreSQL::Test::Utils::tempdir('objects');
+		my %file = ($name_a => "$dir/a", $name_b => "$dir/b");
+		PostgreSQL::Test::Utils::append_to_file($file{$name_a}, "$a->{$what}\n");
+		PostgreSQL::Test::Utils::append_to_file($file{$name_b}, "$b->{$what}\n");
+		my $diff = '';
+		IPC::Run::run([ 'diff', '-U', '3', '--label', $name_a, '--label', $name_b, $file{$name_a}, $file{$name_b} ],
+			'>', \$diff);
+		push @report, "differs: $what\n" . indent($diff);
+	}
+	return join('', @report);
+}
+
+sub indent
+{
+	my ($text) = @_;
+	return $text eq '' ? '' : join('', map { "    $_\n" } split /\n/, $text);
 }
 
 # The lock-cancel-reuse attack on a code (test/tap/022, and beside other

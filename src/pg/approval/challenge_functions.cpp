@@ -12,6 +12,7 @@
 #include "pg/approval/code_submission.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/shared/shared_state.hpp"
+#include "pg/startup/installation.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -38,10 +39,15 @@ struct LoadedChallenge {
   bool made_with_this_key;  // its key_id is this server's code key's
 };
 
-constexpr const char *kLoadSql =
+// %s: whether the code was made with this server's key ($2). 0.1's
+// challenges carry no key id: with its SQL objects (a package upgrade's
+// restart, before ALTER EXTENSION pg_mpa UPDATE) every code counts as made
+// with this key, as 0.1 had it, and one made with a key gone since is
+// simply a wrong code.
+constexpr const char *kLoadSqlFormat =
     "SELECT request_id, approver::oid, decision, fingerprint, nonce,"
     "       expires_at, counted_until, state = 'open' AND expires_at > statement_timestamp(), counted_from,"
-    "       created_at, key_id IS NOT DISTINCT FROM $2"
+    "       created_at, %s"
     "  FROM mpa.challenge_bindings WHERE id = $1";
 
 // PostgreSQL-style: reads the challenge row; strings are copied into the
@@ -51,7 +57,9 @@ bool load_challenge(int64 challenge_id, LoadedChallenge *out) {
   Datum values[2] = {Int64GetDatum(challenge_id), Int64GetDatum(shared_state()->code_key_id)};
   MemoryContext caller = CurrentMemoryContext;
   SPI_connect();
-  if (SPI_execute_with_args(kLoadSql, 2, types, values, nullptr, true, 1) != SPI_OK_SELECT)
+  const char *load_sql =
+      psprintf(kLoadSqlFormat, sql_objects_are_current() ? "key_id IS NOT DISTINCT FROM $2" : "true");
+  if (SPI_execute_with_args(load_sql, 2, types, values, nullptr, true, 1) != SPI_OK_SELECT)
     elog(ERROR, "pg_mpa: cannot read challenge %lld", static_cast<long long>(challenge_id));
   bool found = SPI_processed == 1;
   if (found) {

@@ -261,6 +261,25 @@ void refuse_removing_approvers(Node *parsetree) {
   }
 }
 
+// A statement of pg_mpa's own extension script (CREATE or ALTER EXTENSION
+// pg_mpa UPDATE) on pg_mpa's objects: those it has (by OID) and those it
+// makes (no OID yet; what the script makes becomes pg_mpa's). The gate
+// judged the CREATE/ALTER EXTENSION itself (once governed, it ran as an
+// approved request); the statements of its script are its parts, as the
+// object access hook already treats them. Without this, the re-created
+// functions' GRANTs of an approved update were refused as unapproved
+// changes of pg_mpa (docs/decisions.md, "Upgrades"). Anything else the
+// script reaches (a protected table of the application) is judged as ever.
+bool is_pg_mpa_script_statement(const StatementDescription &description) {
+  if (!pg_mpa_script_is_running() || description.target_count == 0) return false;
+  for (int i = 0; i < description.target_count; i++) {
+    const StatementTarget &target = description.targets[i];
+    bool made_by_script = OidIsValid(target.class_id) && !OidIsValid(target.object_id);
+    if (!made_by_script && !is_pg_mpa_object(target.class_id, target.object_id)) return false;
+  }
+  return true;
+}
+
 // Returns whether the statement runs as an approved one (its approval was
 // spent); refuses it when it needs an approval it does not have.
 bool check_statement(PlannedStmt *statement, const char *query) {
@@ -317,6 +336,7 @@ bool check_statement(PlannedStmt *statement, const char *query) {
 
   char *text = statement_text(query, statement);
   StatementDescription description = describe_parsed_statement(parsetree, text);
+  if (is_pg_mpa_script_statement(description)) return false;
   int target = -1;
   const char *team = approving_team(description, &target);
   if (team == nullptr) return false;
@@ -380,6 +400,24 @@ void run_marked(bool approved, UtilityStep step, PlannedStmt *statement, const c
   PG_END_TRY();
 }
 
+// Runs ALTER EXTENSION pg_mpa UPDATE as pg_mpa's own change: PostgreSQL
+// alters the extension's catalog row (its version) before the script runs,
+// outside it (self_protection refused that as a change of pg_mpa's objects).
+void run_pg_mpa_update(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
+                       ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
+                       QueryCompletion *completion) {
+  set_pg_mpa_update_running(true);
+  PG_TRY();
+  {
+    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+  }
+  PG_FINALLY();
+  {
+    set_pg_mpa_update_running(false);
+  }
+  PG_END_TRY();
+}
+
 void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
                   QueryCompletion *completion) {
@@ -387,13 +425,20 @@ void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree
   if (IsTransactionState() &&
       restore_copy(run_utility, statement, query, read_only_tree, context, params, query_env, dest, completion))
     return;
+  bool approved = check_statement(statement, query);
+  // The gate let it through: unprotected (no team governs pg_mpa) or approved.
+  Node *parsetree = statement->utilityStmt;
+  UtilityStep step = IsA(parsetree, AlterExtensionStmt) &&
+                             strcmp(castNode(AlterExtensionStmt, parsetree)->extname, "pg_mpa") == 0
+                         ? run_pg_mpa_update
+                         : run_utility;
   // A statement that needs no approval keeps the mark it runs under (the
   // subcommands of an approved one stay part of it); an approved one may
   // change pg_mpa's own objects (self_protection).
-  if (check_statement(statement, query))
-    run_marked(true, run_utility, statement, query, read_only_tree, context, params, query_env, dest, completion);
+  if (approved)
+    run_marked(true, step, statement, query, read_only_tree, context, params, query_env, dest, completion);
   else
-    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+    step(statement, query, read_only_tree, context, params, query_env, dest, completion);
 }
 
 // A statement reached from inside an approved one runs unmarked, and the

@@ -68,6 +68,7 @@ object_access_hook_type previous_object_access = nullptr;
 int trusted_depth = 0;         // pg_mpa's functions and internal SQL running now
 bool trusted_process = false;  // the mail worker
 bool approved_statement_running = false;
+bool pg_mpa_update_running = false;  // ALTER EXTENSION pg_mpa UPDATE, let through by the gate
 
 bool running_trusted_code() { return trusted_process || trusted_depth > 0; }
 
@@ -153,6 +154,9 @@ pg_noinline bool write_allowed(const RangeTblEntry *entry, bool ereport_on_viola
             psprintf("Team \"%s\" governs pg_mpa; direct catalog edits could undo what it guards.", team)});
   }
   if (!is_pg_mpa_schema(schema)) return true;
+  // An upgrade step's data fix (sql/upgrade/README.md) is pg_mpa changing
+  // its tables.
+  if (pg_mpa_script_is_running()) return true;
   if (!ereport_on_violation) return false;
   refuse_direct_write(entry->relid, (entry->requiredPerms & ACL_INSERT)   ? "INSERT"
                                     : (entry->requiredPerms & ACL_UPDATE) ? "UPDATE"
@@ -206,7 +210,8 @@ pg_attribute_hot void on_function_event(FmgrHookEventType event, FmgrInfo *flinf
   switch (event) {
     case FHET_START: {
       FunctionKind kind = function_kind(flinfo->fn_oid);
-      if (kind == FunctionKind::Internal && !running_trusted_code()) refuse_internal_call(flinfo->fn_oid);
+      if (kind == FunctionKind::Internal && !running_trusted_code() && !pg_mpa_script_is_running())
+        refuse_internal_call(flinfo->fn_oid);
       // pg_mpa is in use: no restore writes its tables any more.
       if (kind == FunctionKind::EntryPoint) close_restore_window_on_use();
       bool raised = kind != FunctionKind::Foreign;
@@ -230,10 +235,12 @@ pg_attribute_hot void on_function_event(FmgrHookEventType event, FmgrInfo *flinf
 // nobody alters it, then or later: an alteration (a SET search_path, a
 // disabled trigger, a function added to the extension) would outlive the
 // moment governance starts.
-bool pg_mpa_change_allowed(ObjectAccessType access) {
-  if (running_trusted_code() || approved_statement_running || IsBinaryUpgrade) return true;
-  Oid extension = pg_mpa_extension_oid();
-  if (creating_extension && CurrentExtensionObject == extension) return true;
+bool pg_mpa_change_allowed(ObjectAccessType access, Oid class_id) {
+  if (running_trusted_code() || approved_statement_running || IsBinaryUpgrade || pg_mpa_script_is_running())
+    return true;
+  // ALTER EXTENSION pg_mpa UPDATE sets the extension's version before its
+  // script runs: that row only (what else runs then is judged as ever).
+  if (pg_mpa_update_running && class_id == ExtensionRelationId) return true;
   return access == OAT_DROP && configuration_team() == nullptr;
 }
 
@@ -302,7 +309,7 @@ pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid obj
       !IsBinaryUpgrade && is_look_alike(object_id))
     refuse_look_alike(object_id);  // ALTER FUNCTION ... RENAME TO mpa_verify
   if ((access == OAT_DROP || access == OAT_POST_ALTER) && !is_maintenance(access, arg) &&
-      is_pg_mpa_object(class_id, object_id) && !pg_mpa_change_allowed(access)) {
+      is_pg_mpa_object(class_id, object_id) && !pg_mpa_change_allowed(access, class_id)) {
     ObjectAddress address{class_id, object_id, 0};
     const char *what = access == OAT_DROP ? "dropping" : "altering";
     const char *object = getObjectDescription(&address, false);
@@ -462,7 +469,7 @@ pg_noinline void on_object_created(Oid class_id, Oid object_id, int sub_id, void
   Oid extension = pg_mpa_extension_oid();
   if (!OidIsValid(extension) && !pg_mpa_is_governed()) return;
   // pg_upgrade re-creates pg_mpa's objects one by one, outside its script.
-  if (IsBinaryUpgrade || (creating_extension && OidIsValid(extension) && CurrentExtensionObject == extension)) return;
+  if (IsBinaryUpgrade || pg_mpa_script_is_running()) return;
   const char *reached = reached_by_new_object(class_id, object_id, sub_id);
   if (reached == nullptr) return;
   refuse({psprintf("creating an object in %s", reached), configuration_team(),
@@ -604,8 +611,12 @@ void refuse_move_into_protected_schema(Node *statement) {
 }
 
 void set_approved_statement_running(bool running) { approved_statement_running = running; }
+void set_pg_mpa_update_running(bool running) { pg_mpa_update_running = running; }
 bool approved_statement_is_running() { return approved_statement_running; }
 bool approved_extension_script_is_running() { return approved_statement_running && creating_extension; }
+bool pg_mpa_script_is_running() {
+  return creating_extension && OidIsValid(CurrentExtensionObject) && CurrentExtensionObject == pg_mpa_extension_oid();
+}
 
 void enter_trusted_code() { trusted_depth++; }
 void leave_trusted_code() { trusted_depth--; }

@@ -52,12 +52,26 @@ void refuse_move_into_protected_schema(Node *statement);
 void set_approved_statement_running(bool running);
 bool approved_statement_is_running();
 
+// The gate marks the run of an ALTER EXTENSION pg_mpa UPDATE it let through
+// (no team governs, or its request was approved): PostgreSQL alters the
+// extension (its version) before the script runs, and that is pg_mpa's own
+// change, as the script's are.
+void set_pg_mpa_update_running(bool running);
+
 // Whether the query running now may do what only an approved statement's
 // own work may (write the system catalogs, call the server-file functions):
 // the script of an approved CREATE/ALTER EXTENSION. A query a trigger or a
 // function runs inside an approved statement is not part of what was
 // approved, nor is a query the approved statement itself evaluates.
 bool approved_extension_script_is_running();
+
+// pg_mpa's own extension script is running (CREATE EXTENSION pg_mpa, ALTER
+// EXTENSION pg_mpa UPDATE): pg_mpa's code too. It may change pg_mpa's
+// objects, write its tables and call its internal functions (an upgrade
+// step's data fix and the triggers it fires). Asked only where a change, a
+// write or a call would otherwise be refused: ordinary statements never
+// get there.
+bool pg_mpa_script_is_running();
 
 // Chains the executor permission, function manager and object access hooks
 // (from _PG_init).

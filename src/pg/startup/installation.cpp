@@ -11,7 +11,15 @@
 #include "pg/startup/settings.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "utils/inval.h"
@@ -44,6 +52,30 @@ const Identity &current_identity() {
 
 Oid pg_mpa_extension_oid() { return current_identity().extension; }
 Oid pg_mpa_schema_oid() { return current_identity().schema; }
+
+char *installed_sql_version() {
+  Oid extension = get_extension_oid("pg_mpa", true);
+  if (!OidIsValid(extension)) return nullptr;
+  Relation catalog = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(extension));
+  SysScanDesc scan = systable_beginscan(catalog, ExtensionOidIndexId, true, nullptr, 1, &key);
+  HeapTuple tuple = systable_getnext(scan);
+  char *version = nullptr;
+  bool is_null = true;
+  Datum value = HeapTupleIsValid(tuple)
+                    ? heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(catalog), &is_null)
+                    : Datum(0);
+  if (!is_null) version = text_to_cstring(DatumGetTextPP(value));
+  systable_endscan(scan);
+  table_close(catalog, AccessShareLock);
+  return version;
+}
+
+bool sql_objects_are_current() {
+  const char *installed = installed_sql_version();
+  return installed != nullptr && strcmp(installed, kLibraryVersion) == 0;
+}
 
 void install_installation_cache() { CacheRegisterSyscacheCallback(NAMESPACEOID, forget_identity, 0); }
 

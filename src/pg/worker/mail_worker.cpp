@@ -16,6 +16,7 @@
 #include "pg/boundary/postgres.hpp"
 #include "pg/protection/restore_window.hpp"
 #include "pg/protection/self_protection.hpp"
+#include "pg/startup/installation.hpp"
 #include "pg/startup/settings.hpp"
 #include "pg/shared/shared_state.hpp"
 
@@ -83,7 +84,8 @@ constexpr const char *kSupersedeKeyGoneSql =
 // come first: a code lives minutes, and a flood of requests (any login can
 // make them) must not make it wait behind their mail. A code mail of
 // another key ($3) is never claimed: kSupersedeKeyGoneSql deals with it.
-constexpr const char *kClaimSql =
+// %s: that condition; 0.1's SQL objects have no key ids (codes_carry_key_ids).
+constexpr const char *kClaimSqlFormat =
     "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
     "       lease_until = now() + $2::interval"
     "  FROM (SELECT m.id, c.id AS challenge_id, c.request_id, c.fingerprint, c.approver::oid,"
@@ -91,7 +93,7 @@ constexpr const char *kClaimSql =
     "          FROM mpa.outbox m"
     "          LEFT JOIN mpa.challenge_bindings c ON c.id = m.challenge_id"
     "         WHERE m.status = 'pending' AND m.next_attempt_at <= now() AND m.expires_at > now()"
-    "           AND (m.challenge_id IS NULL OR c.key_id = $3)"
+    "           AND %s"
     "         ORDER BY m.challenge_id IS NULL, m.next_attempt_at, m.id LIMIT $1 FOR UPDATE OF m SKIP LOCKED) due"
     " WHERE o.id = due.id"
     " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
@@ -147,6 +149,24 @@ bool hold_extension() {
   return get_extension_oid("pg_mpa", true) == extension;
 }
 
+// After a package upgrade and restart, this library runs with the SQL
+// objects of the version before until ALTER EXTENSION pg_mpa UPDATE runs
+// (docs/operations.md, "Upgrading"). It works with them (docs/decisions.md,
+// "Upgrades"), and says so in the server log, once per worker: with a team
+// governing pg_mpa the update is a request its approvers must know of.
+void tell_version_mismatch() {
+  static bool checked = false;
+  if (checked) return;
+  checked = true;
+  const char *installed = installed_sql_version();
+  if (installed == nullptr || strcmp(installed, kLibraryVersion) == 0) return;
+  ereport(WARNING,
+          (errmsg("pg_mpa's SQL objects are version %s, its library version %s", installed, kLibraryVersion),
+           errhint("Run ALTER EXTENSION pg_mpa UPDATE in database \"%s\" (once a team governs pg_mpa, request "
+                   "it with mpa_request() first).",
+                   settings::database)));
+}
+
 void commit_transaction() {
   SPI_finish();
   PopActiveSnapshot();
@@ -163,6 +183,13 @@ void execute(const char *sql, int nargs, Oid *types, Datum *values, int expected
   if (rc != expected) elog(ERROR, "pg_mpa mail worker: query failed (%d): %s", rc, sql);
 }
 
+// Whether codes record the key that made them (mpa.challenges.key_id): not
+// with 0.1's SQL objects, which the library runs with between a package
+// upgrade's restart and ALTER EXTENSION pg_mpa UPDATE. Codes are then
+// rendered and claimed as 0.1 did, without that check: the update is
+// approved with them.
+bool codes_carry_key_ids() { return sql_objects_are_current(); }
+
 void reclaim_and_expire(bool reclaim_all) {
   Oid types[1] = {BOOLOID};
   Datum values[1] = {BoolGetDatum(reclaim_all)};
@@ -171,7 +198,7 @@ void reclaim_and_expire(bool reclaim_all) {
   execute(kSupersedeDeadCodesSql, 0, nullptr, nullptr, SPI_OK_UPDATE);
   Oid key_types[1] = {INT8OID};
   Datum key_values[1] = {Int64GetDatum(shared_state()->code_key_id)};
-  execute(kSupersedeKeyGoneSql, 1, key_types, key_values, SPI_OK_SELECT);
+  if (codes_carry_key_ids()) execute(kSupersedeKeyGoneSql, 1, key_types, key_values, SPI_OK_SELECT);
 }
 
 // Claims due rows; copies them into batch_context, which outlives the
@@ -180,7 +207,9 @@ int claim(MailJob **jobs) {
   Oid types[3] = {INT4OID, TEXTOID, INT8OID};
   Datum values[3] = {Int32GetDatum(kBatchSize), CStringGetTextDatum(kLease),
                      Int64GetDatum(shared_state()->code_key_id)};
-  execute(kClaimSql, 3, types, values, SPI_OK_UPDATE_RETURNING);
+  const char *claim_sql =
+      psprintf(kClaimSqlFormat, codes_carry_key_ids() ? "(m.challenge_id IS NULL OR c.key_id = $3)" : "true");
+  execute(claim_sql, 3, types, values, SPI_OK_UPDATE_RETURNING);
 
   int count = static_cast<int>(SPI_processed);
   MemoryContext caller = MemoryContextSwitchTo(batch_context);
@@ -295,6 +324,7 @@ long deliver_due_mail(bool first_round) {
     commit_transaction();
     return kNoExtensionWaitMs;
   }
+  tell_version_mismatch();
   // A backup being restored: nothing of the worker's may take the ids and
   // the places in the audit chain that the restored rows bring. Woken when
   // the window closes, it records the restore before anything else (and
@@ -303,7 +333,9 @@ long deliver_due_mail(bool first_round) {
     commit_transaction();
     return kIdleWaitMs;
   }
-  if (restore_window_closed_since_asked() || first_round)
+  // (0.1's SQL objects have no mpa.finish_restore, nor restores to finish:
+  // a restore installs the current version.)
+  if ((restore_window_closed_since_asked() || first_round) && sql_objects_are_current())
     execute("SELECT mpa.finish_restore()", 0, nullptr, nullptr, SPI_OK_SELECT);
   run_housekeeping();
   reclaim_and_expire(first_round);
