@@ -13,7 +13,13 @@
 #include "pg/gate/statement_description.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_event_trigger.h"
+#include "commands/trigger.h"
+#include "lib/stringinfo.h"
+#include "utils/rel.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid_d.h"
 #include "utils/acl.h"
@@ -418,6 +424,41 @@ void run_pg_mpa_update(PlannedStmt *statement, const char *query, bool read_only
   PG_END_TRY();
 }
 
+// Whether the statement runs one of pg_mpa's own extension scripts.
+bool runs_pg_mpa_script(Node *parsetree) {
+  if (IsA(parsetree, CreateExtensionStmt)) return strcmp(castNode(CreateExtensionStmt, parsetree)->extname, "pg_mpa") == 0;
+  if (IsA(parsetree, AlterExtensionStmt)) return strcmp(castNode(AlterExtensionStmt, parsetree)->extname, "pg_mpa") == 0;
+  return false;
+}
+
+// pg_mpa's own script may change pg_mpa's objects (self_protection), and
+// an event trigger fires inside each of its statements with that right: a
+// function of anyone's (made before governance, or approved for another
+// purpose) could alter pg_mpa for good while it is created or updated
+// (ALTER FUNCTION mpa.… SET search_path). Its scripts run only while no
+// event trigger is enabled, for every role.
+void refuse_pg_mpa_script_beside_event_triggers(Node *parsetree) {
+  if (!runs_pg_mpa_script(parsetree)) return;
+  StringInfoData enabled;
+  initStringInfo(&enabled);
+  Relation catalog = table_open(EventTriggerRelationId, AccessShareLock);
+  SysScanDesc scan = systable_beginscan(catalog, InvalidOid, false, nullptr, 0, nullptr);
+  for (HeapTuple tuple = systable_getnext(scan); HeapTupleIsValid(tuple); tuple = systable_getnext(scan)) {
+    auto *trigger = reinterpret_cast<Form_pg_event_trigger>(GETSTRUCT(tuple));
+    if (trigger->evtenabled == TRIGGER_DISABLED) continue;
+    appendStringInfo(&enabled, "%s%s", enabled.len > 0 ? ", " : "", quote_identifier(NameStr(trigger->evtname)));
+  }
+  systable_endscan(scan);
+  table_close(catalog, AccessShareLock);
+  if (enabled.len == 0) return;
+  refuse({"pg_mpa's extension script beside event triggers", configuration_team(),
+          psprintf("%s is refused while event triggers are enabled: %s", GetCommandTagName(CreateCommandTag(parsetree)),
+                   enabled.data),
+          "pg_mpa's own script may change pg_mpa's objects, and an event trigger would run inside it with that "
+          "right.",
+          "Disable them (ALTER EVENT TRIGGER … DISABLE), run it, then enable them again."});
+}
+
 void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest,
                   QueryCompletion *completion) {
@@ -428,10 +469,8 @@ void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree
   bool approved = check_statement(statement, query);
   // The gate let it through: unprotected (no team governs pg_mpa) or approved.
   Node *parsetree = statement->utilityStmt;
-  UtilityStep step = IsA(parsetree, AlterExtensionStmt) &&
-                             strcmp(castNode(AlterExtensionStmt, parsetree)->extname, "pg_mpa") == 0
-                         ? run_pg_mpa_update
-                         : run_utility;
+  refuse_pg_mpa_script_beside_event_triggers(parsetree);
+  UtilityStep step = IsA(parsetree, AlterExtensionStmt) && runs_pg_mpa_script(parsetree) ? run_pg_mpa_update : run_utility;
   // A statement that needs no approval keeps the mark it runs under (the
   // subcommands of an approved one stay part of it); an approved one may
   // change pg_mpa's own objects (self_protection).

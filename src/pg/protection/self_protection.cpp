@@ -154,9 +154,6 @@ pg_noinline bool write_allowed(const RangeTblEntry *entry, bool ereport_on_viola
             psprintf("Team \"%s\" governs pg_mpa; direct catalog edits could undo what it guards.", team)});
   }
   if (!is_pg_mpa_schema(schema)) return true;
-  // An upgrade step's data fix (sql/upgrade/README.md) is pg_mpa changing
-  // its tables.
-  if (pg_mpa_script_is_running()) return true;
   if (!ereport_on_violation) return false;
   refuse_direct_write(entry->relid, (entry->requiredPerms & ACL_INSERT)   ? "INSERT"
                                     : (entry->requiredPerms & ACL_UPDATE) ? "UPDATE"
@@ -210,8 +207,7 @@ pg_attribute_hot void on_function_event(FmgrHookEventType event, FmgrInfo *flinf
   switch (event) {
     case FHET_START: {
       FunctionKind kind = function_kind(flinfo->fn_oid);
-      if (kind == FunctionKind::Internal && !running_trusted_code() && !pg_mpa_script_is_running())
-        refuse_internal_call(flinfo->fn_oid);
+      if (kind == FunctionKind::Internal && !running_trusted_code()) refuse_internal_call(flinfo->fn_oid);
       // pg_mpa is in use: no restore writes its tables any more.
       if (kind == FunctionKind::EntryPoint) close_restore_window_on_use();
       bool raised = kind != FunctionKind::Foreign;
