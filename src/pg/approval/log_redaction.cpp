@@ -16,7 +16,16 @@ extern "C" {
 namespace mpa::pg {
 namespace {
 
-emit_log_hook_type previous_emit_log_hook = nullptr;
+// EXECUTE of a prepared statement whose text enters a code (the values,
+// code included, are in the EXECUTE's own text).
+bool executes_code_entry(const char *query) {
+  char name[NAMEDATALEN];
+  if (!otp::executed_statement_name(query, name, sizeof name)) return false;
+  PreparedStatement *prepared = FetchPreparedStatement(name, false);
+  return prepared != nullptr && otp::mentions_code_entry(prepared->plansource->query_string);
+}
+
+}  // namespace
 
 // Runs for every log line; the core functions neither allocate nor throw.
 // A line is about a code entry when the query calls a function that takes
@@ -27,17 +36,6 @@ emit_log_hook_type previous_emit_log_hook = nullptr;
 // was submitted (nested statements logged with their parameters by
 // auto_explain or pgaudit). Every six-digit run of such a line is blanked,
 // and the STATEMENT: line that would repeat the query is dropped.
-// Redacts first, then hands the line on: a hook loaded before pg_mpa (a
-// log shipper, an audit extension) never sees a code.
-// EXECUTE of a prepared statement whose text enters a code (the values,
-// code included, are in the EXECUTE's own text).
-bool executes_code_entry(const char *query) {
-  char name[NAMEDATALEN];
-  if (!otp::executed_statement_name(query, name, sizeof name)) return false;
-  PreparedStatement *prepared = FetchPreparedStatement(name, false);
-  return prepared != nullptr && otp::mentions_code_entry(prepared->plansource->query_string);
-}
-
 void redact_codes(ErrorData *edata) {
   keep_event_line_off_client(edata);  // pg_mpa's one log hook serves its event lines too
   bool query_enters_code = otp::mentions_code_entry(debug_query_string) || executes_code_entry(debug_query_string);
@@ -50,14 +48,6 @@ void redact_codes(ErrorData *edata) {
       otp::blank_six_digit_runs(text);
   }
   if (query_enters_code && edata->elevel >= ERROR) code_entry_failed();
-  if (previous_emit_log_hook) previous_emit_log_hook(edata);
-}
-
-}  // namespace
-
-void install_log_redaction() {
-  previous_emit_log_hook = emit_log_hook;
-  emit_log_hook = redact_codes;
 }
 
 }  // namespace mpa::pg

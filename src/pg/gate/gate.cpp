@@ -35,7 +35,9 @@ extern "C" {
 namespace mpa::pg {
 namespace {
 
-ProcessUtility_hook_type previous_process_utility = nullptr;
+// The rest of the ProcessUtility chain after the gate (src/pg/hooks/):
+// the hook installed before pg_mpa's, or PostgreSQL's own.
+ProcessUtility_hook_type rest_of_chain = nullptr;
 
 
 // This statement's own text within a possibly multi-statement string,
@@ -365,17 +367,6 @@ bool check_statement(PlannedStmt *statement, const char *query) {
          psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');", quote_literal_cstr(text)));
 }
 
-void run_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
-                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
-                 DestReceiver *dest, QueryCompletion *completion) {
-  if (previous_process_utility)
-    previous_process_utility(statement, query, read_only_tree, context, params, query_env, dest,
-                             completion);
-  else
-    standard_ProcessUtility(statement, query, read_only_tree, context, params, query_env, dest,
-                            completion);
-}
-
 // Runs a statement that an approved one reached (a trigger's or a
 // function's) as if typed: the approvers voted for the approved statement,
 // not for code that runs inside it. The approved statement's own parts (its
@@ -385,12 +376,9 @@ bool reached_from_approved_statement(ProcessUtilityContext context) {
   return approved_statement_is_running() && context != PROCESS_UTILITY_SUBCOMMAND && !creating_extension;
 }
 
-using UtilityStep = void (*)(PlannedStmt *, const char *, bool, ProcessUtilityContext, ParamListInfo,
-                             QueryEnvironment *, DestReceiver *, QueryCompletion *);
-
 // Runs `step` with the gate's "approved statement running" mark set to
 // `approved`, and puts the previous mark back however it ends.
-void run_marked(bool approved, UtilityStep step, PlannedStmt *statement, const char *query, bool read_only_tree,
+void run_marked(bool approved, ProcessUtility_hook_type step, PlannedStmt *statement, const char *query, bool read_only_tree,
                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
                 DestReceiver *dest, QueryCompletion *completion) {
   bool previous = approved_statement_is_running();
@@ -415,7 +403,7 @@ void run_pg_mpa_update(PlannedStmt *statement, const char *query, bool read_only
   set_pg_mpa_update_running(true);
   PG_TRY();
   {
-    run_utility(statement, query, read_only_tree, context, params, query_env, dest, completion);
+    rest_of_chain(statement, query, read_only_tree, context, params, query_env, dest, completion);
   }
   PG_FINALLY();
   {
@@ -464,13 +452,14 @@ void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree
                   QueryCompletion *completion) {
   // A backup's COPY into pg_mpa's tables: in the restore window, or refused.
   if (IsTransactionState() &&
-      restore_copy(run_utility, statement, query, read_only_tree, context, params, query_env, dest, completion))
+      restore_copy(rest_of_chain, statement, query, read_only_tree, context, params, query_env, dest, completion))
     return;
   bool approved = check_statement(statement, query);
   // The gate let it through: unprotected (no team governs pg_mpa) or approved.
   Node *parsetree = statement->utilityStmt;
   refuse_pg_mpa_script_beside_event_triggers(parsetree);
-  UtilityStep step = IsA(parsetree, AlterExtensionStmt) && runs_pg_mpa_script(parsetree) ? run_pg_mpa_update : run_utility;
+  ProcessUtility_hook_type step =
+      IsA(parsetree, AlterExtensionStmt) && runs_pg_mpa_script(parsetree) ? run_pg_mpa_update : rest_of_chain;
   // A statement that needs no approval keeps the mark it runs under (the
   // subcommands of an approved one stay part of it); an approved one may
   // change pg_mpa's own objects (self_protection).
@@ -480,23 +469,19 @@ void gate_and_run(PlannedStmt *statement, const char *query, bool read_only_tree
     step(statement, query, read_only_tree, context, params, query_env, dest, completion);
 }
 
+}  // namespace
+
 // A statement reached from inside an approved one runs unmarked, and the
 // approved statement is marked again once it returns.
-void gate_process_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
-                          ProcessUtilityContext context, ParamListInfo params,
-                          QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *completion) {
+void gate_utility(ProcessUtility_hook_type run_rest, PlannedStmt *statement, const char *query, bool read_only_tree,
+                  ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+                  DestReceiver *dest, QueryCompletion *completion) {
+  rest_of_chain = run_rest;
   if (reached_from_approved_statement(context))
     run_marked(false, gate_and_run, statement, query, read_only_tree, context, params, query_env, dest,
                completion);
   else
     gate_and_run(statement, query, read_only_tree, context, params, query_env, dest, completion);
-}
-
-}  // namespace
-
-void install_gate() {
-  previous_process_utility = ProcessUtility_hook;
-  ProcessUtility_hook = gate_process_utility;
 }
 
 }  // namespace mpa::pg

@@ -3,9 +3,19 @@
 // transaction (so a statement that fails or rolls back leaves it unspent).
 #pragma once
 
+#include "pg/boundary/postgres.hpp"
+
+extern "C" {
+#include "tcop/utility.h"
+}
+
 namespace mpa::pg {
 
-// Chains pg_mpa into ProcessUtility_hook (from _PG_init).
-void install_gate();
+// pg_mpa's ProcessUtility hook (src/pg/hooks/): judges the utility
+// statement and runs it with `run_rest` (the rest of the chain), or refuses
+// it (MP001).
+void gate_utility(ProcessUtility_hook_type run_rest, PlannedStmt *statement, const char *query, bool read_only_tree,
+                  ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
+                  DestReceiver *dest, QueryCompletion *completion);
 
 }  // namespace mpa::pg

@@ -166,7 +166,7 @@ bool restore_window_closed_since_asked() {
   return pg_atomic_exchange_u32(&shared_state()->restore_window_closed, 0) != 0;
 }
 
-bool restore_copy(RunUtility run, PlannedStmt *statement, const char *query, bool read_only_tree,
+bool restore_copy(ProcessUtility_hook_type run, PlannedStmt *statement, const char *query, bool read_only_tree,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
                   DestReceiver *dest, QueryCompletion *completion) {
   Node *parsetree = statement->utilityStmt;

@@ -56,9 +56,7 @@ bool restore_window_closed_since_asked();
 // (MP001) unless this session's window lets it through, and then runs it
 // with `run` as pg_mpa's own write and records what it restored. Returns
 // whether it handled the statement (false: not a COPY into pg_mpa).
-using RunUtility = void (*)(PlannedStmt *, const char *, bool, ProcessUtilityContext, ParamListInfo,
-                            QueryEnvironment *, DestReceiver *, QueryCompletion *);
-bool restore_copy(RunUtility run, PlannedStmt *statement, const char *query, bool read_only_tree,
+bool restore_copy(ProcessUtility_hook_type run, PlannedStmt *statement, const char *query, bool read_only_tree,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *query_env,
                   DestReceiver *dest, QueryCompletion *completion);
 

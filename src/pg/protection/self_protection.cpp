@@ -60,11 +60,6 @@ extern "C" {
 namespace mpa::pg {
 namespace {
 
-ExecutorCheckPerms_hook_type previous_check_perms = nullptr;
-needs_fmgr_hook_type previous_needs_fmgr = nullptr;
-fmgr_hook_type previous_fmgr = nullptr;
-object_access_hook_type previous_object_access = nullptr;
-
 int trusted_depth = 0;         // pg_mpa's functions and internal SQL running now
 bool trusted_process = false;  // the mail worker
 bool approved_statement_running = false;
@@ -160,71 +155,6 @@ pg_noinline bool write_allowed(const RangeTblEntry *entry, bool ereport_on_viola
                                                                            : "DELETE");
 }
 
-// The hooks that run for every query are marked hot and keep only their
-// fast path inline (what they rarely do is in functions of its own): GCC
-// places them side by side, away from the rest of pg_mpa, so that a query
-// loads few of pg_mpa's cache lines. Callgrind's cache simulation of
-// pgbench -S counted these misses, not instructions, as most of what
-// pg_mpa costs a query (docs/benchmarks.md).
-pg_attribute_hot bool check_permissions(List *range_table, bool ereport_on_violation) {
-  if (previous_check_perms && !previous_check_perms(range_table, ereport_on_violation)) return false;
-  if (running_trusted_code()) return true;
-  ListCell *cell;
-  foreach (cell, range_table) {
-    auto *entry = lfirst_node(RangeTblEntry, cell);
-    bool writes = entry->rtekind == RTE_RELATION && (entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE));
-    if (writes && !write_allowed(entry, ereport_on_violation)) return false;
-  }
-  return true;
-}
-
-pg_attribute_hot bool needs_function_hook(Oid function) {
-  if (previous_needs_fmgr && previous_needs_fmgr(function)) return true;
-  return function_kind(function) != FunctionKind::Foreign;
-}
-
-// Per call (PostgreSQL keeps *private_state with the function's FmgrInfo):
-// whether this call raised the depth. A hook chained before ours (sepgsql)
-// keeps its own state there too: then *private_state points to both, kept
-// in the FmgrInfo's memory (made once, reused by later calls).
-struct ChainedCallState {
-  Datum previous;
-  bool raised;
-};
-
-pg_noinline ChainedCallState *chained_state(FmgrInfo *flinfo, Datum *private_state) {
-  if (*private_state == Datum(0))
-    *private_state = PointerGetDatum(MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(ChainedCallState)));
-  return reinterpret_cast<ChainedCallState *>(DatumGetPointer(*private_state));
-}
-
-pg_attribute_hot void on_function_event(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private_state) {
-  ChainedCallState *chained = nullptr;
-  if (previous_fmgr) {
-    chained = chained_state(flinfo, private_state);
-    previous_fmgr(event, flinfo, &chained->previous);
-  }
-  switch (event) {
-    case FHET_START: {
-      FunctionKind kind = function_kind(flinfo->fn_oid);
-      if (kind == FunctionKind::Internal && !running_trusted_code()) refuse_internal_call(flinfo->fn_oid);
-      // pg_mpa is in use: no restore writes its tables any more.
-      if (kind == FunctionKind::EntryPoint) close_restore_window_on_use();
-      bool raised = kind != FunctionKind::Foreign;
-      if (chained)
-        chained->raised = raised;
-      else
-        *private_state = BoolGetDatum(raised);
-      if (raised) trusted_depth++;
-      break;
-    }
-    case FHET_END:
-    case FHET_ABORT:
-      if (chained ? chained->raised : DatumGetBool(*private_state)) trusted_depth--;
-      break;
-  }
-}
-
 // Changes to pg_mpa's own objects are allowed to pg_mpa itself (its
 // functions, its CREATE/ALTER EXTENSION script, pg_upgrade) and to an
 // approved statement. Anyone may drop pg_mpa while no team governs it;
@@ -292,33 +222,6 @@ bool is_look_alike(Oid function) {
                    "on an approver's search_path, would be called instead of pg_mpa's and see the approver's code.",
                    NameStr(name)),
           "Choose another name."});
-}
-
-// Objects dropped, truncated or altered (DDL, not queries).
-pg_noinline void on_object_change(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
-  if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
-      in_pg_mpa_schema(object_id))
-    refuse_direct_write(object_id, "TRUNCATE");
-  if (!running_trusted_code() && !approved_statement_running)
-    gate_indirect_change(access, class_id, object_id, sub_id, arg);
-  if (access == OAT_POST_ALTER && class_id == ProcedureRelationId && OidIsValid(pg_mpa_extension_oid()) &&
-      !IsBinaryUpgrade && is_look_alike(object_id))
-    refuse_look_alike(object_id);  // ALTER FUNCTION ... RENAME TO mpa_verify
-  if ((access == OAT_DROP || access == OAT_POST_ALTER) && !is_maintenance(access, arg) &&
-      is_pg_mpa_object(class_id, object_id) && !pg_mpa_change_allowed(access, class_id)) {
-    ObjectAddress address{class_id, object_id, 0};
-    const char *what = access == OAT_DROP ? "dropping" : "altering";
-    const char *object = getObjectDescription(&address, false);
-    const char *team = configuration_team();
-    if (team == nullptr)
-      refuse({psprintf("%s %s", what, object), nullptr, psprintf("%s of %s is refused", what, object),
-              "It is one of pg_mpa's own objects: they change only with pg_mpa's own extension scripts (ALTER "
-              "EXTENSION pg_mpa UPDATE)."});
-    refuse({psprintf("%s %s", what, object), team,
-            psprintf("%s of %s requires the approval of team \"%s\"", what, object, team),
-            "It is one of pg_mpa's own objects, and a team governs pg_mpa.",
-            "Ask for approval with mpa_request() for the statement."});
-  }
 }
 
 // What a new catalog row can reach, and where to read it: its schema, the
@@ -453,11 +356,74 @@ const char *reached_by_new_object(Oid class_id, Oid object_id, int sub_id) {
   return extends_builtins ? "a built-in type's casts or a built-in operator family" : nullptr;
 }
 
+}  // namespace
+
+// The hooks that run for every query (src/pg/hooks/) call the functions
+// below, marked hot and keeping only their fast path inline (what they
+// rarely do is in functions of its own): GCC places them side by side, away
+// from the rest of pg_mpa, so that a query loads few of pg_mpa's cache
+// lines. Callgrind's cache simulation of pgbench -S counted these misses,
+// not instructions, as most of what pg_mpa costs a query
+// (docs/benchmarks.md).
+pg_attribute_hot bool check_table_writes(List *range_table, bool ereport_on_violation) {
+  if (running_trusted_code()) return true;
+  ListCell *cell;
+  foreach (cell, range_table) {
+    auto *entry = lfirst_node(RangeTblEntry, cell);
+    bool writes = entry->rtekind == RTE_RELATION && (entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE));
+    if (writes && !write_allowed(entry, ereport_on_violation)) return false;
+  }
+  return true;
+}
+
+pg_attribute_hot bool is_pg_mpa_function(Oid function) { return function_kind(function) != FunctionKind::Foreign; }
+
+pg_attribute_hot bool pg_mpa_call_starts(Oid function) {
+  FunctionKind kind = function_kind(function);
+  if (kind == FunctionKind::Internal && !running_trusted_code()) refuse_internal_call(function);
+  // pg_mpa is in use: no restore writes its tables any more.
+  if (kind == FunctionKind::EntryPoint) close_restore_window_on_use();
+  if (kind == FunctionKind::Foreign) return false;
+  trusted_depth++;
+  return true;
+}
+
+pg_attribute_hot void pg_mpa_call_ends() { trusted_depth--; }
+
+bool trusted_code_is_running() { return running_trusted_code(); }
+
+void refuse_truncate_of_pg_mpa_tables(ObjectAccessType access, Oid class_id, Oid object_id) {
+  if (access == OAT_TRUNCATE && class_id == RelationRelationId && !running_trusted_code() &&
+      in_pg_mpa_schema(object_id))
+    refuse_direct_write(object_id, "TRUNCATE");
+}
+
+void protect_pg_mpa_objects(ObjectAccessType access, Oid class_id, Oid object_id, int, void *arg) {
+  if (access == OAT_POST_ALTER && class_id == ProcedureRelationId && OidIsValid(pg_mpa_extension_oid()) &&
+      !IsBinaryUpgrade && is_look_alike(object_id))
+    refuse_look_alike(object_id);  // ALTER FUNCTION ... RENAME TO mpa_verify
+  if ((access == OAT_DROP || access == OAT_POST_ALTER) && !is_maintenance(access, arg) &&
+      is_pg_mpa_object(class_id, object_id) && !pg_mpa_change_allowed(access, class_id)) {
+    ObjectAddress address{class_id, object_id, 0};
+    const char *what = access == OAT_DROP ? "dropping" : "altering";
+    const char *object = getObjectDescription(&address, false);
+    const char *team = configuration_team();
+    if (team == nullptr)
+      refuse({psprintf("%s %s", what, object), nullptr, psprintf("%s of %s is refused", what, object),
+              "It is one of pg_mpa's own objects: they change only with pg_mpa's own extension scripts (ALTER "
+              "EXTENSION pg_mpa UPDATE)."});
+    refuse({psprintf("%s %s", what, object), team,
+            psprintf("%s of %s requires the approval of team \"%s\"", what, object, team),
+            "It is one of pg_mpa's own objects, and a team governs pg_mpa.",
+            "Ask for approval with mpa_request() for the statement."});
+  }
+}
+
 // Objects created: refused where they would reach into pg_mpa (above),
 // for every role and whether or not a team governs yet (such an object
 // would outlive the moment governance starts), except in pg_mpa's own
 // extension script and in a statement the gate let through as approved.
-pg_noinline void on_object_created(Oid class_id, Oid object_id, int sub_id, void *arg) {
+void refuse_objects_reaching_into_pg_mpa(Oid class_id, Oid object_id, int sub_id, void *arg) {
   auto *created = static_cast<ObjectAccessPostCreate *>(arg);
   // Internal objects (array types, TOAST tables, a foreign key's
   // triggers) come with a user's object that is judged itself.
@@ -473,23 +439,6 @@ pg_noinline void on_object_created(Oid class_id, Oid object_id, int sub_id, void
           "Code attached to pg_mpa's objects would run inside pg_mpa with its trust.",
           "pg_mpa's objects change only with its own extension scripts."});
 }
-
-pg_attribute_hot void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id,
-                                       void *arg) {
-  if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
-  // Every function a query prepares comes here: decided in a switch.
-  if (access == OAT_FUNCTION_EXECUTE) {
-    gate_server_file_function(object_id);
-    return;
-  }
-  if (access == OAT_POST_CREATE) {
-    on_object_created(class_id, object_id, sub_id, arg);
-    return;
-  }
-  on_object_change(access, class_id, object_id, sub_id, arg);
-}
-
-}  // namespace
 
 bool is_pg_mpa_object(Oid class_id, Oid object_id) {
   // pg_mpa's home database, once a team governs pg_mpa, from any database:
@@ -691,15 +640,7 @@ void refuse_governance_beside_unsafe_code() {
           "with the governing team's approval."});
 }
 
-void install_self_protection() {
-  previous_check_perms = ExecutorCheckPerms_hook;
-  ExecutorCheckPerms_hook = check_permissions;
-  previous_needs_fmgr = needs_fmgr_hook;
-  needs_fmgr_hook = needs_function_hook;
-  previous_fmgr = fmgr_hook;
-  fmgr_hook = on_function_event;
-  previous_object_access = object_access_hook;
-  object_access_hook = on_object_access;
+void register_self_protection_caches() {
   CacheRegisterSyscacheCallback(PROCOID, forget_function_kinds, 0);
   CacheRegisterRelcacheCallback(forget_relation_schema, 0);
 }

@@ -20,6 +20,11 @@
 
 #include "pg/boundary/postgres.hpp"
 
+extern "C" {
+#include "catalog/objectaccess.h"
+#include "nodes/pg_list.h"
+}
+
 namespace mpa::pg {
 
 // Whether the object is one of pg_mpa's own (see above): its extension,
@@ -66,16 +71,42 @@ void set_pg_mpa_update_running(bool running);
 bool approved_extension_script_is_running();
 
 // pg_mpa's own extension script is running (CREATE EXTENSION pg_mpa, ALTER
-// EXTENSION pg_mpa UPDATE): pg_mpa's code too. It may change pg_mpa's
-// objects, write its tables and call its internal functions (an upgrade
-// step's data fix and the triggers it fires). Asked only where a change, a
-// write or a call would otherwise be refused: ordinary statements never
-// get there.
+// EXTENSION pg_mpa UPDATE): it may change pg_mpa's objects (no event
+// trigger runs beside it: the gate). Asked only where a change would
+// otherwise be refused: ordinary statements never get there.
 bool pg_mpa_script_is_running();
 
-// Chains the executor permission, function manager and object access hooks
-// (from _PG_init).
-void install_self_protection();
+// What pg_mpa's hooks (src/pg/hooks/) ask of self-protection:
+// ExecutorCheckPerms: whether the query may write the relations it names
+// (pg_mpa's tables only by pg_mpa's code; the catalogs not once governed);
+// raises (MP001) or returns false, as PostgreSQL asks.
+bool check_table_writes(List *range_table, bool ereport_on_violation);
+// needs_fmgr: whether the function is pg_mpa's (its calls are watched).
+bool is_pg_mpa_function(Oid function);
+// fmgr, at the start of a call of a function of pg_mpa's: refuses an
+// internal one called from outside pg_mpa (MP010), closes a restore
+// window at the first use of pg_mpa, and marks pg_mpa's code as running
+// (returns whether it did; pg_mpa_call_ends() undoes it).
+bool pg_mpa_call_starts(Oid function);
+void pg_mpa_call_ends();
+// object_access, OAT_POST_CREATE: refuses (MP001) an object that would
+// reach into pg_mpa (its schema, its tables, its functions replaced, a
+// look-alike of a public function, built-in casts and operator families,
+// pg_catalog once governed).
+void refuse_objects_reaching_into_pg_mpa(Oid class_id, Oid object_id, int sub_id, void *arg);
+// object_access, OAT_TRUNCATE: refuses a TRUNCATE of pg_mpa's tables
+// however reached (MP001).
+void refuse_truncate_of_pg_mpa_tables(ObjectAccessType access, Oid class_id, Oid object_id);
+// object_access, OAT_DROP / OAT_POST_ALTER: refuses a function renamed to a
+// look-alike of a public one, and the drop or alteration of pg_mpa's
+// objects (MP001).
+void protect_pg_mpa_objects(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg);
+// Whether pg_mpa's own code is running (its functions, internal SQL, the
+// worker): what it does is not judged as a stranger's.
+bool trusted_code_is_running();
+
+// Registers the caches self-protection keeps (from _PG_init).
+void register_self_protection_caches();
 
 // Refuses (MP001) to let governance start beside what was made before
 // pg_mpa's rules applied and would outlive them: functions named like its

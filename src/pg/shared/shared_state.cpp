@@ -13,11 +13,9 @@ namespace mpa::pg {
 namespace {
 
 SharedState *state = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
+}  // namespace
 
 void request_shared_memory() {
-  if (previous_request_hook) previous_request_hook();
   RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
   RequestNamedLWLockTranche("pg_mpa", 3);
 }
@@ -27,7 +25,6 @@ void request_shared_memory() {
 // its own, drawn when it started, which it keeps when promoted; so a restart
 // or a failover voids every outstanding code by design.
 void attach_shared_memory() {
-  if (previous_startup_hook) previous_startup_hook();
 
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
   bool found = false;
@@ -61,15 +58,6 @@ void attach_shared_memory() {
     state->all_codes_burned_at = 0;
   }
   LWLockRelease(AddinShmemInitLock);
-}
-
-}  // namespace
-
-void install_shared_state_hooks() {
-  previous_request_hook = shmem_request_hook;
-  shmem_request_hook = request_shared_memory;
-  previous_startup_hook = shmem_startup_hook;
-  shmem_startup_hook = attach_shared_memory;
 }
 
 SharedState *shared_state() { return state; }

@@ -167,9 +167,11 @@ struct SharedState {
   PendingAuditEntry audit_ring[kAuditRingSlots];
 };
 
-// Chains pg_mpa into shmem_request_hook / shmem_startup_hook. Only valid while
-// shared_preload_libraries are processed.
-void install_shared_state_hooks();
+// pg_mpa's shmem_request and shmem_startup hooks (src/pg/hooks/): ask for
+// the shared memory, then create it (in the postmaster, when shared memory
+// is (re)created) and draw the code key.
+void request_shared_memory();
+void attach_shared_memory();
 
 // This backend's pointer to the shared state (attached at backend start).
 SharedState *shared_state();

@@ -1,13 +1,11 @@
 // Library entry point: pg_mpa works only when loaded by the postmaster, since
 // its hooks, shared memory and worker must exist before any session starts.
-#include "pg/worker/mail_worker.hpp"
-#include "pg/gate/gate.hpp"
-#include "pg/startup/installation.hpp"
-#include "pg/approval/log_redaction.hpp"
-#include "pg/protection/self_protection.hpp"
 #include "pg/boundary/postgres.hpp"
+#include "pg/hooks/hooks.hpp"
+#include "pg/protection/self_protection.hpp"
+#include "pg/startup/installation.hpp"
 #include "pg/startup/settings.hpp"
-#include "pg/shared/shared_state.hpp"
+#include "pg/worker/mail_worker.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -24,10 +22,8 @@ void _PG_init(void) {
                      "server, then run CREATE EXTENSION pg_mpa.")));
   }
   mpa::pg::settings::define_all();
-  mpa::pg::install_shared_state_hooks();
-  mpa::pg::install_gate();
-  mpa::pg::install_log_redaction();
+  mpa::pg::install_hooks();
   mpa::pg::install_installation_cache();
-  mpa::pg::install_self_protection();
+  mpa::pg::register_self_protection_caches();
   mpa::pg::register_mail_worker();
 }
