@@ -609,6 +609,30 @@ sub confirm_approver
 	return safe_psql_as($node, $role, "SELECT mpa_confirm_email('$team', '$code')");
 }
 
+# The SCRAM-SHA-256 verifier of $password (ASCII: SASLprep leaves it as it
+# is), as PostgreSQL stores it and as libpq's PQencryptPasswordConn makes
+# it (RFC 5802/7677, 4096 iterations, a random 16-byte salt): what a request
+# carries in place of a clear-text password.
+sub scram_verifier
+{
+	my ($password) = @_;
+	require Digest::SHA;
+	require MIME::Base64;
+	my $salt = join('', map { chr(int(rand(256))) } 1 .. 16);
+	# PBKDF2-HMAC-SHA-256, one block (the key is as long as the hash).
+	my $u = Digest::SHA::hmac_sha256($salt . pack('N', 1), $password);
+	my $salted = $u;
+	for (2 .. 4096)
+	{
+		$u = Digest::SHA::hmac_sha256($u, $password);
+		$salted ^= $u;
+	}
+	my $stored_key = Digest::SHA::sha256(Digest::SHA::hmac_sha256('Client Key', $salted));
+	my $server_key = Digest::SHA::hmac_sha256('Server Key', $salted);
+	my $b64 = sub { MIME::Base64::encode_base64($_[0], '') };
+	return sprintf('SCRAM-SHA-256$4096:%s$%s:%s', $b64->($salt), $b64->($stored_key), $b64->($server_key));
+}
+
 # CPU time (user + system, in clock ticks) a process has used so far.
 sub cpu_ticks
 {

@@ -15,7 +15,8 @@ inline constexpr int kRequestState = MAKE_SQLSTATE('M', 'P', '0', '0', '4');
 // MP007: pg_mpa will not take the statement as written: one statement for
 // two teams' objects, a statement it cannot read the strings of
 // (standard_conforming_strings = off), a prepared transaction holding its
-// state. Another form does what was meant (the HINT says which).
+// state, a request carrying a password. Another form does what was meant
+// (the HINT says which).
 inline constexpr int kNotAsWritten = MAKE_SQLSTATE('M', 'P', '0', '0', '7');
 // MP010: an internal function of pg_mpa called from outside pg_mpa.
 inline constexpr int kInternalFunction = MAKE_SQLSTATE('M', 'P', '0', '1', '0');

@@ -11,6 +11,7 @@
 #include "pg/boundary/sqlstates.hpp"
 #include "pg/gate/standby.hpp"
 #include "pg/gate/statement_description.hpp"
+#include "pg/gate/statement_secrets.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -361,10 +362,15 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   description.fingerprint = statement_fingerprint(text);
   if (spend_approval(description)) return true;
 
+  // A statement with a secret is not requested as typed (mpa_request
+  // refuses it): the hint says what to request instead.
+  const StatementSecret *secret = secret_in_statement(statement->utilityStmt);
   refuse_statement(description, target, team, text,
          "pg_mpa protects this operation: it runs only after the team's approvers have voted for it with "
          "codes mailed to them.",
-         psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');", quote_literal_cstr(text)));
+         secret ? psprintf("A request cannot carry %s. %s", secret->what, secret->hint)
+                : psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');",
+                           quote_literal_cstr(text)));
 }
 
 // Runs a statement that an approved one reached (a trigger's or a

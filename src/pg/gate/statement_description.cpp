@@ -8,6 +8,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/sqlstates.hpp"
 #include "pg/gate/policy_cache.hpp"
+#include "pg/gate/statement_secrets.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -748,6 +749,8 @@ StatementDescription describe_statement_text(const char *text) {
                            list_length(statements)),
                     errhint("Make one request for each statement.")));
   RawStmt *raw = linitial_node(RawStmt, statements);
+  // Before anything is recorded: a request is readable by every role.
+  refuse_request_with_secret(raw->stmt);
   if (const char *function = configuration_call(raw, text)) return describe_configuration_call(function, text);
   return describe(judged_form(raw->stmt), text, true, true);
 }

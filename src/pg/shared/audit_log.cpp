@@ -5,6 +5,7 @@
 
 #include "core/audit_chain.hpp"
 #include "core/audit_export.hpp"
+#include "pg/gate/statement_secrets.hpp"
 #include "pg/shared/at_commit.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/shared/event_log.hpp"
@@ -245,6 +246,9 @@ void audit_configuration(const char *function, const char *call) {
 }
 
 void audit_refusal(const char *what, const char *team, const char *statement) {
+  // Every role reads mpa.audit: passwords the statement gives are masked
+  // (or, for a text that no longer parses, the statement is left out).
+  statement = text_without_secrets(statement);
   JsonField fields[3] = {{"refused", what}, {"team", team}, {"statement", statement}};
   push("refused", 0, json_object(fields, 3, statement ? 2 : -1));
 }
