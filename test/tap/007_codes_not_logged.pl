@@ -61,8 +61,8 @@ like($node->safe_psql('postgres', "SET SESSION AUTHORIZATION bob; SELECT mpa_con
 my $log = slurp_file($node->logfile);
 like($log, qr/mpa_verify\($request, '\*{6}'\)/, 'the verify statements were logged, blanked');
 like($log, qr/mpa_confirm_email\('ops', '\*{6}'\)/, 'the confirmation was logged, blanked');
-unlike($log, qr/\Q$code\E/, 'the first code is not in the log');
-unlike($log, qr/\Q$new_code\E/, 'the code that counted is not in the log');
+unlike($log, MpaTest::code_pattern($code), 'the first code is not in the log');
+unlike($log, MpaTest::code_pattern($new_code), 'the code that counted is not in the log');
 unlike($log, qr/\Q$wrong\E/, 'the wrong code is not in the log');
 like($log, qr/EXECUTE v\($request, '\*{6}'\)/, 'the EXECUTE was logged, blanked');
 unlike($log, qr/\Q$wrong_prepared\E/, 'the code given to EXECUTE is not in the log');

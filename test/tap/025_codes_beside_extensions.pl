@@ -298,7 +298,8 @@ PY
 		$session_auth_code, $held_code, @job_codes)
 	{
 		# (On failure, only the lines holding the code are shown, not the log.)
-		is_deeply([ grep { /\Q$seen\E/ } split /\n/, $log ], [], "$label: code $seen is not in the server log");
+		my $pattern = MpaTest::code_pattern($seen);
+		is_deeply([ grep { $_ =~ $pattern } split /\n/, $log ], [], "$label: code $seen is not in the server log");
 	}
 	# pg_stat_statements keeps a utility statement's text as typed (a DO
 	# block is not normalised); none of pg_mpa's own statements holds a code.

@@ -60,6 +60,10 @@ my %refused = (
 	'subscription URI password' => [
 		q{CREATE SUBSCRIPTION sub CONNECTION 'postgresql://repl:req-s3cret@db1/app' PUBLICATION pub WITH (connect = false)},
 		'a password in its connection string' ]);
+# The worker records each mail it sends in the audit ('mail sent'): the
+# set-up's confirmation mail is delivered before the counts are taken.
+ok(MpaTest::poll_until($node, q{SELECT count(*) = 0 FROM mpa.outbox WHERE status IN ('pending', 'sending')}, 30),
+	'the set-up mail is delivered');
 my $before = $node->safe_psql('postgres', $counts_sql);
 for my $case (sort keys %refused)
 {

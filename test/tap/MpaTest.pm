@@ -463,6 +463,15 @@ sub wait_for_mail_matching
 	}
 }
 
+# A pattern that finds $code in a log or a text as a code: six digits not
+# within a longer number or after a decimal point (a timestamp's
+# microseconds, "23:12:47.741239", may hold the same digits by chance).
+sub code_pattern
+{
+	my ($code) = @_;
+	return qr/(?<![\d.])\Q$code\E(?!\d)/;
+}
+
 # The one-time code of the newest code mail to $address for request
 # $request ("[pg_mpa] your code to ... request #N"), waiting for it (default
 # 20 s); files in $opt{except} are ignored (an older code). In list context
