@@ -30,13 +30,18 @@ CREATE TABLE IF NOT EXISTS mpa.approvers (
 -- operation: a PostgreSQL command tag ('DROP TABLE'); object: 'schema.name',
 -- 'schema.*', '*' or a bare name for objects outside schemas (roles,
 -- databases, settings). The most specific matching policy decides the team.
+-- database: whose objects (NULL: mpa.database's, and for a cluster-wide
+-- operation every database, as in 0.1; '*': every database's; else a
+-- database's name); one policy per operation, object and database
+-- (docs/decisions.md, "Every database").
 CREATE TABLE IF NOT EXISTS mpa.policies (
   id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   operation  text NOT NULL,
   object     text NOT NULL,
   team       text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
   created_at timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (operation, object)
+  database   text,
+  CONSTRAINT policies_operation_object_database_key UNIQUE NULLS NOT DISTINCT (operation, object, database)
 );
 
 CREATE TABLE IF NOT EXISTS mpa.requests (

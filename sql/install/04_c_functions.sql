@@ -19,6 +19,15 @@ CREATE OR REPLACE FUNCTION mpa.canonical_operation(operation text) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_canonical_operation';
 CREATE OR REPLACE FUNCTION mpa.canonical_object(object text) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_canonical_object';
+-- What mpa.policies.database stores for a policy, validated; whether a
+-- policy is published to the other databases, and how many can be
+-- (docs/decisions.md, "Every database").
+CREATE OR REPLACE FUNCTION mpa.policy_database(operation text, database text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_policy_database';
+CREATE OR REPLACE FUNCTION mpa.reaches_other_databases(operation text, database text) RETURNS boolean
+  LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'mpa_reaches_other_databases';
+CREATE OR REPLACE FUNCTION mpa.published_policy_slots() RETURNS integer
+  LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'mpa_published_policy_slots';
 CREATE OR REPLACE FUNCTION mpa.queue_mail(kind text, recipient text, subject text, body text,
                                ttl_seconds int, supersede_key text, challenge_id bigint) RETURNS bigint
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_queue_mail';

@@ -283,15 +283,21 @@ BEGIN
   PERFORM mpa.audit('team dropped', NULL, jsonb_build_object('team', t.name, 'approvers', to_jsonb(removed)));
 END $$;
 
-CREATE OR REPLACE FUNCTION mpa_protect(operation text, object text DEFAULT '*', team text DEFAULT NULL)
+-- database: whose objects (NULL: mpa.database's; '*': every database's;
+-- a name: that database's), docs/decisions.md "Every database". The call
+-- as requested names it only when it is not mpa.database.
+CREATE OR REPLACE FUNCTION mpa_protect(operation text, object text DEFAULT '*', team text DEFAULT NULL,
+                                       database text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
   obj text := mpa.canonical_object(mpa.require(object, 'object'));
+  db text := mpa.policy_database(op, database);
   t mpa.teams;
   first_governor boolean;
 BEGIN
-  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L)', op, obj, team));
+  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L%s)', op, obj, team,
+    CASE WHEN db IS NOT NULL THEN format(', database => %L', db) ELSE '' END));
   IF team IS NULL THEN
     IF (SELECT count(*) FROM mpa.teams) <> 1 THEN
       RAISE EXCEPTION 'name the team that approves % on %', op, obj USING ERRCODE = '22023',
@@ -306,8 +312,16 @@ BEGIN
       USING ERRCODE = 'MP004', HINT = 'Add approvers with mpa_approver_add() first.';
   END IF;
   first_governor := NOT EXISTS (SELECT FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE');
-  INSERT INTO mpa.policies (operation, object, team) VALUES (op, obj, t.name)
-    ON CONFLICT ON CONSTRAINT policies_operation_object_key DO UPDATE SET team = excluded.team;
+  INSERT INTO mpa.policies (operation, object, team, database) VALUES (op, obj, t.name, db)
+    ON CONFLICT ON CONSTRAINT policies_operation_object_database_key DO UPDATE SET team = excluded.team;
+  -- The other databases' gates read the policies that reach them from
+  -- shared memory, which holds so many: refused here, where the DBA sees
+  -- it, rather than left ungated there.
+  IF mpa.reaches_other_databases(op, db) AND (SELECT count(*) FROM mpa.policies p
+      WHERE mpa.reaches_other_databases(p.operation, p.database)) > mpa.published_policy_slots() THEN
+    RAISE EXCEPTION 'more than % policies would reach databases other than this one', mpa.published_policy_slots()
+      USING ERRCODE = 'MP004', HINT = 'Write fewer, broader policies (schema.*, ''*'').';
+  END IF;
   -- Governance starts when this transaction commits: the transaction that
   -- made the first policy on MPA CONFIGURE finishes its set-up
   -- (mpa.governance_begins; mpa.authorize_configuration).
@@ -328,22 +342,30 @@ BEGIN
   END IF;
 END $$;
 
-CREATE OR REPLACE FUNCTION mpa_unprotect(operation text, object text DEFAULT '*')
+CREATE OR REPLACE FUNCTION mpa_unprotect(operation text, object text DEFAULT '*', database text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
   obj text := mpa.canonical_object(mpa.require(object, 'object'));
+  db text := database;
 BEGIN
-  PERFORM mpa.authorize_configuration('mpa_unprotect', format('SELECT mpa_unprotect(%L, %L)', op, obj));
-  DELETE FROM mpa.policies p WHERE p.operation = op AND p.object = obj;
+  -- A policy for a database dropped since can still be removed: only a
+  -- name that stands for mpa.database is normalised (as mpa_protect stores it).
+  IF db IS NOT NULL AND db <> '*' AND EXISTS (SELECT FROM pg_database d WHERE d.datname = db) THEN
+    db := mpa.policy_database(op, db);
+  END IF;
+  PERFORM mpa.authorize_configuration('mpa_unprotect', format('SELECT mpa_unprotect(%L, %L%s)', op, obj,
+    CASE WHEN db IS NOT NULL THEN format(', database => %L', db) ELSE '' END));
+  DELETE FROM mpa.policies p WHERE p.operation = op AND p.object = obj AND p.database IS NOT DISTINCT FROM db;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'no policy protects % on %', op, obj USING ERRCODE = '22023';
+    RAISE EXCEPTION 'no policy protects % on %', op,
+      obj || CASE WHEN db IS NOT NULL THEN format(' in database %s', db) ELSE '' END USING ERRCODE = '22023';
   END IF;
 END $$;
 
 REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, regrole, text),
   mpa_approver_remove(text, regrole), mpa_team_set_threshold(text, int),
-  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text), mpa_unprotect(text, text),
+  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text, text), mpa_unprotect(text, text, text),
   mpa_team_drop(text)
   FROM PUBLIC;
 

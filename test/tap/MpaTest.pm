@@ -353,11 +353,37 @@ sub psql_as
 # own "permission denied", a typo in the test) cannot pass for pg_mpa's.
 sub refusal_as
 {
+	my ($rc, $error) = refusal_and_hint_as(@_);
+	return ($rc, $error);
+}
+
+# refusal_as, also returning the error's HINT ('' when none): for tests of
+# the exact call a refusal tells its user to make.
+sub refusal_and_hint_as
+{
 	my ($node, $role, $sql, %opt) = @_;
 	my ($rc, $out, $err) = psql_as($node, $role, $sql, %opt,
 		extra_params => [ '-v', 'VERBOSITY=verbose', @{ $opt{extra_params} // [] } ]);
 	my ($error) = $err =~ /^(?:psql:\S+: )?ERROR:  (.*?)\r?$/m;
-	return ($rc, $error // '');
+	my ($hint) = $err =~ /^HINT:  (.*?)\r?$/m;
+	return ($rc, $error // '', $hint // '');
+}
+
+# refusal_as in database $opt{dbname}, polled until the error is $expected
+# (or $timeout seconds, default 30, pass): a policy change reaches the other
+# databases when mpa.database's worker publishes it, a moment after its
+# commit. Returns the last error, for the caller to compare.
+sub refusal_once_published
+{
+	my ($node, $role, $sql, $expected, %opt) = @_;
+	my $deadline = time() + ($opt{timeout} // 30);
+	my $error;
+	while (1)
+	{
+		(undef, $error) = refusal_as($node, $role, $sql, %opt);
+		return $error if $error eq $expected || time() >= $deadline;
+		select(undef, undef, undef, 0.1);
+	}
 }
 
 # refusal_as for a session that stays connected ($node->background_psql,

@@ -13,10 +13,13 @@
 #include "pg/mail/outbox.hpp"
 #include "pg/gate/policy_cache.hpp"
 #include "pg/gate/statement_description.hpp"
+#include "pg/shared/shared_state.hpp"
+#include "pg/startup/settings.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_type_d.h"
+#include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "tcop/cmdtag.h"
@@ -138,6 +141,48 @@ MPA_FUNCTION(mpa_canonical_operation) {
 // mpa.canonical_object(text) -> the object pattern in canonical form
 MPA_FUNCTION(mpa_canonical_object) {
   return text_datum(mpa::policy::normalize_pattern(text_argument(fcinfo, 0, "object", kMaxNameBytes)));
+}
+
+// mpa.policy_database(operation, database) -> what mpa.policies.database
+// stores for a policy: NULL for mpa.database's objects (database left out,
+// or named by mpa.database's own name: one spelling per meaning), '*' for
+// every database's, else the name of a database that exists. A policy on
+// what holds in every database (cluster-wide operations, MPA CONFIGURE)
+// takes none (docs/decisions.md, "Every database").
+MPA_FUNCTION(mpa_policy_database) {
+  std::string operation = text_argument(fcinfo, 0, "operation", kMaxNameBytes);
+  if (PG_ARGISNULL(1)) PG_RETURN_NULL();
+  std::string database = text_argument(fcinfo, 1, "database", kMaxNameBytes);
+  if (call_postgres([&operation] { return mpa::pg::policy_holds_in_every_database(operation.c_str()); }))
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue,
+                     "a policy on " + operation + " takes no database: it holds in every database", "",
+                     "Leave database out.");
+  if (database == "*") return text_datum(database);
+  // A database name is 1 to 63 bytes (NAMEDATALEN - 1); a longer one would
+  // be truncated by PostgreSQL into another name.
+  if (database.empty() || database.size() >= NAMEDATALEN || database.find_first_of("\r\n") != std::string::npos)
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "invalid database name", "",
+                     "Name a database of this cluster as pg_database spells it, or '*' for every database.");
+  if (!call_postgres([&database] { return OidIsValid(get_database_oid(database.c_str(), true)); }))
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "database \"" + database + "\" does not exist", "",
+                     "Name a database of this cluster as pg_database spells it, or '*' for every database.");
+  if (database == mpa::pg::settings::database) PG_RETURN_NULL();
+  return text_datum(database);
+}
+
+// mpa.reaches_other_databases(operation, database): whether a policy is
+// published to the other databases' gates (where shared memory holds
+// mpa.published_policy_slots() of them).
+MPA_FUNCTION(mpa_reaches_other_databases) {
+  std::string operation = text_argument(fcinfo, 0, "operation", kMaxNameBytes);
+  PG_RETURN_BOOL(!PG_ARGISNULL(1) || call_postgres([&operation] {
+                   return mpa::pg::policy_holds_in_every_database(operation.c_str());
+                 }));
+}
+
+MPA_FUNCTION(mpa_published_policy_slots) {
+  (void)fcinfo;
+  PG_RETURN_INT32(mpa::pg::kClusterPolicySlots);
 }
 
 // mpa.queue_mail(kind, recipient, subject, body, ttl_seconds, supersede_key, challenge_id)

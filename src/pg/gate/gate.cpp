@@ -17,6 +17,8 @@ extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
 #include "catalog/pg_event_trigger.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
@@ -151,6 +153,20 @@ bool may_change_pg_mpa(Node *parsetree) {
     default:
       return false;
   }
+}
+
+// Outside mpa.database, when more policies reach other databases than
+// shared memory holds, a statement whose command a left-out policy names:
+// which object that policy names is not known here, so it is refused.
+[[noreturn]] void refuse_where_policies_are_missing(const char *operation) {
+  refuse({psprintf("%s where policies are missing", operation), nullptr,
+          psprintf("%s is refused in database \"%s\": more policies reach databases other than \"%s\" than "
+                   "pg_mpa's shared memory holds, and one on %s may be missing here",
+                   operation, get_database_name(MyDatabaseId), settings::database, operation),
+          "pg_mpa fails closed rather than let a statement a policy names run unjudged.",
+          psprintf("In database \"%s\", replace policies for other databases with fewer, broader ones (schema.*, "
+                   "'*').",
+                   settings::database)});
 }
 
 // Refuses the statement (`text`) for want of `team`'s approval, naming the
@@ -336,6 +352,9 @@ bool check_statement(PlannedStmt *statement, const char *query) {
       !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
       !(change != NameChange::None && policies_exist()))
     return false;
+  // Elsewhere than mpa.database, a policy on this command may be among
+  // those shared memory could not hold: fail closed.
+  if (!in_mpa_database() && policy_may_be_missing(operation)) refuse_where_policies_are_missing(operation);
   // Ordinary DDL on relations in schemas no policy names: judged from the
   // names alone, before resolving them.
   constexpr int kMaxNamedRelations = 8;
@@ -351,12 +370,20 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   if (team == nullptr) return false;
   // Cluster-wide operations can be run from any database, but their
   // requests and approvals live in mpa.database: a protected one runs only there.
-  if (!in_mpa_database())
+  if (!in_mpa_database() && policy_holds_in_every_database(description.operation))
     refuse_statement(description, target, team, text,
            psprintf("Its requests and approvals live in database \"%s\"; protected cluster-wide operations "
                     "run only there.",
                     settings::database),
            psprintf("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database));
+  // This database's objects: refused here, requested in mpa.database for
+  // this database (docs/decisions.md, "Every database").
+  if (!in_mpa_database())
+    refuse_statement(description, target, team, text,
+           psprintf("Its requests and approvals live in database \"%s\".", settings::database),
+           psprintf("Connect to database \"%s\" and ask for approval with: SELECT mpa_request(%s, 'why this is "
+                    "needed', database => %s);",
+                    settings::database, quote_literal_cstr(text), quote_literal_cstr(get_database_name(MyDatabaseId))));
   // Nothing is approved or spent on a read-only server.
   if (RecoveryInProgress()) refuse_statement(description, target, team, text, kStandbyRefusalDetail, kStandbyRefusalHint);
   description.fingerprint = statement_fingerprint(text);

@@ -11,6 +11,7 @@
 #include "pg/startup/installation.hpp"
 #include "pg/protection/self_protection.hpp"
 #include "pg/shared/shared_state.hpp"
+#include "pg/startup/settings.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -21,7 +22,9 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace_d.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
+#include "miscadmin.h"
 #include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -39,6 +42,10 @@ struct CachedPolicy {
   char *operation;
   char *object;
   char *team;
+  // mpa.policies.database: nullptr for mpa.database's objects (and, on a
+  // cluster-wide operation, every database), "*" for every database's, or
+  // another database's name (docs/decisions.md, "Every database").
+  char *database;
 };
 
 // Lives in cache_context, which is reset at every reload. Policies are
@@ -50,6 +57,18 @@ struct CachedPolicy {
 MemoryContext cache_context = nullptr;
 CachedPolicy *policies = nullptr;
 int policy_count = 0;
+// In mpa.database, the policies for the objects of other databases (by
+// name, never judged here) and for every database ('*', judged here too,
+// unless one for this database overrides them): published for the other
+// databases' gates.
+CachedPolicy *other_databases_policies = nullptr;
+int other_databases_policy_count = 0;
+// Elsewhere: whether more policies reach other databases than shared
+// memory holds, so that some are missing from this copy. The gate then
+// refuses what a policy could name (published_set_incomplete()).
+bool copy_incomplete = false;
+char (*missing_operations)[kOperationBytes] = nullptr;  // then: the operations of the missing ones
+int missing_operation_count = 0;
 // The distinct operations policies name (sorted), each with its range of
 // policies and whether one of them names everything ('*'; known once the
 // patterns are parsed): a '*' on ALTER SYSTEM must not make every dropped
@@ -119,6 +138,32 @@ bool cluster_wide(const char *operation) {
   return run_cpp([operation] { return policy::is_cluster_wide_operation(operation); });
 }
 
+// This database's name, read once per backend: a database cannot be
+// renamed while anyone is connected to it.
+const char *this_database_name() {
+  static char *name = nullptr;
+  if (name == nullptr) {
+    const char *read = get_database_name(MyDatabaseId);
+    name = MemoryContextStrdup(TopMemoryContext, read != nullptr ? read : "");
+  }
+  return name;
+}
+
+// Whether a published policy (its database as in its slot) is for this
+// database: one on what holds everywhere (""), for every database ("*"),
+// or naming this one.
+bool slot_is_for_this_database(const char *database) {
+  return database[0] == '\0' || std::strcmp(database, "*") == 0 || std::strcmp(database, this_database_name()) == 0;
+}
+
+}  // namespace
+
+bool policy_holds_in_every_database(const char *operation) {
+  return cluster_wide(operation) || strcmp(operation, kConfigureOperation) == 0;
+}
+
+namespace {
+
 void copy_into(char *target, std::size_t size, const char *source) { strlcpy(target, source, size); }
 
 // What was read while this server was a standby, once it no longer is one.
@@ -163,21 +208,36 @@ void publish_policies(uint64 generation, bool read_in_recovery) {
   }
   publish_outline(state->outline);
   int count = 0;
-  for (int i = 0; i < policy_count; i++) {
-    // MPA CONFIGURE too: pg_mpa's settings can be changed from any database.
-    if (!cluster_wide(policies[i].operation) && strcmp(policies[i].operation, kConfigureOperation) != 0)
-      continue;
+  bool complete = true;
+  state->missing_operation_count = 0;
+  // The policies on what holds in every database (cluster-wide operations,
+  // MPA CONFIGURE), then those for other databases or for every one.
+  auto publish = [&](const CachedPolicy &policy) {
     if (count == kClusterPolicySlots) {
-      ereport(WARNING, (errmsg("pg_mpa gates at most %d cluster-wide policies in other databases",
-                               kClusterPolicySlots)));
-      break;
+      // Left out: its operation is listed, for the gates to refuse.
+      complete = false;
+      int &missing = state->missing_operation_count;
+      bool listed = false;
+      for (int i = 0; i < missing && !listed; i++) listed = strcmp(state->missing_operations[i], policy.operation) == 0;
+      if (!listed && missing < kOutlineOperationSlots) copy_into(state->missing_operations[missing++], kOperationBytes, policy.operation);
+      return;
     }
     ClusterPolicy &slot = state->cluster_policies[count++];
-    slot.id = policies[i].id;
-    copy_into(slot.operation, sizeof slot.operation, policies[i].operation);
-    copy_into(slot.object, sizeof slot.object, policies[i].object);
-    copy_into(slot.team, sizeof slot.team, policies[i].team);
-  }
+    slot.id = policy.id;
+    copy_into(slot.database, sizeof slot.database, policy.database != nullptr ? policy.database : "");
+    copy_into(slot.operation, sizeof slot.operation, policy.operation);
+    copy_into(slot.object, sizeof slot.object, policy.object);
+    copy_into(slot.team, sizeof slot.team, policy.team);
+  };
+  for (int i = 0; i < policy_count; i++)
+    if (policies[i].database == nullptr && policy_holds_in_every_database(policies[i].operation)) publish(policies[i]);
+  for (int i = 0; i < other_databases_policy_count; i++) publish(other_databases_policies[i]);
+  if (!complete)
+    ereport(WARNING, (errmsg("more than %d policies reach databases other than \"%s\"", kClusterPolicySlots,
+                             settings::database),
+                      errdetail("In the other databases, every statement a policy could name is refused."),
+                      errhint("Write fewer, broader policies (schema.*, '*').")));
+  state->cluster_policies_complete = complete;
   state->cluster_policy_count = count;
   state->approver_roles_complete = approver_role_count <= kApproverRoleSlots;
   state->approver_role_count = std::min(approver_role_count, kApproverRoleSlots);
@@ -254,15 +314,20 @@ void load_from_table() {
   TupleDesc desc = RelationGetDescr(relation);
   AttrNumber id = attnameAttNum(relation, "id", false), operation = attnameAttNum(relation, "operation", false),
              object = attnameAttNum(relation, "object", false), team = attnameAttNum(relation, "team", false);
+  // 0.1's mpa.policies has no database column: every policy is this
+  // database's (InvalidAttrNumber then).
+  AttrNumber database = attnameAttNum(relation, "database", true);
   MemoryContext caller = MemoryContextSwitchTo(cache_context);
   int capacity = 64;
   policies = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * capacity));
   SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
   for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
     bool is_null;
+    Datum value = database != InvalidAttrNumber ? heap_getattr(row, database, desc, &is_null) : Datum(0);
+    char *database_name = database != InvalidAttrNumber && !is_null ? TextDatumGetCString(value) : nullptr;
     append(policies, policy_count, capacity,
            CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)), text_column(row, desc, operation),
-                        text_column(row, desc, object), text_column(row, desc, team)});
+                        text_column(row, desc, object), text_column(row, desc, team), database_name});
   }
   systable_endscan(scan);
   // The unused part of the last doubling back (10,000 policies: 0.2 MiB);
@@ -274,7 +339,23 @@ void load_from_table() {
   UnregisterSnapshot(snapshot);
 }
 
-// Elsewhere: the cluster-wide policies mpa.database published. Returns the
+// In mpa.database, after load_from_table(): moves the policies for other
+// databases (by name) out of the copy judged here, and copies those for
+// every database, into other_databases_policies, which publish_policies()
+// publishes (whatever of them this copy drops as overridden here).
+void set_aside_other_databases_policies() {
+  other_databases_policies =
+      static_cast<CachedPolicy *>(MemoryContextAlloc(cache_context, sizeof(CachedPolicy) * (policy_count + 1)));
+  int kept = 0;
+  for (int i = 0; i < policy_count; i++) {
+    if (policies[i].database != nullptr) other_databases_policies[other_databases_policy_count++] = policies[i];
+    if (policies[i].database == nullptr || std::strcmp(policies[i].database, "*") == 0) policies[kept++] = policies[i];
+  }
+  policy_count = kept;
+}
+
+// Elsewhere: the policies mpa.database published that are for this
+// database (cluster-wide ones, those for every database, those naming it). Returns the
 // generation they were read at (older than the current one until a backend
 // of mpa.database, at the latest the mail worker, publishes again).
 uint64 load_from_shared_memory() {
@@ -284,13 +365,22 @@ uint64 load_from_shared_memory() {
   // Read before a promotion: used until mpa.database publishes again (its
   // worker does in its first round), but not taken as current.
   if (read_before_promotion(state->cluster_policies_read_in_recovery)) generation = 0;
-  policy_count = state->cluster_policy_count;
-  policies = static_cast<CachedPolicy *>(MemoryContextAllocZero(cache_context, sizeof(CachedPolicy) * (policy_count + 1)));
-  for (int i = 0; i < policy_count; i++) {
+  copy_incomplete = !state->cluster_policies_complete;
+  if (copy_incomplete) {
+    missing_operation_count = state->missing_operation_count;
+    missing_operations = static_cast<char(*)[kOperationBytes]>(
+        MemoryContextAlloc(cache_context, sizeof(state->missing_operations[0]) * (missing_operation_count + 1)));
+    memcpy(missing_operations, state->missing_operations, sizeof(state->missing_operations[0]) * missing_operation_count);
+  }
+  policies = static_cast<CachedPolicy *>(
+      MemoryContextAllocZero(cache_context, sizeof(CachedPolicy) * (state->cluster_policy_count + 1)));
+  for (int i = 0; i < state->cluster_policy_count; i++) {
     const ClusterPolicy &slot = state->cluster_policies[i];
-    policies[i] = CachedPolicy{slot.id, MemoryContextStrdup(cache_context, slot.operation),
-                               MemoryContextStrdup(cache_context, slot.object),
-                               MemoryContextStrdup(cache_context, slot.team)};
+    if (!slot_is_for_this_database(slot.database)) continue;
+    policies[policy_count++] =
+        CachedPolicy{slot.id, MemoryContextStrdup(cache_context, slot.operation),
+                     MemoryContextStrdup(cache_context, slot.object), MemoryContextStrdup(cache_context, slot.team),
+                     slot.database[0] != '\0' ? MemoryContextStrdup(cache_context, slot.database) : nullptr};
   }
   LWLockRelease(state->cluster_policies_lock);
   return generation;
@@ -341,9 +431,41 @@ const char *find_configuring_team() {
   return policies[range->first].team;
 }
 
+// Whether the policy is for every database (database '*').
+bool for_every_database(const CachedPolicy &policy) {
+  return policy.database != nullptr && std::strcmp(policy.database, "*") == 0;
+}
+
+// Same operation and object together, the one for every database last.
+int compare_for_deduplication(const void *a, const void *b) {
+  const auto *left = static_cast<const CachedPolicy *>(a);
+  const auto *right = static_cast<const CachedPolicy *>(b);
+  if (int by = std::strcmp(left->operation, right->operation)) return by;
+  if (int by = std::strcmp(left->object, right->object)) return by;
+  if (for_every_database(*left) != for_every_database(*right)) return for_every_database(*left) ? 1 : -1;
+  return left->id < right->id ? -1 : left->id > right->id ? 1 : 0;
+}
+
+// A policy for this database (named, or mpa.database's own) is more
+// specific than one for every database on the same operation and object:
+// drops the latter from the copy, so that the most specific pattern decides
+// among what is left as it always has.
+void drop_policies_overridden_here() {
+  qsort(policies, policy_count, sizeof(CachedPolicy), compare_for_deduplication);
+  int kept = 0;
+  for (int i = 0; i < policy_count; i++) {
+    bool overridden = kept > 0 && for_every_database(policies[i]) &&
+                      std::strcmp(policies[kept - 1].operation, policies[i].operation) == 0 &&
+                      std::strcmp(policies[kept - 1].object, policies[i].object) == 0;
+    if (!overridden) policies[kept++] = policies[i];
+  }
+  policy_count = kept;
+}
+
 // Sorts the loaded policies and lists the operations they name.
 void index_policies() {
   if (policy_count == 0) return;
+  drop_policies_overridden_here();
   qsort(policies, policy_count, sizeof(CachedPolicy), compare_policies);
   operations = static_cast<OperationRange *>(MemoryContextAlloc(cache_context, sizeof(OperationRange) * policy_count));
   for (int i = 0; i < policy_count; i++) {
@@ -399,6 +521,11 @@ void ensure_fresh() {
   named_schema_oids_valid = false;
   policies = nullptr;
   policy_count = 0;
+  other_databases_policies = nullptr;
+  other_databases_policy_count = 0;
+  copy_incomplete = false;
+  missing_operations = nullptr;
+  missing_operation_count = 0;
   patterns_parsed = false;
   patterns = nullptr;
   operations = nullptr;
@@ -417,9 +544,10 @@ void ensure_fresh() {
   bool in_recovery = RecoveryInProgress();
   copy_read_in_recovery |= in_recovery;
   if (in_recovery) read_for_statement = GetCurrentStatementStartTimestamp();
-  if (here)
+  if (here) {
     load_from_table();
-  else
+    set_aside_other_databases_policies();
+  } else
     loaded = load_from_shared_memory();
   index_policies();
   loaded_generation = loaded;
@@ -527,11 +655,18 @@ void read_policies_anew_in_recovery() {
 
 void refresh_policies() { ensure_fresh(); }
 
+bool policy_may_be_missing(const char *operation) {
+  ensure_fresh();
+  for (int i = 0; i < missing_operation_count; i++)
+    if (std::strcmp(missing_operations[i], operation) == 0) return true;
+  return false;
+}
+
 bool operation_is_protected(const char *operation) {
   if (const PolicyOutline *from = current_outline())
     return bsearch(operation, from->operations, from->operation_count, kOperationBytes, compare_operation_names) !=
            nullptr;
-  return find_operation(operation) != nullptr;
+  return find_operation(operation) != nullptr || (copy_incomplete && policy_may_be_missing(operation));
 }
 
 bool pg_mpa_is_governed() {

@@ -14,6 +14,17 @@
 
 namespace mpa::pg {
 
+// Whether a policy on `operation` holds in every database whatever its
+// database says: a cluster-wide operation (roles, databases, tablespaces,
+// ALTER SYSTEM) or MPA CONFIGURE. Such policies take no database.
+bool policy_holds_in_every_database(const char *operation);
+
+// Outside mpa.database: whether a policy on `operation` may be missing from
+// this database's copy, because more policies reach other databases than
+// shared memory holds. The gate then refuses the statement (fail closed).
+// Must run in a transaction.
+bool policy_may_be_missing(const char *operation);
+
 // Drops the copy (and the outline taken); the next use reloads it.
 void forget_cached_policies();
 

@@ -51,6 +51,8 @@ void attach_shared_memory() {
     state->cluster_policies_generation = 0;
     state->cluster_policies_read_in_recovery = false;
     state->cluster_policy_count = 0;
+    state->cluster_policies_complete = true;
+    state->missing_operation_count = 0;
     state->outline.complete = false;
     memset(state->challenges, 0, sizeof state->challenges);
     memset(state->voters, 0, sizeof state->voters);

@@ -25,17 +25,21 @@ inline constexpr int kAttemptSlots = 4096;
 inline constexpr int kBurnSlots = 1024;
 inline constexpr int kGuessSlots = 1024;
 inline constexpr int kWrongCodesRemembered = 100;  // the largest per-day budget
-inline constexpr int kClusterPolicySlots = 256;
+inline constexpr int kClusterPolicySlots = 1024;  // mpa_protect refuses more (docs/decisions.md, "Every database")
 inline constexpr int kApproverRoleSlots = 1024;
 inline constexpr int kOutlineOperationSlots = 256;  // more than PostgreSQL has command tags
 inline constexpr int kOperationBytes = 64;
 inline constexpr int kAuditRingSlots = 256;
 inline constexpr int kAuditDetailBytes = 1536;
 
-// A policy on a cluster-wide operation (roles, databases, tablespaces,
-// ALTER SYSTEM), copied here so that the gate in every database knows it.
+// A policy that reaches databases other than mpa.database: on a
+// cluster-wide operation (roles, databases, tablespaces, ALTER SYSTEM) or
+// MPA CONFIGURE (database ""), or for the objects of another database (its
+// name) or of every one ("*"). Copied here so that the gate in every
+// database knows it.
 struct ClusterPolicy {
   int64 id;
+  char database[NAMEDATALEN];
   char operation[kOperationBytes];
   char object[200];
   char team[64];
@@ -149,7 +153,15 @@ struct SharedState {
   // and are not used (policy_cache.cpp).
   bool cluster_policies_read_in_recovery;
   int cluster_policy_count;
+  // False when more policies reach other databases than the slots hold
+  // (mpa_protect refuses that many; a restore may bring them): the gate
+  // elsewhere then refuses what those policies could name (fail closed).
+  bool cluster_policies_complete;
   ClusterPolicy cluster_policies[kClusterPolicySlots];
+  // When not complete: the distinct operations of the policies left out
+  // (sorted; all of them, since there are fewer operations than slots).
+  int missing_operation_count;
+  char missing_operations[kOutlineOperationSlots][kOperationBytes];
   // Published with them, at the same generation (see policy_cache.cpp).
   PolicyOutline outline;
   // The roles that are approvers (distinct, sorted), for the gate of every

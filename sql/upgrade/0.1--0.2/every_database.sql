@@ -1,0 +1,14 @@
+-- Every database of the cluster (#19): the schema's part of the upgrade
+-- from 0.1 (the functions come from sql/install/; docs/decisions.md,
+-- "Every database").
+
+-- Whose objects a policy names: NULL keeps 0.1's meaning (mpa.database's,
+-- and for a cluster-wide operation every database), so no row changes.
+ALTER TABLE mpa.policies ADD COLUMN database text;
+ALTER TABLE mpa.policies DROP CONSTRAINT policies_operation_object_key;
+ALTER TABLE mpa.policies ADD CONSTRAINT policies_operation_object_database_key
+  UNIQUE NULLS NOT DISTINCT (operation, object, database);
+
+-- mpa_protect and mpa_unprotect gained their database argument.
+DROP FUNCTION mpa_protect(text, text, text);
+DROP FUNCTION mpa_unprotect(text, text);
