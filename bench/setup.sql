@@ -30,12 +30,30 @@ SELECT mpa_protect(op, obj, 'bench') FROM (
   UNION ALL SELECT 'DROP SCHEMA', format('prod_%s', i) FROM generate_series(0, 19) i
   UNION ALL SELECT unnest(ARRAY['ALTER SYSTEM', 'DROP DATABASE', 'DROP ROLE', 'ALTER ROLE', 'DROP TABLESPACE']), '*'
 ) p;
+-- The same 1,000 policies' object patterns, but for the objects of another
+-- database (bench/lib.sh's BENCH_OTHER_DB, psql variable other_db), whose
+-- gate reads them from shared memory (issue #19). Cluster-wide operations
+-- take no database: they are the 5 above, which hold there already.
+SELECT mpa_protect(op, obj, 'bench', database => :'other_db') FROM (
+            SELECT 'DROP TABLE' AS op, 'approval.*' AS obj
+  UNION ALL SELECT 'DROP TABLE', 'scale.*'
+  UNION ALL SELECT 'DROP TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 400) i
+  UNION ALL SELECT 'TRUNCATE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 252) i
+  UNION ALL SELECT 'ALTER TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 199) i
+  UNION ALL SELECT 'DROP INDEX', format('prod_%s.i_%s', i / 10, i % 10) FROM generate_series(0, 49) i
+  UNION ALL SELECT 'DROP FUNCTION', format('prod_%s.f_%s', i / 10, i % 10) FROM generate_series(0, 49) i
+  UNION ALL SELECT 'DROP VIEW', format('prod_%s.v_%s', i / 10, i % 10) FROM generate_series(0, 23) i
+  UNION ALL SELECT 'DROP SCHEMA', format('prod_%s', i) FROM generate_series(0, 19) i
+) p;
 SELECT mpa_protect('MPA CONFIGURE', '*', 'bench');   -- from here on, 'bench' governs pg_mpa
 
 DO $$
 BEGIN
-  IF (SELECT count(*) FROM mpa.policies) <> 1000 THEN
-    RAISE EXCEPTION 'expected 1000 policies, found %', (SELECT count(*) FROM mpa.policies);
+  IF (SELECT count(*) FROM mpa.policies WHERE database IS NULL) <> 1000
+     OR (SELECT count(*) FROM mpa.policies WHERE database IS NOT NULL) <> 1000 THEN
+    RAISE EXCEPTION 'expected 1000 policies for mpa.database and 1000 for another database, found % and %',
+      (SELECT count(*) FROM mpa.policies WHERE database IS NULL),
+      (SELECT count(*) FROM mpa.policies WHERE database IS NOT NULL);
   END IF;
 END $$;
 
