@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS mpa.requests (
   threshold      integer NOT NULL,       -- the team's threshold when requested
   requester      regrole NOT NULL,       -- the authenticated (session) role
   state          text NOT NULL DEFAULT 'pending'
-                 CHECK (state IN ('pending', 'approved', 'executed', 'rejected', 'expired', 'cancelled')),
+                 CHECK (state IN ('pending', 'approved', 'executing', 'executed', 'rejected', 'expired', 'cancelled')),
   created_at     timestamptz NOT NULL DEFAULT now(),
   expires_at     timestamptz NOT NULL,
   decided_at     timestamptz,
@@ -81,7 +81,24 @@ CREATE TABLE IF NOT EXISTS mpa.requests (
   -- sorted, as approvers were shown it. Execution finds the same or is
   -- refused.
   cascade_classes oid[] NOT NULL DEFAULT '{}',
-  cascade_oids    oid[] NOT NULL DEFAULT '{}'
+  cascade_oids    oid[] NOT NULL DEFAULT '{}',
+  -- A request for another database's objects (docs/decisions.md, "Every
+  -- database"): that database's name and OID when it was requested (a
+  -- dropped and re-created database of the same name is another one);
+  -- NULL for mpa.database's own and for cluster-wide operations.
+  database        text,
+  database_oid    oid,
+  CONSTRAINT requests_database_named CHECK ((database IS NULL) = (database_oid IS NULL)),
+  -- What the statement also removes, described there: OIDs of another
+  -- database mean nothing to pg_describe_object here. NULL at home.
+  cascade_descriptions text[],
+  -- Execution in another database is claimed before it runs: state
+  -- 'executing' names the transaction that runs it there; its commit makes
+  -- the request executed, its abort (a crash too) approved again. The xid
+  -- stays as the record of which transaction ran it.
+  executing_xid   xid8,
+  executing_since timestamptz,
+  CONSTRAINT requests_executing_has_xid CHECK (state <> 'executing' OR executing_xid IS NOT NULL)
 );
 CREATE INDEX IF NOT EXISTS requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX IF NOT EXISTS requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';

@@ -268,7 +268,7 @@ BEGIN
       HINT = 'Give its policies to another team with mpa_protect(), or remove them with mpa_unprotect(), first.';
   END IF;
   SELECT count(*), min('#' || r.id) INTO named, example FROM mpa.requests r
-   WHERE r.team = t.name AND (r.state IN ('pending', 'approved')
+   WHERE r.team = t.name AND (r.state IN ('pending', 'approved', 'executing')
          OR EXISTS (SELECT FROM mpa.temporary_grants g WHERE g.request_id = r.id AND g.revoked_at IS NULL));
   IF named > 0 THEN
     RAISE EXCEPTION 'team "%" has % open % (%), or temporary grants in force', t.name, named,

@@ -68,7 +68,7 @@ BEGIN
   EXECUTE format('SELECT count(*) FROM mpa.%I', relname) INTO restored_rows;
   IF relname = 'requests' THEN
     WITH e AS (UPDATE mpa.requests SET state = 'expired', decided_at = now()
-                WHERE state IN ('pending', 'approved') RETURNING id)
+                WHERE state IN ('pending', 'approved', 'executing') RETURNING id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ended FROM e;
   ELSIF relname = 'challenges' THEN
     WITH e AS (UPDATE mpa.challenges SET state = 'expired' WHERE state = 'open' RETURNING id)

@@ -12,3 +12,17 @@ ALTER TABLE mpa.policies ADD CONSTRAINT policies_operation_object_database_key
 -- mpa_protect and mpa_unprotect gained their database argument.
 DROP FUNCTION mpa_protect(text, text, text);
 DROP FUNCTION mpa_unprotect(text, text);
+
+-- Requests for another database's objects, and their execution claimed
+-- there (the state 'executing').
+ALTER TABLE mpa.requests DROP CONSTRAINT requests_state_check,
+  ADD CONSTRAINT requests_state_check
+    CHECK (state IN ('pending', 'approved', 'executing', 'executed', 'rejected', 'expired', 'cancelled'));
+ALTER TABLE mpa.requests
+  ADD COLUMN database text,
+  ADD COLUMN database_oid oid,
+  ADD CONSTRAINT requests_database_named CHECK ((database IS NULL) = (database_oid IS NULL)),
+  ADD COLUMN cascade_descriptions text[],
+  ADD COLUMN executing_xid xid8,
+  ADD COLUMN executing_since timestamptz,
+  ADD CONSTRAINT requests_executing_has_xid CHECK (state <> 'executing' OR executing_xid IS NOT NULL);
