@@ -54,6 +54,6 @@ void serve_database_task(Datum segment, DatabaseTaskBody body);
   static void name##_body(StringInfo input, StringInfo output);                 \
   extern "C" {                                                                  \
   PGDLLEXPORT void name(Datum segment);                                         \
-  void name(Datum segment) { mpa::pg::serve_database_task(segment, name##_body); } \
+  void name(Datum segment) { mpa::pg::serve_database_task(segment, name##_body); }  \
   }                                                                             \
-  static void name##_body(StringInfo input, StringInfo output)
+  static void name##_body
