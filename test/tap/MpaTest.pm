@@ -358,7 +358,8 @@ sub refusal_as
 }
 
 # refusal_as, also returning the error's HINT ('' when none): for tests of
-# the exact call a refusal tells its user to make.
+# the exact call a refusal tells its user to make; and, fourth, its DETAIL
+# ('' when none), for tests of the reason it gives.
 sub refusal_and_hint_as
 {
 	my ($node, $role, $sql, %opt) = @_;
@@ -366,7 +367,8 @@ sub refusal_and_hint_as
 		extra_params => [ '-v', 'VERBOSITY=verbose', @{ $opt{extra_params} // [] } ]);
 	my ($error) = $err =~ /^(?:psql:\S+: )?ERROR:  (.*?)\r?$/m;
 	my ($hint) = $err =~ /^HINT:  (.*?)\r?$/m;
-	return ($rc, $error // '', $hint // '');
+	my ($detail) = $err =~ /^DETAIL:  (.*?)\r?$/m;
+	return ($rc, $error // '', $hint // '', $detail // '');
 }
 
 # refusal_as in database $opt{dbname}, polled until the error is $expected

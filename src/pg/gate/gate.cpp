@@ -155,6 +155,14 @@ bool may_change_pg_mpa(Node *parsetree) {
   }
 }
 
+// DROP DATABASE and ALTER DATABASE ... RENAME take a database's objects
+// away from the policies that name the database (docs/decisions.md, "Every
+// database"), whatever those policies' operations.
+bool takes_database_objects(Node *parsetree) {
+  return IsA(parsetree, DropdbStmt) ||
+         (IsA(parsetree, RenameStmt) && castNode(RenameStmt, parsetree)->renameType == OBJECT_DATABASE);
+}
+
 // Outside mpa.database, when more policies reach other databases than
 // shared memory holds, a statement whose command a left-out policy names:
 // which object that policy names is not known here, so it is refused.
@@ -350,11 +358,15 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   const char *replacing = operation_when_replacing(parsetree);
   if (!operation_is_protected(operation) && !(replacing != nullptr && operation_is_protected(replacing)) &&
       !(governed && may_change_pg_mpa(parsetree)) && !changes_setup &&
-      !(change != NameChange::None && policies_exist()))
+      !(change != NameChange::None && policies_exist()) &&
+      !(takes_database_objects(parsetree) && policies_name_databases()))
     return false;
-  // Elsewhere than mpa.database, a policy on this command may be among
-  // those shared memory could not hold: fail closed.
-  if (!in_mpa_database() && policy_may_be_missing(operation)) refuse_where_policies_are_missing(operation);
+  // Elsewhere than mpa.database, a policy on this command (or, for a
+  // database's drop or rename, for that database) may be among those shared
+  // memory could not hold: fail closed.
+  if (!in_mpa_database() && (policy_may_be_missing(operation) ||
+                             (takes_database_objects(parsetree) && database_policies_may_be_missing())))
+    refuse_where_policies_are_missing(operation);
   // Ordinary DDL on relations in schemas no policy names: judged from the
   // names alone, before resolving them.
   constexpr int kMaxNamedRelations = 8;
@@ -366,16 +378,25 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   StatementDescription description = describe_parsed_statement(parsetree, text);
   if (is_pg_mpa_script_statement(description)) return false;
   int target = -1;
-  const char *team = approving_team(description, &target);
+  // why: set when the team's policies are not on the statement's own
+  // operation (a database's drop or rename, for its objects' policies).
+  const char *why = nullptr;
+  const char *team = approving_team(description, &target, &why);
   if (team == nullptr) return false;
   // Cluster-wide operations can be run from any database, but their
-  // requests and approvals live in mpa.database: a protected one runs only there.
+  // requests and approvals live in mpa.database: a protected one runs only
+  // there. (A statement with a secret cannot be requested as typed: the
+  // HINT in mpa.database says what to request instead.)
   if (!in_mpa_database() && policy_holds_in_every_database(description.operation))
     refuse_statement(description, target, team, text,
-           psprintf("Its requests and approvals live in database \"%s\"; protected cluster-wide operations "
+           psprintf("%s%sIts requests and approvals live in database \"%s\"; protected cluster-wide operations "
                     "run only there.",
-                    settings::database),
-           psprintf("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database));
+                    why != nullptr ? why : "", why != nullptr ? " " : "", settings::database),
+           secret_in_statement(statement->utilityStmt) != nullptr
+               ? psprintf("Connect to database \"%s\" and ask for approval with mpa_request().", settings::database)
+               : psprintf("Connect to database \"%s\" and ask for approval with: SELECT mpa_request(%s, 'why this "
+                          "is needed');",
+                          settings::database, quote_literal_cstr(text)));
   // This database's objects: refused here, requested in mpa.database for
   // this database (docs/decisions.md, "Every database").
   if (!in_mpa_database())
@@ -393,8 +414,9 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   // refuses it): the hint says what to request instead.
   const StatementSecret *secret = secret_in_statement(statement->utilityStmt);
   refuse_statement(description, target, team, text,
-         "pg_mpa protects this operation: it runs only after the team's approvers have voted for it with "
-         "codes mailed to them.",
+         why != nullptr ? why
+                        : "pg_mpa protects this operation: it runs only after the team's approvers have voted for it "
+                          "with codes mailed to them.",
          secret ? psprintf("A request cannot carry %s. %s", secret->what, secret->hint)
                 : psprintf("Ask for approval with: SELECT mpa_request(%s, 'why this is needed');",
                            quote_literal_cstr(text)));

@@ -21,6 +21,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_database_d.h"
 #include "catalog/pg_namespace_d.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -67,6 +68,11 @@ int other_databases_policy_count = 0;
 // memory holds, so that some are missing from this copy. The gate then
 // refuses what a policy could name (published_set_incomplete()).
 bool copy_incomplete = false;
+// Elsewhere: whether a published policy names a database (any, '*'
+// included), found at load: DROP DATABASE and ALTER DATABASE ... RENAME are
+// judged by the policies for the database they name, which this copy
+// leaves out unless it is this one (docs/decisions.md, "Every database").
+bool databases_named = false;
 char (*missing_operations)[kOperationBytes] = nullptr;  // then: the operations of the missing ones
 int missing_operation_count = 0;
 // The distinct operations policies name (sorted), each with its range of
@@ -376,6 +382,7 @@ uint64 load_from_shared_memory() {
       MemoryContextAllocZero(cache_context, sizeof(CachedPolicy) * (state->cluster_policy_count + 1)));
   for (int i = 0; i < state->cluster_policy_count; i++) {
     const ClusterPolicy &slot = state->cluster_policies[i];
+    databases_named |= slot.database[0] != '\0';
     if (!slot_is_for_this_database(slot.database)) continue;
     policies[policy_count++] =
         CachedPolicy{slot.id, MemoryContextStrdup(cache_context, slot.operation),
@@ -450,17 +457,20 @@ int compare_for_deduplication(const void *a, const void *b) {
 // specific than one for every database on the same operation and object:
 // drops the latter from the copy, so that the most specific pattern decides
 // among what is left as it always has.
-void drop_policies_overridden_here() {
-  qsort(policies, policy_count, sizeof(CachedPolicy), compare_for_deduplication);
+// Returns how many of `items` are kept (moved to its front).
+int drop_overridden(CachedPolicy *items, int count) {
+  qsort(items, count, sizeof(CachedPolicy), compare_for_deduplication);
   int kept = 0;
-  for (int i = 0; i < policy_count; i++) {
-    bool overridden = kept > 0 && for_every_database(policies[i]) &&
-                      std::strcmp(policies[kept - 1].operation, policies[i].operation) == 0 &&
-                      std::strcmp(policies[kept - 1].object, policies[i].object) == 0;
-    if (!overridden) policies[kept++] = policies[i];
+  for (int i = 0; i < count; i++) {
+    bool overridden = kept > 0 && for_every_database(items[i]) &&
+                      std::strcmp(items[kept - 1].operation, items[i].operation) == 0 &&
+                      std::strcmp(items[kept - 1].object, items[i].object) == 0;
+    if (!overridden) items[kept++] = items[i];
   }
-  policy_count = kept;
+  return kept;
 }
+
+void drop_policies_overridden_here() { policy_count = drop_overridden(policies, policy_count); }
 
 // Sorts the loaded policies and lists the operations they name.
 void index_policies() {
@@ -524,6 +534,7 @@ void ensure_fresh() {
   other_databases_policies = nullptr;
   other_databases_policy_count = 0;
   copy_incomplete = false;
+  databases_named = false;
   missing_operations = nullptr;
   missing_operation_count = 0;
   patterns_parsed = false;
@@ -821,10 +832,119 @@ const char *governing_team(const StatementDescription &description, int *target_
   return team;
 }
 
-const char *approving_team(const StatementDescription &description, int *target_index) {
+bool policies_name_databases() {
+  ensure_fresh();
+  if (in_mpa_database()) return other_databases_policy_count > 0;
+  return databases_named || copy_incomplete;
+}
+
+bool database_policies_may_be_missing() {
+  ensure_fresh();
+  return copy_incomplete;
+}
+
+namespace {
+
+int compare_policy_ids(const void *a, const void *b) {
+  int64 left = static_cast<const CachedPolicy *>(a)->id, right = static_cast<const CachedPolicy *>(b)->id;
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+// The policies for the objects of database `name` and, with
+// `every_database`, those for every database ('*') that no policy naming
+// it overrides (same operation and object), by id, in the caller's memory.
+// In mpa.database from other_databases_policies; elsewhere from every
+// published slot, not this backend's copy, which keeps only this
+// database's. After ensure_fresh().
+CachedPolicy *policies_for_database(const char *name, bool every_database, int *count) {
+  auto wanted = [name, every_database](const char *database) {
+    return std::strcmp(database, name) == 0 || (every_database && std::strcmp(database, "*") == 0);
+  };
+  *count = 0;
+  CachedPolicy *found;
+  if (in_mpa_database()) {
+    found = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * (other_databases_policy_count + 1)));
+    for (int i = 0; i < other_databases_policy_count; i++)
+      if (wanted(other_databases_policies[i].database)) found[(*count)++] = other_databases_policies[i];
+  } else {
+    SharedState *state = shared_state();
+    LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
+    found = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * (state->cluster_policy_count + 1)));
+    for (int i = 0; i < state->cluster_policy_count; i++) {
+      const ClusterPolicy &slot = state->cluster_policies[i];
+      if (slot.database[0] == '\0' || !wanted(slot.database)) continue;
+      found[(*count)++] = CachedPolicy{slot.id, pstrdup(slot.operation), pstrdup(slot.object), pstrdup(slot.team),
+                                       pstrdup(slot.database)};
+    }
+    LWLockRelease(state->cluster_policies_lock);
+  }
+  *count = drop_overridden(found, *count);
+  qsort(found, *count, sizeof(CachedPolicy), compare_policy_ids);
+  return found;
+}
+
+// "policies for database \"billing\"" or "policies for every database ('*')".
+const char *policies_for_what(const CachedPolicy &policy) {
+  return for_every_database(policy) ? "policies for every database ('*')"
+                                    : psprintf("policies for database \"%s\"", policy.database);
+}
+
+// DROP DATABASE and ALTER DATABASE ... RENAME of a database other than
+// mpa.database take its objects away from the policies that name them by
+// the database's name: the team of those policies (for a drop, also of the
+// policies for every database, '*': the drop removes what they protect
+// there; a rename leaves those in force). Several teams: MP007, as for one
+// statement on two teams' objects. mpa.database itself is left out: its
+// drop or rename is one of pg_mpa's own objects', which the configuration
+// team governs (governing_team), and without one DROP EXTENSION is as free.
+// *reason: why, for the refusal's DETAIL.
+const char *team_for_objects_of_database(const StatementDescription &description, int *target_index,
+                                         const char **reason) {
+  bool drop = std::strcmp(description.operation, "DROP DATABASE") == 0;
+  bool rename = std::strcmp(description.operation, "ALTER DATABASE") == 0 && description.name_change == NameChange::Rename;
+  if ((!drop && !rename) || description.target_count != 1) return nullptr;
+  const StatementTarget &target = description.targets[0];
+  if (target.class_id != DatabaseRelationId || !OidIsValid(target.object_id)) return nullptr;
+  const char *name = get_database_name(target.object_id);
+  if (name == nullptr || std::strcmp(name, settings::database) == 0) return nullptr;
+  ensure_fresh();
+  int count = 0;
+  CachedPolicy *found = policies_for_database(name, drop, &count);
+  if (count == 0) return nullptr;
+  const CachedPolicy &first = found[0];
+  for (int i = 1; i < count; i++) {
+    if (std::strcmp(found[i].team, first.team) == 0) continue;
+    ereport(ERROR,
+            (errcode(sqlstates::kNotAsWritten),
+             errmsg("%s on %s needs the approval of two teams (\"%s\" and \"%s\")", description.operation,
+                    target.name, first.team, found[i].team),
+             errdetail("Database \"%s\" holds objects that %s of team \"%s\" (%s on %s) and %s of team \"%s\" "
+                       "(%s on %s) protect.",
+                       name, policies_for_what(first), first.team, first.operation, first.object,
+                       policies_for_what(found[i]), found[i].team, found[i].operation, found[i].object),
+             errhint("Protect the statement itself, whose policy then decides (SELECT mpa_protect(%s, %s, "
+                     "'<team>');), or remove one team's policies for the database first.",
+                     quote_literal_cstr(description.operation), quote_literal_cstr(name))));
+  }
+  *target_index = 0;
+  if (reason != nullptr)
+    *reason = psprintf("Database \"%s\" holds objects that %s of team \"%s\" protect (%s on %s); %s.", name,
+                       policies_for_what(first), first.team, first.operation, first.object,
+                       drop ? "dropping the database removes them"
+                            : "renaming the database takes them away from those policies, which name it");
+  return pstrdup(first.team);
+}
+
+}  // namespace
+
+const char *approving_team(const StatementDescription &description, int *target_index, const char **reason) {
+  if (reason != nullptr) *reason = nullptr;
   const char *team = governing_team(description, target_index);
-  if (team != nullptr || description.name_change == NameChange::None) return team;
-  return team_guarding_names(description, description.name_change == NameChange::Move, target_index);
+  if (team != nullptr) return team;
+  if (description.name_change != NameChange::None &&
+      (team = team_guarding_names(description, description.name_change == NameChange::Move, target_index)) != nullptr)
+    return team;
+  return team_for_objects_of_database(description, target_index, reason);
 }
 
 }  // namespace mpa::pg

@@ -67,9 +67,26 @@ const char *governing_team(const StatementDescription &description, int *target_
 
 // The team whose approval the statement needs: its governing team, else,
 // for a statement renaming, moving or re-owning objects, the team of a
-// policy it would take an object away from. nullptr: no approval needed.
-// The gate and mpa_request() both ask this. PostgreSQL-style.
-const char *approving_team(const StatementDescription &description, int *target_index);
+// policy it would take an object away from, else, for DROP DATABASE and
+// ALTER DATABASE ... RENAME of a database other than mpa.database, the team
+// of the policies for its objects (docs/decisions.md, "Every database";
+// two teams there: MP007). nullptr: no approval needed. *reason (if given)
+// is then why, when the statement's own operation does not say it (a
+// sentence for a DETAIL), else nullptr. The gate and mpa_request() both ask
+// this. PostgreSQL-style.
+const char *approving_team(const StatementDescription &description, int *target_index,
+                           const char **reason = nullptr);
+
+// Whether a policy names a database other than mpa.database, or every
+// database ('*'): only then can DROP DATABASE or ALTER DATABASE ... RENAME
+// take a policy's objects away. Loads this backend's copy (those statements
+// are rare). Must run in a transaction.
+bool policies_name_databases();
+
+// Outside mpa.database: whether some policies for other databases are
+// missing from shared memory (more than it holds), so that a database's
+// drop or rename cannot be judged here. Must run in a transaction.
+bool database_policies_may_be_missing();
 
 // False when no policy on `operation` can name an object in this schema:
 // none on it names the schema or everything ('*'). Lets the object access
