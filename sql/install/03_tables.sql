@@ -201,7 +201,8 @@ GRANT SELECT (id, request_id, team, approver, decision, state, created_at, expir
 CREATE OR REPLACE VIEW mpa.pending WITH (security_barrier) AS
   SELECT r.id, r.operation, r.object, r.statement, r.justification, r.requester, r.team,
          r.threshold, r.created_at, r.expires_at,
-         (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
+         (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
+         r.database
     FROM mpa.requests r
    WHERE r.state = 'pending' AND r.expires_at > statement_timestamp()
      AND r.requester <> session_user::regrole

@@ -24,6 +24,23 @@ CREATE OR REPLACE FUNCTION mpa.canonical_object(object text) RETURNS text
 -- (docs/decisions.md, "Every database").
 CREATE OR REPLACE FUNCTION mpa.policy_database(operation text, database text) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_policy_database';
+-- A request for another database's objects (docs/decisions.md, "Every
+-- database"): its database validated (NULL: mpa.database's), and the
+-- statement described there by a worker connected as the requester, with
+-- what a drop there also removes, described there.
+CREATE OR REPLACE FUNCTION mpa.request_database(database text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_request_database';
+CREATE OR REPLACE FUNCTION mpa.describe_in_database(statement text, search_path text, database text,
+                             OUT operation text, OUT object text,
+                             OUT target_classes oid[], OUT target_oids oid[],
+                             OUT fingerprint text, OUT team text, OUT revoke_statement text,
+                             OUT database_name text, OUT database_oid oid, OUT cascade_classes oid[],
+                             OUT cascade_oids oid[], OUT cascade_descriptions text[])
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_describe_in_database';
+-- The one text of what a drop or truncation also reaches (mpa.cascade_of
+-- runs it here, the describe task in another database).
+CREATE OR REPLACE FUNCTION mpa.cascade_query() RETURNS text
+  LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'mpa_cascade_query';
 CREATE OR REPLACE FUNCTION mpa.reaches_other_databases(operation text, database text) RETURNS boolean
   LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'mpa_reaches_other_databases';
 CREATE OR REPLACE FUNCTION mpa.published_policy_slots() RETURNS integer

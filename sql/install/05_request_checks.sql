@@ -19,10 +19,13 @@ END $$;
 -- The text a request mail shows for a request.
 CREATE OR REPLACE FUNCTION mpa.request_summary(r mpa.requests) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT format(E'Request:       #%s\nOperation:     %s on %s\nRequested by:  %s\n'
+  SELECT format(E'Request:       #%s\nOperation:     %s on %s%s\nRequested by:  %s\n'
                  'Team:          %s (%s approval%s needed)\nExpires:       %s\n%s\n'
                  '%s:\n\n%s\n\nJustification:\n\n%s\n',
-                r.id, r.operation, r.object, r.requester, r.team, r.threshold,
+                r.id, r.operation, r.object,
+                -- Another database's objects (docs/decisions.md, "Every database").
+                CASE WHEN r.database IS NOT NULL THEN format(' in database %s', r.database) ELSE '' END,
+                r.requester, r.team, r.threshold,
                 CASE WHEN r.threshold = 1 THEN '' ELSE 's' END,
                 to_char(r.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
                 CASE WHEN r.valid_for IS NULL THEN ''

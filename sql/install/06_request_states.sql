@@ -21,10 +21,13 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM mpa.audit('request', r.id, jsonb_build_object('kind', r.kind, 'operation', r.operation,
     'object', r.object, 'statement', r.statement, 'justification', r.justification, 'team', r.team,
-    'threshold', r.threshold, 'requester', r.requester::text));
+    'threshold', r.threshold, 'requester', r.requester::text)
+    -- Another database's request says which (docs/decisions.md, "Every database").
+    || CASE WHEN r.database IS NOT NULL THEN jsonb_build_object('database', r.database) ELSE '{}' END);
   PERFORM mpa.announce(r, 'pending');
   PERFORM mpa.mail_team(r, 'request',
-    format('[pg_mpa] approval requested: %s on %s (#%s)', r.operation, r.object, r.id),
+    format('[pg_mpa] approval requested: %s on %s%s (#%s)', r.operation, r.object,
+           CASE WHEN r.database IS NOT NULL THEN format(' in database %s', r.database) ELSE '' END, r.id),
     format(E'%s asks your approval for a protected operation.\n\n%s%s\n'
             'To vote, connect as yourself and run one of:\n\n'
             '  SELECT mpa_vote(%s, ''approve'');\n  SELECT mpa_vote(%s, ''reject'');\n\n'

@@ -21,8 +21,29 @@ LANGUAGE sql AS $$
                             mpa.require(valid_for, 'valid_for'))
 $$;
 
+-- For another database's objects (docs/decisions.md, "Every database"):
+-- described there, requested and approved here. database NULL or
+-- mpa.database's own name: a request as above. Written database => ...:
+-- a third argument given by position is this one when it is text (an
+-- untyped literal is text): a temporary grant's duration is written
+-- interval '...' or valid_for => ....
+CREATE OR REPLACE FUNCTION mpa_request(statement text, justification text, database text) RETURNS bigint
+LANGUAGE sql AS $$
+  SELECT mpa.create_request(statement, justification, pg_catalog.current_setting('search_path'), NULL, database)
+$$;
+
+-- A temporary grant with a database: only mpa.database's (NULL or its
+-- name). Elsewhere it would need the worker to REVOKE there when it ends:
+-- refused (0A000) by mpa.create_request.
+CREATE OR REPLACE FUNCTION mpa_request(statement text, justification text, valid_for interval, database text)
+RETURNS bigint
+LANGUAGE sql AS $$
+  SELECT mpa.create_request(statement, justification, pg_catalog.current_setting('search_path'),
+                            mpa.require(valid_for, 'valid_for'), database)
+$$;
+
 CREATE OR REPLACE FUNCTION mpa.create_request(statement text, justification text, caller_search_path text,
-                                   valid_for interval)
+                                   valid_for interval, database text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -30,11 +51,27 @@ DECLARE
   t mpa.teams;
   r mpa.requests;
   requester regrole := session_user::regrole;
+  elsewhere text := mpa.request_database(database);
 BEGIN
   PERFORM mpa.require(statement, 'statement');
   PERFORM mpa.check_justification(justification);
   PERFORM mpa.check_request_rate(requester);
-  d := mpa.describe(statement, caller_search_path);
+  IF elsewhere IS NULL THEN
+    SELECT x.*, NULL::text AS database_name, NULL::oid AS database_oid, c.classes AS cascade_classes,
+           c.oids AS cascade_oids, NULL::text[] AS cascade_descriptions
+      INTO d
+      FROM mpa.describe(statement, caller_search_path) x,
+           mpa.cascade_arrays(x.operation, x.target_classes, x.target_oids) c;
+  ELSIF valid_for IS NOT NULL THEN
+    RAISE EXCEPTION 'a temporary grant is for objects of database "%" only, not "%"',
+      current_database(), elsewhere USING ERRCODE = '0A000',
+      DETAIL = 'Its end would need pg_mpa to run the REVOKE in the other database, which it does not yet.',
+      HINT = 'Request a plain GRANT there, and its REVOKE when the access should end.';
+  ELSE
+    -- Described in that database by a worker connected as the requester;
+    -- the roles that may not connect there are refused before it starts.
+    d := mpa.describe_in_database(statement, caller_search_path, elsewhere);
+  END IF;
   IF valid_for IS NOT NULL THEN
     IF d.revoke_statement IS NULL THEN
       RAISE EXCEPTION 'only a GRANT of roles or of table privileges can be temporary, not %', d.operation
@@ -65,65 +102,37 @@ BEGIN
   PERFORM mpa.check_quorum_possible(t, requester);
   INSERT INTO mpa.requests (statement, justification, operation, object, target_classes, target_oids,
                             fingerprint, team, threshold, requester, expires_at, valid_for,
-                            revoke_statement, cascade_classes, cascade_oids)
-  SELECT statement, justification, d.operation, d.object, d.target_classes, d.target_oids,
-         d.fingerprint, t.name, t.threshold, requester,
-         now() + current_setting('mpa.request_ttl')::interval, valid_for,
-         CASE WHEN valid_for IS NOT NULL THEN d.revoke_statement END, c.classes, c.oids
-    FROM mpa.cascade_arrays(d.operation, d.target_classes, d.target_oids) c
+                            revoke_statement, cascade_classes, cascade_oids,
+                            database, database_oid, cascade_descriptions)
+  VALUES (statement, justification, d.operation, d.object, d.target_classes, d.target_oids,
+          d.fingerprint, t.name, t.threshold, requester,
+          now() + current_setting('mpa.request_ttl')::interval, valid_for,
+          CASE WHEN valid_for IS NOT NULL THEN d.revoke_statement END, d.cascade_classes, d.cascade_oids,
+          d.database_name, d.database_oid, d.cascade_descriptions)
   RETURNING * INTO r;
   PERFORM mpa.request_opened(r);
   RETURN r.id;
 END $$;
 
-GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text, interval) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mpa.create_request(text, text, text, interval, text) TO PUBLIC;
 
 -- For drops: what the statement would also remove (with CASCADE where
 -- needed), sorted: the objects that depend on its targets, transitively
 -- (normal and automatic dependencies). One definition for what approvers
 -- are shown (mpa.cascade_summary) and what execution compares
 -- (mpa.cascade_difference).
+-- The query is one text in the library (src/pg/gate/statement_cascade.cpp,
+-- mpa.cascade_query()): the describe task runs the same one in the
+-- database a request is for. Drops: objects that depend on one removed
+-- (normal and automatic dependencies) and the object a removed one is part
+-- of (a view with its _RETURN rule); TRUNCATE: the tables it empties with
+-- them (foreign keys, partitions and inheritance children).
 CREATE OR REPLACE FUNCTION mpa.cascade_of(operation text, target_classes oid[], target_oids oid[])
 RETURNS TABLE (classid oid, objid oid)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  -- Drops: objects that depend on one removed (normal and automatic
-  -- dependencies), and the object a removed one is part of (an internal
-  -- dependency: a view goes with its _RETURN rule).
-  WITH RECURSIVE dependents(classid, objid, depth) AS (
-    SELECT d.classid, d.objid, 1 FROM pg_depend d
-      JOIN unnest(target_classes, target_oids) AS t(classid, objid)
-        ON d.refclassid = t.classid AND d.refobjid = t.objid
-     WHERE d.deptype IN ('n', 'a') AND operation LIKE 'DROP %'
-    UNION
-    SELECT CASE WHEN d.deptype = 'i' THEN d.refclassid ELSE d.classid END,
-           CASE WHEN d.deptype = 'i' THEN d.refobjid ELSE d.objid END, p.depth + 1
-      FROM dependents p JOIN pg_depend d
-        ON (d.deptype IN ('n', 'a') AND d.refclassid = p.classid AND d.refobjid = p.objid)
-        OR (d.deptype = 'i' AND d.classid = p.classid AND d.objid = p.objid)
-     WHERE p.depth < 20
-  ),
-  -- TRUNCATE: the tables it empties with them, with CASCADE where needed:
-  -- tables referencing one emptied by a foreign key, and the partitions
-  -- and inheritance children of one emptied (without ONLY).
-  emptied(relid, depth) AS (
-    SELECT t.objid, 0 FROM unnest(target_classes, target_oids) AS t(classid, objid)
-     WHERE t.classid = 'pg_class'::regclass AND operation LIKE 'TRUNCATE%'
-    UNION
-    SELECT x.relid, e.depth + 1
-      FROM emptied e
-      CROSS JOIN LATERAL (SELECT c.conrelid FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = e.relid
-                          UNION ALL
-                          SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = e.relid) AS x(relid)
-     WHERE e.depth < 20
-  )
-  SELECT DISTINCT classid, objid FROM (
-    SELECT classid, objid FROM dependents
-    UNION ALL
-    SELECT 'pg_class'::regclass::oid, relid FROM emptied
-  ) removed
-   WHERE NOT (classid = ANY (target_classes) AND objid = ANY (target_oids))
-   ORDER BY classid, objid
-$$;
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN QUERY EXECUTE mpa.cascade_query() USING operation, target_classes, target_oids;
+END $$;
 CREATE OR REPLACE FUNCTION mpa.cascade_arrays(operation text, target_classes oid[], target_oids oid[],
                                    OUT classes oid[], OUT oids oid[])
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -132,7 +141,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM mpa.cascade_of(operation, target_classes, target_oids) c
 $$;
 
--- The recorded cascade, for the request mail.
+-- The recorded cascade, for the request mail. Another database's objects
+-- were described there (cascade_descriptions): their OIDs mean nothing
+-- here.
 CREATE OR REPLACE FUNCTION mpa.cascade_summary(r mpa.requests) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN count(*) = 0 THEN ''
@@ -141,8 +152,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    || string_agg('  - ' || what, E'\n' ORDER BY what) || E'\n'
               ELSE E'\nDropping it also removes (with CASCADE where needed):\n\n'
                    || string_agg('  - ' || what, E'\n' ORDER BY what) || E'\n' END
-    FROM (SELECT pg_describe_object(c.classid, c.objid, 0) AS what
-            FROM unnest(r.cascade_classes, r.cascade_oids) AS c(classid, objid)) described
+    FROM (SELECT CASE WHEN r.database_oid IS NULL THEN pg_describe_object(c.classid, c.objid, 0)
+                      ELSE c.description END AS what
+            FROM unnest(r.cascade_classes, r.cascade_oids, r.cascade_descriptions)
+                 AS c(classid, objid, description)) described
    WHERE what IS NOT NULL
 $$;
 

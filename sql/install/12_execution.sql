@@ -28,6 +28,12 @@ BEGIN
     RAISE EXCEPTION 'request % is %, not approved', r.id, r.state USING ERRCODE = 'MP004';
   ELSIF r.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'request % expired at %', r.id, r.expires_at USING ERRCODE = 'MP004';
+  ELSIF r.database_oid IS NOT NULL THEN
+    -- Its targets are another database's objects: run here, the statement
+    -- would name this database's (docs/decisions.md, "Every database").
+    RAISE EXCEPTION 'request % is for database "%": mpa_execute cannot run it from here yet', r.id, r.database
+      USING ERRCODE = '0A000',
+      DETAIL = 'Running an approved statement in another database is not built yet (#19).';
   END IF;
   IF r.operation = 'MPA CONFIGURE' THEN
     PERFORM mpa.execute_configuration(r.id);

@@ -26,3 +26,7 @@ ALTER TABLE mpa.requests
   ADD COLUMN executing_xid xid8,
   ADD COLUMN executing_since timestamptz,
   ADD CONSTRAINT requests_executing_has_xid CHECK (state <> 'executing' OR executing_xid IS NOT NULL);
+
+-- mpa.create_request gained its database argument (mpa_request(...,
+-- database => ...)).
+DROP FUNCTION mpa.create_request(text, text, text, interval);

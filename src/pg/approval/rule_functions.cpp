@@ -12,6 +12,8 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/mail/outbox.hpp"
 #include "pg/gate/policy_cache.hpp"
+#include "pg/approval/request_description.hpp"
+#include "pg/gate/statement_cascade.hpp"
 #include "pg/gate/statement_description.hpp"
 #include "pg/shared/shared_state.hpp"
 #include "pg/startup/settings.hpp"
@@ -48,33 +50,6 @@ Datum text_datum(const std::string &value) {
   return call_postgres([&value] { return PointerGetDatum(cstring_to_text_with_len(value.data(), value.size())); });
 }
 
-// PostgreSQL-style: the description as a record (see mpa.describe).
-Datum description_record(FunctionCallInfo fcinfo, const char *statement) {
-  mpa::pg::StatementDescription d = mpa::pg::describe_statement_text(statement);
-  int target = -1;
-  const char *team = mpa::pg::approving_team(d, &target);
-  Datum *classes = static_cast<Datum *>(palloc(sizeof(Datum) * (d.target_count + 1)));
-  Datum *oids = static_cast<Datum *>(palloc(sizeof(Datum) * (d.target_count + 1)));
-  for (int i = 0; i < d.target_count; i++) {
-    classes[i] = ObjectIdGetDatum(d.targets[i].class_id);
-    oids[i] = ObjectIdGetDatum(d.targets[i].object_id);
-  }
-  int shown = target >= 0 ? target : (d.target_count > 0 ? 0 : -1);
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-    elog(ERROR, "mpa.describe must return a record");
-  Datum values[7] = {
-      CStringGetTextDatum(d.operation),
-      CStringGetTextDatum(shown >= 0 ? mpa::pg::target_display_name(d.targets[shown]) : "*"),
-      PointerGetDatum(construct_array(classes, d.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
-      PointerGetDatum(construct_array(oids, d.target_count, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
-      CStringGetTextDatum(d.fingerprint),
-      team ? CStringGetTextDatum(team) : Datum(0),
-      d.revoke_statement ? CStringGetTextDatum(d.revoke_statement) : Datum(0)};
-  bool nulls[7] = {false, false, false, false, false, team == nullptr, d.revoke_statement == nullptr};
-  return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
-}
-
 }  // namespace
 
 // mpa.describe(statement, search_path, OUT operation, OUT object,
@@ -86,13 +61,23 @@ MPA_FUNCTION(mpa_describe) {
   std::string statement = text_argument(fcinfo, 0, "statement", kMaxStatementBytes);
   std::string search_path = text_argument(fcinfo, 1, "search_path", kMaxStatementBytes);
   return call_postgres([&] {
-    int nest_level = NewGUCNestLevel();
-    set_config_option("search_path", search_path.c_str(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                      true, 0, false);
-    Datum record = description_record(fcinfo, statement.c_str());
-    AtEOXact_GUC(true, nest_level);
-    return record;
+    mpa::pg::RequestDescription d = mpa::pg::describe_request(statement.c_str(), search_path.c_str());
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "mpa.describe must return a record");
+    Datum values[mpa::pg::kDescriptionColumns];
+    bool nulls[mpa::pg::kDescriptionColumns];
+    mpa::pg::description_columns(d, values, nulls);
+    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
   });
+}
+
+// mpa.cascade_query() -> the one text of what a drop or truncation also
+// reaches (mpa.cascade_of runs it here; the describe task in the database
+// a request is for).
+MPA_FUNCTION(mpa_cascade_query) {
+  (void)fcinfo;
+  return text_datum(mpa::pg::kCascadeSql);
 }
 
 // mpa.tally(approvals, rejections, eligible, threshold) -> pending | approved | rejected
@@ -158,14 +143,25 @@ MPA_FUNCTION(mpa_policy_database) {
                      "a policy on " + operation + " takes no database: it holds in every database", "",
                      "Leave database out.");
   if (database == "*") return text_datum(database);
-  // A database name is 1 to 63 bytes (NAMEDATALEN - 1); a longer one would
-  // be truncated by PostgreSQL into another name.
-  if (database.empty() || database.size() >= NAMEDATALEN || database.find_first_of("\r\n") != std::string::npos)
-    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "invalid database name", "",
-                     "Name a database of this cluster as pg_database spells it, or '*' for every database.");
-  if (!call_postgres([&database] { return OidIsValid(get_database_oid(database.c_str(), true)); }))
-    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "database \"" + database + "\" does not exist", "",
-                     "Name a database of this cluster as pg_database spells it, or '*' for every database.");
+  mpa::pg::check_database_name(database, "Name a database of this cluster as pg_database spells it, or '*' for "
+                                          "every database.");
+  if (database == mpa::pg::settings::database) PG_RETURN_NULL();
+  return text_datum(database);
+}
+
+// mpa.request_database(database) -> what mpa.requests.database stores for
+// a request: NULL for mpa.database's objects (database left out, or named
+// by mpa.database's own name), else the name of a database that exists. A
+// request is for one database: '*' is no name here.
+MPA_FUNCTION(mpa_request_database) {
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  // Read whole up to a statement's size, so that a long name is refused
+  // as a name (22023), not as an oversized argument.
+  std::string database = text_argument(fcinfo, 0, "database", kMaxStatementBytes);
+  const char *hint = "Name the one database of this cluster the statement is for, as pg_database spells it.";
+  if (database == "*")
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "a request is for one database, not '*'", "", hint);
+  mpa::pg::check_database_name(database, hint);
   if (database == mpa::pg::settings::database) PG_RETURN_NULL();
   return text_datum(database);
 }

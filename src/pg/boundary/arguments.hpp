@@ -15,4 +15,9 @@ namespace mpa::pg {
 std::string text_argument(FunctionCallInfo fcinfo, int index, const char *name,
                           std::size_t max_bytes);
 
+// Refuses (22023, with `hint`) a database name that is empty, longer than
+// PostgreSQL's names (it would be truncated into another), holds CR or LF,
+// or names no database of the cluster.
+void check_database_name(const std::string &database, const char *hint);
+
 }  // namespace mpa::pg

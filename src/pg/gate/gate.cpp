@@ -67,13 +67,17 @@ ArrayType *oid_array(const StatementDescription &description, bool classes) {
 // (NULL: not at all). Concurrent executions of one approval serialise on the
 // row lock the subquery takes before anything is marked; only the first
 // finds it approved.
+// Only requests for mpa.database's own objects (database_oid NULL): another
+// database's request names that database's OIDs, which may equal objects'
+// here. %s: that condition, left out while the SQL objects are 0.1's
+// (without the column, and without such requests).
 constexpr const char *kSpendApprovalSql =
     "SELECT r.id, mpa.mark_executed(r),"
     "       mpa.cascade_difference(r.operation, r.target_classes, r.target_oids, r.cascade_classes, r.cascade_oids)"
     "  FROM mpa.requests r"
     " WHERE r.id = (SELECT id FROM mpa.requests"
     "                WHERE state = 'approved' AND kind = 'statement' AND requester = $1 AND fingerprint = $2"
-    "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > statement_timestamp()"
+    "                  AND target_classes = $3 AND target_oids = $4 AND expires_at > statement_timestamp() %s"
     "                ORDER BY id LIMIT 1 FOR UPDATE)"
     "   AND r.state = 'approved'";
 
@@ -91,8 +95,10 @@ bool spend_approval(const StatementDescription &description) {
                        CStringGetTextDatum(spend.description->fingerprint),
                        PointerGetDatum(oid_array(*spend.description, true)),
                        PointerGetDatum(oid_array(*spend.description, false))};
+    const char *query =
+        psprintf(kSpendApprovalSql, sql_objects_are_current() ? "AND database_oid IS NULL" : "");
     SPI_connect();
-    if (SPI_execute_with_args(kSpendApprovalSql, 4, types, values, nullptr, false, 1) != SPI_OK_SELECT)
+    if (SPI_execute_with_args(query, 4, types, values, nullptr, false, 1) != SPI_OK_SELECT)
       elog(ERROR, "pg_mpa: cannot check approvals");
     spend.spent = SPI_processed == 1;
     if (spend.spent) {

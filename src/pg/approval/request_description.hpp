@@ -1,0 +1,28 @@
+// What a request records about its statement, computed by one code in
+// mpa.database (mpa.describe, for requests there) and in the database a
+// request is for (the describe task, src/pg/other_databases/): the
+// statement's description, the object it is shown as, and the team whose
+// approval it needs there. PostgreSQL-style: may ereport.
+#pragma once
+
+#include "pg/gate/statement_description.hpp"
+
+namespace mpa::pg {
+
+struct RequestDescription {
+  StatementDescription statement;
+  const char *object;  // the first governed target's name ("*" without targets)
+  const char *team;    // nullptr: no policy here protects it
+};
+
+// Describes `text` (exactly one statement; targets must exist) with the
+// names resolved on `search_path` (the requester's), judged by this
+// database's policies as its gate would judge it.
+RequestDescription describe_request(const char *text, const char *search_path);
+
+// The columns mpa.describe returns, in its order: operation, object,
+// target_classes, target_oids, fingerprint, team, revoke_statement.
+constexpr int kDescriptionColumns = 7;
+void description_columns(const RequestDescription &description, Datum *values, bool *nulls);
+
+}  // namespace mpa::pg
