@@ -79,6 +79,9 @@ sub row_of
 # 1. A drop in billing: resolved there, recorded here for billing.
 my $drop = request_as('rita',
 	q{'DROP TABLE public.invoices CASCADE', 'close the books', database => 'billing'});
+# Describing a statement runs nothing of it.
+is($node->safe_psql('billing', q{SELECT to_regclass('public.invoice_totals') IS NOT NULL}), 't',
+	"billing's table and view are still there");
 my $billing_oid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'billing'});
 my $billing_invoices = $node->safe_psql('billing', q{SELECT 'public.invoices'::regclass::oid});
 my $home_invoices = $node->safe_psql('postgres', q{SELECT 'public.invoices'::regclass::oid});
