@@ -164,9 +164,15 @@ for my $value (sort keys %bad_statement)
 }
 is($node->safe_psql('postgres', $requests), $before, 'no request was recorded');
 
+# The door to the describe task is pg_mpa's internal function: only
+# mpa_request reaches it, also for a superuser (whom REVOKE does not bind).
+my ($rc, $error) = MpaTest::refusal_as($node, 'postgres',
+	q{SELECT mpa.describe_in_database('DROP TABLE public.invoices', 'public', 'billing')});
+like($error, qr/^MP010: /, 'mpa.describe_in_database called directly is refused (MP010)');
+
 # 3. A role that may not connect to billing cannot have a statement there
 # described (it could not run it either): refused before any worker starts.
-my ($rc, $error) = MpaTest::refusal_as($node, 'nora',
+($rc, $error) = MpaTest::refusal_as($node, 'nora',
 	q{SELECT mpa_request('DROP TABLE public.invoices', 'x', database => 'billing')});
 is($error, '42501: role "nora" may not connect to database "billing"', 'no CONNECT on billing: refused');
 
@@ -206,6 +212,49 @@ my $temporary = request_as('rita',
 	q{'GRANT SELECT ON public.invoices TO nora', 'x', valid_for => interval '1 hour', database => 'postgres'});
 is(row_of($temporary, q{valid_for || ' ' || coalesce(database, 'home')}), '01:00:00 home',
 	"with mpa.database's name it is today's temporary grant");
+
+# A third argument given by position as an untyped literal is the database
+# (the text overload; docs/decisions.md "Requests for another database"):
+# refused, never read as a duration and never a permanent grant's request.
+($rc, $error) = MpaTest::refusal_as($node, 'rita',
+	q{SELECT mpa_request('GRANT SELECT ON public.invoices TO nora', 'x', '2 hours')});
+is($error, '22023: database "2 hours" does not exist', 'an untyped third argument is a database name');
+is($node->safe_psql('postgres', $requests), $before + 3, 'only the three requests above were recorded');
+
+# A database's name is a value: quotes, spaces and non-ASCII letters reach
+# the worker (by OID), the request, the mail's subject (encoded as any
+# header text) and mpa.pending unchanged.
+my $odd = q{o'hare "Bücher" db};
+(my $odd_literal = $odd) =~ s/'/''/g;
+$node->safe_psql('postgres', qq{CREATE DATABASE "o'hare ""Bücher"" db"});
+$node->safe_psql($odd, q{CREATE TABLE public.invoices (id int)});
+$node->safe_psql('postgres',
+	qq{SELECT mpa_protect('DROP TABLE', 'public.invoices', 'finance', database => '$odd_literal')});
+MpaTest::refusal_once_published($node, 'postgres', 'DROP TABLE public.invoices',
+	'MP001: DROP TABLE on public.invoices requires the approval of team "finance"', dbname => $odd);
+my $odd_request = request_as('rita', qq{'DROP TABLE public.invoices', 'x', database => '$odd_literal'});
+is(row_of($odd_request, q{database}), $odd, 'the odd name is recorded as pg_database spells it');
+is(row_of($odd_request, q{target_oids[1]}), $node->safe_psql($odd, q{SELECT 'public.invoices'::regclass::oid}),
+	"the odd-named database's table");
+# Its subject holds non-ASCII letters: encoded-words, decoded here.
+require Encode;
+my $deadline = time() + 20;
+until (($mail) = grep { Encode::decode('MIME-Header', $_->{subject}) =~ /\(#\Q$odd_request\E\)$/ }
+	MpaTest::mail_matching($smtp, 'bert@example.com', qr/./))
+{
+	last if time() > $deadline;
+	select(undef, undef, undef, 0.1);
+}
+ok($mail, 'its mail is sent') or BAIL_OUT('no mail for the odd-named database');
+is(Encode::decode('MIME-Header', $mail->{subject}),
+	Encode::decode('UTF-8', "[pg_mpa] approval requested: DROP TABLE on public.invoices in database $odd (#$odd_request)"),
+	'the subject names the database as it is spelled');
+# The raw header block is header lines and folded continuations only.
+my ($head) = split /\r?\n\r?\n/, $mail->{raw}, 2;
+is(join('', map { /^(?:[A-Za-z-]+:|[ \t])/ ? '' : "[$_]" } split /\r?\n/, $head), '',
+	'the header block holds no line of the name\'s own');
+like($mail->{body}, qr/^Operation:     DROP TABLE on public\.invoices in database \Q$odd\E$/m,
+	'the body names the database as it is spelled');
 
 # 8. Home's gate does not spend another database's approval. A view to be
 # made has the same targets everywhere ({pg_class}, {0}), and the same text
