@@ -11,7 +11,12 @@
 // which commits when it returns and rolls back when it raises. Its input
 // and output are bytes; write and read them with pqformat.h's
 // pq_send*/pq_getmsg* (the databases may differ in nothing that matters to
-// that: run_in_database refuses a database of another encoding).
+// that: run_in_database refuses a database of another encoding). Not text
+// through pq_sendstring/pq_getmsgstring (or pq_sendtext, pq_getmsgtext):
+// they convert between the server's and the client's encoding, and the
+// caller's client_encoding (LATIN1 beside a UTF8 server) would convert
+// server text once more. Send a text's length and its bytes
+// (pq_sendint32, pq_sendbytes; pq_getmsgint, pq_getmsgbytes).
 //
 // Each task has an entry point of its own (a worker's bgw_function_name
 // names a symbol of the library), defined with MPA_DATABASE_TASK:
