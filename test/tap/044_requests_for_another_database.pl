@@ -255,6 +255,12 @@ is(join('', map { /^(?:[A-Za-z-]+:|[ \t])/ ? '' : "[$_]" } split /\r?\n/, $head)
 	'the header block holds no line of the name\'s own');
 like($mail->{body}, qr/^Operation:     DROP TABLE on public\.invoices in database \Q$odd\E$/m,
 	'the body names the database as it is spelled');
+# The worker's answer is bytes of the server's encoding whatever the
+# client's: a LATIN1 client (the name spelled with chr(), so that psql's
+# bytes do not matter) gets the same request.
+my $latin1 = MpaTest::safe_psql_as($node, 'rita', q{SET client_encoding = 'LATIN1';
+	SELECT mpa_request('DROP TABLE public.invoices', 'x', database => 'o''hare "B' || chr(252) || 'cher" db')});
+is(row_of($latin1, q{database}), $odd, 'a LATIN1 client: the name as the worker sent it');
 
 # 8. Home's gate does not spend another database's approval. A view to be
 # made has the same targets everywhere ({pg_class}, {0}), and the same text
