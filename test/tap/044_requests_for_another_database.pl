@@ -176,6 +176,12 @@ like($error, qr/^MP010: /, 'mpa.describe_in_database called directly is refused 
 	q{SELECT mpa_request('DROP TABLE public.invoices', 'x', database => 'billing')});
 is($error, '42501: role "nora" may not connect to database "billing"', 'no CONNECT on billing: refused');
 
+# A database that takes no connections (template0) cannot be described
+# either: refused before any worker starts, as a connection would be.
+($rc, $error) = MpaTest::refusal_as($node, 'rita',
+	q{SELECT mpa_request('DROP TABLE public.invoices', 'x', database => 'template0')});
+is($error, '55000: database "template0" does not allow connections', 'a database without connections: refused');
+
 # 4. Not protected in billing (the ledger is protected at home only): MP002,
 # as at home for a statement no policy names.
 ($rc, $error) = MpaTest::refusal_as($node, 'rita',
