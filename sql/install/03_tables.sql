@@ -102,6 +102,9 @@ CREATE TABLE IF NOT EXISTS mpa.requests (
 );
 CREATE INDEX IF NOT EXISTS requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX IF NOT EXISTS requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
+-- Claims of approvals for another database, and the worker's look at the
+-- executing ones each round (mpa.claim_execution, mpa.resolve_executions).
+CREATE INDEX IF NOT EXISTS requests_spendable ON mpa.requests (fingerprint) WHERE state IN ('approved', 'executing');
 CREATE INDEX IF NOT EXISTS requests_by_requester ON mpa.requests (requester, created_at);
 
 CREATE TABLE IF NOT EXISTS mpa.votes (

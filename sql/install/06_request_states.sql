@@ -108,3 +108,29 @@ BEGIN
     format(E'Your temporary grant (request #%s) ended: %s\n\n%s', r.id, outcome, mpa.request_summary(r)));
 END $$;
 
+
+-- The end of an execution in another database (docs/decisions.md,
+-- "Execution exactly once"): the request is 'executing' by the transaction
+-- executing_xid of that database, and the commit log, which is the
+-- cluster's, says how that transaction ended. Committed: executed (the
+-- statement's effects and that commit are one record). Aborted, also by a
+-- crash (a transaction in progress at a crash is aborted): approved again,
+-- spendable until it expires. Too old for the commit log to tell (NULL):
+-- counted as executed, since an approval is never spent twice. Returns the
+-- request's state afterwards ('executing' while the transaction runs).
+CREATE OR REPLACE FUNCTION mpa.end_execution(r mpa.requests) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE status text := pg_xact_status(r.executing_xid);
+BEGIN
+  IF status = 'in progress' THEN
+    RETURN 'executing';
+  ELSIF status = 'aborted' THEN
+    UPDATE mpa.requests SET state = 'approved' WHERE id = r.id;
+    PERFORM mpa.audit('execution did not commit', r.id,
+      jsonb_build_object('database', r.database, 'xid', r.executing_xid::text));
+    RETURN 'approved';
+  END IF;
+  PERFORM mpa.mark_executed(r);
+  RETURN 'executed';
+END $$;
+REVOKE ALL ON FUNCTION mpa.end_execution(mpa.requests) FROM PUBLIC;

@@ -103,6 +103,54 @@ CONF
 	return $node;
 }
 
+# Makes the databases named in @$names from template1 while it holds the
+# objects $objects (SQL) makes, so that each object has one OID in all of
+# them (CREATE DATABASE copies the catalogs); then takes the objects out of
+# template1 again. $roles (SQL, roles are the cluster's) runs first. A
+# 'postgres' among the names is dropped and made again: for a node of
+# new_node(extension => 0), before CREATE EXTENSION pg_mpa there. Tests
+# of a request for another database use it so that only the database tells
+# a request's targets from the same names elsewhere.
+sub databases_sharing_oids
+{
+	my ($node, $names, $roles, $objects) = @_;
+	$node->safe_psql('template1', $roles . $objects);
+	for my $name (@$names)
+	{
+		$node->safe_psql('template1', "DROP DATABASE $name WITH (FORCE)") if $name eq 'postgres';
+		$node->safe_psql('template1', "CREATE DATABASE $name");
+	}
+	# template1's objects, listed as the last database made has them.
+	my $drop = $node->safe_psql($names->[-1], q{
+		SELECT string_agg(format('DROP TABLE %s;', c.oid::regclass), ' ')
+		  FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace});
+	$node->safe_psql('template1', $drop) if $drop ne '';
+	return;
+}
+
+# Execution in another database (test/tap/045, 046): $role runs the
+# statement $statement that approved request $request is for, in database
+# $opt{dbname}: it runs, the request becomes executed (the worker resolves
+# it from the commit log: polled), then ($opt{between}, SQL run there
+# first, if given) the same statement is refused with $refused, and the
+# audit records one execution. Each step is a test.
+sub runs_once_in_database
+{
+	my ($node, $role, $statement, $request, $refused, %opt) = @_;
+	my $between = delete $opt{between};
+	my (undef, $error) = refusal_as($node, $role, $statement, %opt);
+	Test::More::is($error, '', "the requester runs the approved statement in $opt{dbname}");
+	Test::More::ok(poll_until($node, "SELECT state = 'executed' FROM mpa.requests WHERE id = $request"),
+		'the request becomes executed');
+	$node->safe_psql($opt{dbname}, $between) if defined $between;
+	(undef, $error) = refusal_as($node, $role, $statement, %opt);
+	Test::More::is($error, $refused, 'a second run is refused: the approval is spent');
+	Test::More::is($node->safe_psql('postgres',
+		"SELECT count(*) FROM mpa.audit WHERE kind = 'executed' AND request_id = $request"), '1',
+		'executed once in the audit');
+	return;
+}
+
 # Queues a test mail to $address and returns its outbox id.
 sub queue_test_mail
 {

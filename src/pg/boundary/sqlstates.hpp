@@ -10,6 +10,8 @@ namespace mpa::pg::sqlstates {
 // MP001: the statement needs a team's approval, or is refused outright
 // because it would change or reach pg_mpa's own objects.
 inline constexpr int kApprovalRequired = MAKE_SQLSTATE('M', 'P', '0', '0', '1');
+// MP003: not yours (not the requester, not an approver of the team).
+inline constexpr int kNotYours = MAKE_SQLSTATE('M', 'P', '0', '0', '3');
 // MP004: the request is not in a state that allows this (not approved, spent).
 inline constexpr int kRequestState = MAKE_SQLSTATE('M', 'P', '0', '0', '4');
 // MP007: pg_mpa will not take the statement as written: one statement for

@@ -12,6 +12,7 @@
 #include "pg/gate/standby.hpp"
 #include "pg/gate/statement_description.hpp"
 #include "pg/gate/statement_secrets.hpp"
+#include "pg/other_databases/execution_claim.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -81,6 +82,18 @@ constexpr const char *kSpendApprovalSql =
     "                ORDER BY id LIMIT 1 FOR UPDATE)"
     "   AND r.state = 'approved'";
 
+// The statement would remove (or empty) other objects than approvers were
+// shown (one attached since, or gone): not what they approved. The error
+// rolls the spending (or the claim) back; the request stays approved for
+// when it matches again.
+[[noreturn]] void refuse_changed_reach(int64 request_id, const char *difference) {
+  long long id = static_cast<long long>(request_id);
+  refuse({psprintf("request %lld: what the statement reaches changed", id), nullptr,
+          psprintf("request %lld was approved when the statement reached other objects", id),
+          psprintf("Since the request, the statement %s.", difference),
+          "Undo the change, or ask for a new approval with mpa_request()."});
+}
+
 bool spend_approval(const StatementDescription &description) {
   struct Spend {
     const StatementDescription *description;
@@ -111,17 +124,7 @@ bool spend_approval(const StatementDescription &description) {
     SPI_finish();
   };
   with_pg_mpa_privileges(body);
-  // The statement would remove (or empty) other objects than approvers
-  // were shown (one attached since, or gone): not what they approved. The error
-  // rolls the spending back; the request stays approved for when it
-  // matches again.
-  if (spend.cascade_difference != nullptr) {
-    long long id = static_cast<long long>(spend.request_id);
-    refuse({psprintf("request %lld: what the statement reaches changed", id), nullptr,
-            psprintf("request %lld was approved when the statement reached other objects", id),
-            psprintf("Since the request, the statement %s.", spend.cascade_difference),
-            "Undo the change, or ask for a new approval with mpa_request()."});
-  }
+  if (spend.cascade_difference != nullptr) refuse_changed_reach(spend.request_id, spend.cascade_difference);
   // A temporary grant's end is a new deadline for the worker.
   if (spend.spent) wake_mail_worker_at_commit();
   return spend.spent;
@@ -403,14 +406,22 @@ bool check_statement(PlannedStmt *statement, const char *query) {
                : psprintf("Connect to database \"%s\" and ask for approval with: SELECT mpa_request(%s, 'why this "
                           "is needed');",
                           settings::database, quote_literal_cstr(text)));
-  // This database's objects: refused here, requested in mpa.database for
-  // this database (docs/decisions.md, "Every database").
-  if (!in_mpa_database())
+  // This database's objects: requested in mpa.database for this database
+  // and spent through a claim there (docs/decisions.md, "Execution exactly
+  // once"); refused without an approval. A standby claims nothing.
+  if (!in_mpa_database()) {
+    if (!RecoveryInProgress()) {
+      description.fingerprint = statement_fingerprint(text);
+      ElsewhereSpend spend = claim_approval_elsewhere(description);
+      if (spend.cascade_difference != nullptr) refuse_changed_reach(spend.request_id, spend.cascade_difference);
+      if (spend.claimed) return true;
+    }
     refuse_statement(description, target, team, text,
            psprintf("Its requests and approvals live in database \"%s\".", settings::database),
            psprintf("Connect to database \"%s\" and ask for approval with: SELECT mpa_request(%s, 'why this is "
                     "needed', database => %s);",
                     settings::database, quote_literal_cstr(text), quote_literal_cstr(get_database_name(MyDatabaseId))));
+  }
   // Nothing is approved or spent on a read-only server.
   if (RecoveryInProgress()) refuse_statement(description, target, team, text, kStandbyRefusalDetail, kStandbyRefusalHint);
   description.fingerprint = statement_fingerprint(text);

@@ -20,6 +20,7 @@
 #include "pg/gate/policy_cache.hpp"
 #include "pg/gate/statement_cascade.hpp"
 #include "pg/other_databases/database_task.hpp"
+#include "pg/other_databases/task_message.hpp"
 #include "pg/protection/configuration.hpp"
 #include "pg/startup/settings.hpp"
 
@@ -38,26 +39,8 @@ extern "C" {
 
 namespace {
 
-// Texts travel as their bytes (length, then bytes; -1 for NULL): both ends
-// use the one server encoding (run_in_database refuses another), and
-// pq_sendstring would convert them to and from the client's encoding.
-void send_text(StringInfo to, const char *text) {
-  if (text == nullptr) {
-    pq_sendint32(to, static_cast<uint32>(-1));
-    return;
-  }
-  int length = static_cast<int>(strlen(text));
-  pq_sendint32(to, static_cast<uint32>(length));
-  pq_sendbytes(to, text, length);
-}
-
-const char *get_text(StringInfo from) {
-  int length = static_cast<int>(pq_getmsgint(from, 4));
-  if (length < 0) return nullptr;
-  const char *bytes = pq_getmsgbytes(from, length);
-  return pnstrdup(bytes, length);
-}
-
+using mpa::pg::get_text;
+using mpa::pg::send_text;
 
 // Roles, databases, tablespaces, ALTER SYSTEM and pg_mpa's configuration
 // hold in every database: requested without database, run in mpa.database.

@@ -13,6 +13,7 @@ namespace mpa::pg {
 namespace {
 
 bool wake_worker_pending = false;
+bool execution_claimed = false;
 bool policy_change_pending = false;
 bool callback_registered = false;
 
@@ -25,12 +26,14 @@ void on_transaction_end(XactEvent event, void *) {
         forget_cached_policies();
         wake_worker_pending = true;  // it publishes the change to the other databases
       }
-      if (wake_worker_pending) wake_mail_worker();
+      if (wake_worker_pending || execution_claimed) wake_mail_worker();
       break;
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:
       // Our own uncommitted policies may be cached: drop them.
       if (policy_change_pending) forget_cached_policies();
+      // A claimed approval is approved again, by the worker.
+      if (execution_claimed) wake_mail_worker();
       break;
     case XACT_EVENT_PRE_PREPARE:
       // COMMIT PREPARED runs no callback of ours, in whatever session: the
@@ -53,12 +56,17 @@ void on_transaction_end(XactEvent event, void *) {
   }
   wake_worker_pending = false;
   policy_change_pending = false;
+  execution_claimed = false;
 }
 
 // A rolled-back savepoint may have held policy changes this backend has
 // cached: drop the copy (the transaction's change stays pending).
 void on_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
   if (event == SUBXACT_EVENT_ABORT_SUB && policy_change_pending) forget_cached_policies();
+  // A statement of another database rolled back with its savepoint: its
+  // claimed approval is approved again (the worker sees the subtransaction
+  // aborted).
+  if (event == SUBXACT_EVENT_ABORT_SUB && execution_claimed) wake_mail_worker();
 }
 
 // The callbacks are registered in a session the first time it has work for
@@ -77,6 +85,11 @@ void register_callback_once() {
 void wake_mail_worker_at_commit() {
   register_callback_once();
   wake_worker_pending = true;
+}
+
+void resolve_execution_at_transaction_end() {
+  register_callback_once();
+  execution_claimed = true;
 }
 
 void announce_policy_change_at_commit() {

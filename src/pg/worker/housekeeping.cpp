@@ -5,6 +5,7 @@
 #include "pg/approval/challenge_attempts.hpp"
 #include "pg/gate/policy_cache.hpp"
 #include "pg/boundary/postgres.hpp"
+#include "pg/startup/installation.hpp"
 #include "pg/worker/retention.hpp"
 
 extern "C" {
@@ -177,6 +178,10 @@ void housekeeping_committed() {
 
 void run_housekeeping() {
   refresh_policies();  // publishes committed policy changes to the other databases
+  // Statements of other databases whose transaction ended: executed, or
+  // approved again (docs/decisions.md, "Execution exactly once"). 0.1's
+  // objects have none.
+  if (sql_objects_are_current()) run("SELECT mpa.resolve_executions()");
   run(kExpireRequestsSql);
   run(kExpireCodesSql);
   tell_code_notices();
