@@ -28,15 +28,15 @@ BEGIN
     RAISE EXCEPTION 'request % is %, not approved', r.id, r.state USING ERRCODE = 'MP004';
   ELSIF r.expires_at <= statement_timestamp() THEN
     RAISE EXCEPTION 'request % expired at %', r.id, r.expires_at USING ERRCODE = 'MP004';
-  ELSIF r.database_oid IS NOT NULL THEN
-    -- Its targets are another database's objects: run here, the statement
-    -- would name this database's (docs/decisions.md, "Every database").
-    RAISE EXCEPTION 'request % is for database "%": mpa_execute cannot run it from here yet', r.id, r.database
-      USING ERRCODE = '0A000',
-      DETAIL = 'Running an approved statement in another database is not built yet (#19).';
   END IF;
   IF r.operation = 'MPA CONFIGURE' THEN
     PERFORM mpa.execute_configuration(r.id);
+  ELSIF r.database_oid IS NOT NULL THEN
+    -- In its database, through that database's gate, which claims the
+    -- approval here (docs/decisions.md, "Execution exactly once"). It has
+    -- committed there when this returns; its error is raised here.
+    PERFORM mpa.run_approved_statement_elsewhere(r.id, caller_search_path);
+    RETURN;
   ELSE
     PERFORM mpa.run_approved_statement(r.statement, caller_search_path);
   END IF;
@@ -45,7 +45,10 @@ BEGIN
       USING ERRCODE = 'MP004';
   END IF;
 END $$;
-GRANT EXECUTE ON FUNCTION mpa.execute_request(bigint, text), mpa.run_approved_statement(text, text) TO PUBLIC;
+CREATE OR REPLACE FUNCTION mpa.run_approved_statement_elsewhere(request_id bigint, search_path text) RETURNS void
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_run_approved_statement_elsewhere';
+GRANT EXECUTE ON FUNCTION mpa.execute_request(bigint, text), mpa.run_approved_statement(text, text),
+                          mpa.run_approved_statement_elsewhere(bigint, text) TO PUBLIC;
 
 
 -- The claim of an approval for a statement about to run in another

