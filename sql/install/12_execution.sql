@@ -56,8 +56,9 @@ GRANT EXECUTE ON FUNCTION mpa.execute_request(bigint, text), mpa.run_approved_st
 -- task worker in this database for that database's gate
 -- (src/pg/other_databases/execution_claim.cpp), in a transaction of its
 -- own that commits before the statement runs. The approved request of the
--- requester for exactly this statement in that database (by OID: a
--- re-created database is another one), the same targets, not expired.
+-- requester for exactly this statement in that database (by OID and name:
+-- a re-created database is another one, and a renamed one is not the one
+-- approvers were shown), the same targets, not expired.
 -- One found executing by a transaction that has ended is resolved first
 -- (mpa.end_execution) and looked at again. Answers:
 --   'claimed'  request_id is now executing by transaction xid;
@@ -68,7 +69,7 @@ GRANT EXECUTE ON FUNCTION mpa.execute_request(bigint, text), mpa.run_approved_st
 --              shown, for the caller to describe the difference there;
 --   'none'     no such approval.
 CREATE OR REPLACE FUNCTION mpa.claim_execution(
-    database_oid oid, requester regrole, fingerprint text, target_classes oid[], target_oids oid[],
+    database_oid oid, database_name text, requester regrole, fingerprint text, target_classes oid[], target_oids oid[],
     cascade_classes oid[], cascade_oids oid[], xid xid8,
     OUT outcome text, OUT request_id bigint, OUT holder xid8,
     OUT approved_classes oid[], OUT approved_oids oid[], OUT approved_descriptions text[])
@@ -79,7 +80,8 @@ BEGIN
     -- Locked: claims of one approval are made one at a time.
     SELECT * INTO r FROM mpa.requests q
      WHERE q.state IN ('approved', 'executing') AND q.kind = 'statement'
-       AND q.database_oid = claim_execution.database_oid AND q.requester = claim_execution.requester
+       AND q.database_oid = claim_execution.database_oid AND q.database = claim_execution.database_name
+       AND q.requester = claim_execution.requester
        AND q.fingerprint = claim_execution.fingerprint
        AND q.target_classes = claim_execution.target_classes AND q.target_oids = claim_execution.target_oids
        AND q.expires_at > statement_timestamp()
@@ -124,5 +126,5 @@ BEGIN
   PERFORM mpa.end_execution(r) FROM mpa.requests r
     WHERE r.id IN (SELECT id FROM mpa.requests WHERE state = 'executing' FOR UPDATE SKIP LOCKED);
 END $$;
-REVOKE ALL ON FUNCTION mpa.claim_execution(oid, regrole, text, oid[], oid[], oid[], oid[], xid8),
+REVOKE ALL ON FUNCTION mpa.claim_execution(oid, text, regrole, text, oid[], oid[], oid[], oid[], xid8),
                        mpa.resolve_executions() FROM PUBLIC;

@@ -361,7 +361,7 @@ my @internal = (
 	# Claims rita's approval for another database's transaction of the
 	# caller's (an xid in progress holds it executing: nobody may spend it).
 	[ 'mpa.claim_execution (holding an approval)',
-		"SELECT mpa.claim_execution(1, 'rita', 'x', '{}', '{}', '{}', '{}', pg_current_xact_id())" ],
+		"SELECT mpa.claim_execution(1, 'billing', 'rita', 'x', '{}', '{}', '{}', '{}', pg_current_xact_id())" ],
 	# Runs a request's statement in another database without mpa_execute's checks.
 	[ 'mpa.run_approved_statement_elsewhere', "SELECT mpa.run_approved_statement_elsewhere($req, 'public')" ],
 	# Closes rita's request as approved, with no vote at all.

@@ -138,6 +138,21 @@ MpaTest::queue_test_mail($node, 'nobody@example.com');
 ok(MpaTest::poll_until($node, "SELECT state = 'executed' FROM mpa.requests WHERE id = $prepared", 90),
 	'executed once the prepared transaction committed');
 
+# A renamed database is not the one approvers were shown (the request
+# names it, and its OID): the approval is not spent there, by a statement
+# typed there or through mpa_execute. ('*' covers the new database; its
+# table is made by dba, as a policy protects re-owning it.)
+$node->safe_psql('postgres', 'CREATE DATABASE archive');
+$node->safe_psql('archive', 'GRANT CREATE ON SCHEMA public TO dba');
+MpaTest::safe_psql_as($node, 'dba', 'CREATE TABLE public.ledger (id int)', dbname => 'archive');
+my $archive = approved_request('TRUNCATE public.ledger', 'archive');
+$node->safe_psql('postgres', 'ALTER DATABASE archive RENAME TO archive_2025');
+($rc, $error) = MpaTest::refusal_as($node, 'dba', 'TRUNCATE public.ledger', dbname => 'archive_2025');
+is($error, $refused_truncate, 'an approval is not spent in its database once renamed');
+($rc, $error) = MpaTest::refusal_as($node, 'dba', "SELECT mpa_execute($archive)");
+is($error, $refused_truncate, 'nor through mpa_execute');
+is(state_of($archive), 'approved', 'the request stays approved');
+
 # mpa_execute in mpa.database runs billing's approved statement in billing,
 # through billing's gate. A statement that fails there: its error is the
 # caller's, recorded in the audit, and the approval stays.

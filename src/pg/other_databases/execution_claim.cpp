@@ -78,12 +78,13 @@ int array_items(HeapTuple row, TupleDesc shape, int column, Oid type, Datum **it
 
 constexpr const char *kClaimSql =
     "SELECT outcome, request_id, holder, approved_classes, approved_oids, approved_descriptions"
-    "  FROM mpa.claim_execution($1, $2, $3, $4, $5, $6, $7, $8)";
+    "  FROM mpa.claim_execution($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 // In mpa.database: runs mpa.claim_execution with pg_mpa's privileges and
 // writes its answer to `output`.
 void claim_here(StringInfo input, StringInfo output) {
   Oid database = pq_getmsgint(input, 4);
+  const char *database_name = get_text(input);
   Oid requester = pq_getmsgint(input, 4);
   const char *fingerprint = get_text(input);
   ObjectList targets = get_objects(input);
@@ -91,7 +92,7 @@ void claim_here(StringInfo input, StringInfo output) {
   FullTransactionId xid = FullTransactionIdFromU64(static_cast<uint64>(pq_getmsgint64(input)));
   pq_getmsgend(input);
   // 0.1's objects: no request for another database exists.
-  if (!sql_objects_are_current() || fingerprint == nullptr) {
+  if (!sql_objects_are_current() || fingerprint == nullptr || database_name == nullptr) {
     send_text(output, "none");
     return;
   }
@@ -100,9 +101,9 @@ void claim_here(StringInfo input, StringInfo output) {
   // exactly once"). Local to this transaction: it ends with the task.
   set_config_option("synchronous_commit", "on", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
   struct {
-    Datum values[8];
+    Datum values[9];
     StringInfo output;
-  } claim{{ObjectIdGetDatum(database), ObjectIdGetDatum(requester), CStringGetTextDatum(fingerprint),
+  } claim{{ObjectIdGetDatum(database), CStringGetTextDatum(database_name), ObjectIdGetDatum(requester), CStringGetTextDatum(fingerprint),
            PointerGetDatum(oid_array(targets.classes, targets.count)),
            PointerGetDatum(oid_array(targets.objects, targets.count)),
            PointerGetDatum(oid_array(cascade.classes, cascade.count)),
@@ -110,9 +111,10 @@ void claim_here(StringInfo input, StringInfo output) {
           output};
   MemoryContext caller = CurrentMemoryContext;
   auto body = [&claim, caller] {
-    Oid types[8] = {OIDOID, REGROLEOID, TEXTOID, OIDARRAYOID, OIDARRAYOID, OIDARRAYOID, OIDARRAYOID, XID8OID};
+    Oid types[9] = {OIDOID,      TEXTOID,     REGROLEOID,  TEXTOID, OIDARRAYOID,
+                    OIDARRAYOID, OIDARRAYOID, OIDARRAYOID, XID8OID};
     SPI_connect();
-    if (SPI_execute_with_args(kClaimSql, 8, types, claim.values, nullptr, false, 1) != SPI_OK_SELECT ||
+    if (SPI_execute_with_args(kClaimSql, 9, types, claim.values, nullptr, false, 1) != SPI_OK_SELECT ||
         SPI_processed != 1)
       elog(ERROR, "pg_mpa: cannot claim an approval");
     HeapTuple row = SPI_tuptable->vals[0];
@@ -194,6 +196,7 @@ ElsewhereSpend claim_approval_elsewhere(const StatementDescription &description)
     StringInfoData input;
     initStringInfo(&input);
     pq_sendint32(&input, MyDatabaseId);
+    send_text(&input, get_database_name(MyDatabaseId));
     pq_sendint32(&input, GetSessionUserId());
     send_text(&input, description.fingerprint);
     send_objects(&input, description.target_count, classes, objects, nullptr);
