@@ -102,6 +102,16 @@ ok(MpaTest::poll_until($node,
 	'a savepoint rolled back leaves the request approved');
 is($node->safe_psql('billing', 'SELECT count(*) FROM public.ledger'), '1', "billing's ledger is as it was");
 
+# Twice in one transaction: the second finds the approval held by its own
+# transaction (spent, as at home), refused rather than waiting for itself.
+# (statement_timeout: a wait for its own transaction would never end.)
+($rc, $error) = MpaTest::refusal_as($node, 'dba',
+	"SET statement_timeout = '20s'; BEGIN; TRUNCATE public.ledger; TRUNCATE public.ledger; ROLLBACK",
+	dbname => 'billing');
+is($error, $refused_truncate, 'a second run in the same transaction is refused');
+ok(MpaTest::poll_until($node, "SELECT state = 'approved' FROM mpa.requests WHERE id = $ledger"),
+	'and the transaction rolled back: approved');
+
 # Run and committed: executed, once (a row added after the first run stays).
 MpaTest::runs_once_in_database($node, 'dba', 'TRUNCATE public.ledger', $ledger, $refused_truncate,
 	dbname => 'billing', between => 'INSERT INTO public.ledger VALUES (2)');
