@@ -82,6 +82,16 @@ is($error, $refused_truncate, "nor in mpa.database");
 # Only by its requester (claim: the session user).
 ($rc, $error) = MpaTest::refusal_as($node, 'eve', 'TRUNCATE public.ledger', dbname => 'billing');
 is($error, $refused_truncate, 'nor by another role in billing');
+# A role that may not connect to mpa.database has no approval to claim
+# there: refused by the gate as anyone without one (not by the claim's
+# worker failing to connect).
+$node->safe_psql('postgres', q{
+	CREATE ROLE nohome LOGIN;
+	REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;
+	GRANT CONNECT ON DATABASE postgres TO dba, eve, alice;
+});
+($rc, $error) = MpaTest::refusal_as($node, 'nohome', 'TRUNCATE public.ledger', dbname => 'billing');
+is($error, $refused_truncate, 'a role without CONNECT on mpa.database is refused as without an approval');
 is(state_of($ledger), 'approved', 'the approval is untouched by those attempts');
 
 # Rolled back: the statement did not happen, so the approval stays

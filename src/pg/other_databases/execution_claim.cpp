@@ -9,7 +9,9 @@
 #include "pg/startup/settings.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/transam.h"
+#include "catalog/pg_authid.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "commands/dbcommands.h"
@@ -17,9 +19,11 @@ extern "C" {
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 #include "utils/xid8.h"
 }
 
@@ -177,10 +181,23 @@ const char *describe_difference(const char *operation, const StatementCascade &n
   return psprintf("now also %s %s; no longer %s %s", verb, added.data, verb, gone.data);
 }
 
+// Whether `role` may log in and connect to mpa.database, as the claim's
+// worker does. One that may not has no approval to claim there (it makes
+// its requests there); asked anyway, run_in_database would refuse it with
+// its own 42501 in place of the gate's refusal and its HINT.
+bool may_claim_at_home(Oid home, Oid role) {
+  HeapTuple tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+  if (!HeapTupleIsValid(tuple)) return false;
+  bool can_login = reinterpret_cast<Form_pg_authid>(GETSTRUCT(tuple))->rolcanlogin;
+  ReleaseSysCache(tuple);
+  return can_login && (superuser_arg(role) || pg_database_aclcheck(home, role, ACL_CONNECT) == ACLCHECK_OK);
+}
+
 }  // namespace
 
 ElsewhereSpend claim_approval_elsewhere(const StatementDescription &description) {
   Oid home = get_database_oid(settings::database, false);
+  if (!may_claim_at_home(home, GetSessionUserId())) return {false, 0, nullptr};
   StatementCascade cascade = statement_cascade(description);
   Oid *classes = static_cast<Oid *>(palloc(sizeof(Oid) * (description.target_count + 1)));
   Oid *objects = static_cast<Oid *>(palloc(sizeof(Oid) * (description.target_count + 1)));
