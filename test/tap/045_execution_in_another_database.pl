@@ -157,6 +157,16 @@ $node->safe_psql('billing', q{COMMIT PREPARED 'month_end'});
 MpaTest::queue_test_mail($node, 'nobody@example.com');
 ok(MpaTest::poll_until($node, "SELECT state = 'executed' FROM mpa.requests WHERE id = $prepared", 90),
 	'executed once the prepared transaction committed');
+# ROLLBACK PREPARED: it did not run, the approval is spendable again.
+my $unprepared = approved_request('TRUNCATE public.ledger', 'billing');
+($rc, $error) = MpaTest::refusal_as($node, 'dba',
+	q{BEGIN; TRUNCATE public.ledger; PREPARE TRANSACTION 'month_end_2'}, dbname => 'billing');
+is($error, '', 'another approved TRUNCATE is prepared in billing');
+is(state_of($unprepared), 'executing', 'its request is executing');
+$node->safe_psql('billing', q{ROLLBACK PREPARED 'month_end_2'});
+MpaTest::queue_test_mail($node, 'nobody@example.com');
+ok(MpaTest::poll_until($node, "SELECT state = 'approved' FROM mpa.requests WHERE id = $unprepared", 90),
+	'approved again once the prepared transaction rolled back');
 
 # A renamed database is not the one approvers were shown (the request
 # names it, and its OID): the approval is not spent there, by a statement
