@@ -145,28 +145,26 @@ MpaTest::release_worker($held);
 ok(MpaTest::reconfigure($node, 'mpa.request_ttl' => '1h'), 'mpa.request_ttl = 1h');
 
 # A prepared transaction holds the request executing until it ends (its
-# transaction is in progress until COMMIT PREPARED); then executed.
-my $prepared = approved_request('TRUNCATE public.ledger', 'billing');
-($rc, $error) = MpaTest::refusal_as($node, 'dba',
-	q{BEGIN; TRUNCATE public.ledger; PREPARE TRANSACTION 'month_end'}, dbname => 'billing');
-is($error, '', 'an approved TRUNCATE is prepared in billing');
-is(state_of($prepared), 'executing', 'the request is executing while the transaction is prepared');
-$node->safe_psql('billing', q{COMMIT PREPARED 'month_end'});
-# COMMIT PREPARED runs no callback of pg_mpa's: the worker finds it on a
-# round it is woken for by anything else (a mail here) or on its timer.
-MpaTest::queue_test_mail($node, 'nobody@example.com');
-ok(MpaTest::poll_until($node, "SELECT state = 'executed' FROM mpa.requests WHERE id = $prepared", 90),
-	'executed once the prepared transaction committed');
-# ROLLBACK PREPARED: it did not run, the approval is spendable again.
-my $unprepared = approved_request('TRUNCATE public.ledger', 'billing');
-($rc, $error) = MpaTest::refusal_as($node, 'dba',
-	q{BEGIN; TRUNCATE public.ledger; PREPARE TRANSACTION 'month_end_2'}, dbname => 'billing');
-is($error, '', 'another approved TRUNCATE is prepared in billing');
-is(state_of($unprepared), 'executing', 'its request is executing');
-$node->safe_psql('billing', q{ROLLBACK PREPARED 'month_end_2'});
-MpaTest::queue_test_mail($node, 'nobody@example.com');
-ok(MpaTest::poll_until($node, "SELECT state = 'approved' FROM mpa.requests WHERE id = $unprepared", 90),
-	'approved again once the prepared transaction rolled back');
+# transaction is in progress until COMMIT or ROLLBACK PREPARED); then
+# executed, or approved again. The end of a prepared transaction runs no
+# callback of pg_mpa's: the worker finds it on a round it is woken for by
+# anything else (a mail here) or on its timer.
+sub prepared_then
+{
+	my ($gid, $end, $after) = @_;
+	my $id = approved_request('TRUNCATE public.ledger', 'billing');
+	my (undef, $error) = MpaTest::refusal_as($node, 'dba',
+		"BEGIN; TRUNCATE public.ledger; PREPARE TRANSACTION '$gid'", dbname => 'billing');
+	is($error, '', "an approved TRUNCATE is prepared in billing ($gid)");
+	is(state_of($id), 'executing', 'the request is executing while the transaction is prepared');
+	$node->safe_psql('billing', "$end '$gid'");
+	MpaTest::queue_test_mail($node, 'nobody@example.com');
+	ok(MpaTest::poll_until($node, "SELECT state = '$after' FROM mpa.requests WHERE id = $id", 90),
+		"the request is $after once $end ran");
+	return;
+}
+prepared_then('month_end', 'COMMIT PREPARED', 'executed');
+prepared_then('month_end_2', 'ROLLBACK PREPARED', 'approved');
 
 # A renamed database is not the one approvers were shown (the request
 # names it, and its OID): the approval is not spent there, by a statement
