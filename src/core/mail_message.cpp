@@ -27,6 +27,8 @@ constexpr std::string_view kFrom = "From";
 constexpr std::string_view kTo = "To";
 constexpr std::string_view kSubject = "Subject";
 constexpr std::string_view kMessageId = "Message-ID";
+constexpr std::string_view kInReplyTo = "In-Reply-To";
+constexpr std::string_view kReferences = "References";
 constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kFixedHeaders = {{
     {"MIME-Version", "1.0"},
     {"Content-Type", "text/plain; charset=UTF-8"},
@@ -59,8 +61,8 @@ void check_address(std::string_view header, std::string_view address) {
   }
 }
 
-void check_message_id(std::string_view id) {
-  const std::string prefix = "invalid Message-ID: ";
+void check_message_id(std::string_view id, std::string_view header = kMessageId) {
+  const std::string prefix = "invalid " + std::string(header) + ": ";
   if (id.empty()) refuse(prefix + "must not be empty");
   for (unsigned char c : id) {
     if (is_control(c) || c == ' ' || !is_ascii(c))
@@ -76,7 +78,7 @@ void check_message_id(std::string_view id) {
 }
 
 bool is_written_by_render(std::string_view name) {
-  for (std::string_view own : {kDate, kFrom, kTo, kSubject, kMessageId})
+  for (std::string_view own : {kDate, kFrom, kTo, kSubject, kMessageId, kInReplyTo, kReferences})
     if (equals_ignoring_ascii_case(name, own)) return true;
   return std::any_of(kFixedHeaders.begin(), kFixedHeaders.end(),
                      [&](const auto &fixed) { return equals_ignoring_ascii_case(name, fixed.first); });
@@ -401,6 +403,7 @@ std::string render(const Message &message) {
   check_address(kFrom, message.from);
   check_address(kTo, message.to);
   check_message_id(message.message_id);
+  if (!message.in_reply_to.empty()) check_message_id(message.in_reply_to, kInReplyTo);
   check_extra_header_names(message.headers);
 
   std::string rendered = single_value_header(kDate, format_date(message.date));
@@ -408,6 +411,10 @@ std::string render(const Message &message) {
   rendered += single_value_header(kTo, message.to);
   rendered += unstructured_header(kSubject, message.subject);
   rendered += single_value_header(kMessageId, "<" + message.message_id + ">");
+  if (!message.in_reply_to.empty()) {
+    rendered += single_value_header(kInReplyTo, "<" + message.in_reply_to + ">");
+    rendered += single_value_header(kReferences, "<" + message.in_reply_to + ">");
+  }
   for (const auto &[name, value] : kFixedHeaders) rendered += single_value_header(name, value);
   for (const auto &[name, value] : message.headers) rendered += unstructured_header(name, value);
   rendered += kCrlf;

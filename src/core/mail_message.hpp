@@ -32,6 +32,10 @@ struct Message {
   std::string subject;     // any UTF-8; line breaks in it never start a header
   std::string body;        // UTF-8 text with any line endings (LF, CRLF, lone CR)
   std::string message_id;  // "left@right", without angle brackets
+  // Optional: the message this one follows in its thread ("left@right",
+  // without angle brackets), written as In-Reply-To and References so that
+  // mail readers show one thread (RFC 5322 3.6.4).
+  std::string in_reply_to;
   std::int64_t date = 0;   // unix seconds, written in UTC; years 1970 to 9999
   // Extra headers such as "X-MPA-Request". Names are letters, digits and
   // hyphens, given at most once, and none of those render() writes itself

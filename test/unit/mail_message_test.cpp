@@ -627,6 +627,37 @@ TEST(RenderRefuses, BadMessageIds) {
   }
 }
 
+// Threading: a reply names its thread's first message in In-Reply-To and
+// References, written right after Message-ID, validated like it.
+TEST(RenderThread, InReplyToAndReferencesNameTheFirstMessage) {
+  Message message = sample_message();
+  message.in_reply_to = "request-7.6543210@db.example.com";
+  const ParsedMessage parsed = render_and_parse(message);
+  std::vector<std::string> expected = kStandardHeaderNames;
+  expected.insert(expected.begin() + 5, {"In-Reply-To", "References"});
+  EXPECT_EQ(header_names(parsed), expected);
+  EXPECT_EQ(header_value(parsed, "In-Reply-To"), "<request-7.6543210@db.example.com>");
+  EXPECT_EQ(header_value(parsed, "References"), "<request-7.6543210@db.example.com>");
+}
+
+TEST(RenderThread, NoThreadNoHeaders) {
+  const ParsedMessage parsed = render_and_parse(sample_message());
+  EXPECT_EQ(header_names(parsed), kStandardHeaderNames);
+}
+
+TEST(RenderThread, BadInReplyToIsRefusedNamingTheHeader) {
+  for (const std::string id : {"a@b\r\nBcc: x@y", "<a@b>", "ab", "a b@c"}) {
+    Message message = sample_message();
+    message.in_reply_to = id;
+    EXPECT_NE(refusal(message).find("invalid In-Reply-To"), std::string::npos) << id;
+  }
+  for (const std::string name : {"In-Reply-To", "references"}) {
+    Message message = sample_message();
+    message.headers = {{name, "<x@y>"}};
+    EXPECT_NE(refusal(message).find("written by pg_mpa itself"), std::string::npos) << name;
+  }
+}
+
 TEST(RenderRefuses, BadExtraHeaderNames) {
   const std::pair<std::string, std::string> cases[] = {
       {"", "only letters, digits and hyphens"},
