@@ -98,7 +98,11 @@ CREATE TABLE IF NOT EXISTS mpa.requests (
   -- stays as the record of which transaction ran it.
   executing_xid   xid8,
   executing_since timestamptz,
-  CONSTRAINT requests_executing_has_xid CHECK (state <> 'executing' OR executing_xid IS NOT NULL)
+  CONSTRAINT requests_executing_has_xid CHECK (state <> 'executing' OR executing_xid IS NOT NULL),
+  -- When the approvers who had not voted were reminded (mpa.reminder_before
+  -- before expiry): set in the transaction that queues the reminders, so a
+  -- restart never reminds twice.
+  reminded_at     timestamptz
 );
 CREATE INDEX IF NOT EXISTS requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX IF NOT EXISTS requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
@@ -171,6 +175,11 @@ ALTER TABLE mpa.outbox ADD COLUMN IF NOT EXISTS challenge_id bigint REFERENCES m
 -- A code's mail: deleting a code checks that its mail is gone (the key, and
 -- the retention's deletion).
 CREATE INDEX IF NOT EXISTS outbox_by_challenge ON mpa.outbox (challenge_id) WHERE challenge_id IS NOT NULL;
+-- The request a mail is about: the worker threads the mail under the
+-- request's first one and links it to the request's page in the portal
+-- (src/pg/mail/mail_delivery.cpp). No foreign key: finished requests' mail
+-- is deleted by the retention independently.
+ALTER TABLE mpa.outbox ADD COLUMN IF NOT EXISTS request_id bigint;
 
 -- Everything pg_mpa did and refused, append-only and hash-chained
 -- (src/core/audit_chain.hpp). An event's transaction writes its row with

@@ -46,7 +46,8 @@ CREATE OR REPLACE FUNCTION mpa.reaches_other_databases(operation text, database 
 CREATE OR REPLACE FUNCTION mpa.published_policy_slots() RETURNS integer
   LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'mpa_published_policy_slots';
 CREATE OR REPLACE FUNCTION mpa.queue_mail(kind text, recipient text, subject text, body text,
-                               ttl_seconds int, supersede_key text, challenge_id bigint) RETURNS bigint
+                               ttl_seconds int, supersede_key text, challenge_id bigint,
+                               request_id bigint DEFAULT NULL) RETURNS bigint
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_queue_mail';
 CREATE OR REPLACE FUNCTION mpa.new_nonce() RETURNS bytea
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_new_nonce';

@@ -43,7 +43,7 @@ BEGIN
             WHERE team = r.team AND approver IS DISTINCT FROM except_role
             ORDER BY approver::text LOOP
     PERFORM mpa.queue_mail(kind, a.email, subject, body,
-                           greatest(60, extract(epoch FROM r.expires_at - now())::int), NULL, NULL);
+                           greatest(60, extract(epoch FROM r.expires_at - now())::int), NULL, NULL, r.id);
   END LOOP;
 END $$;
 
@@ -56,7 +56,7 @@ BEGIN
   SELECT email INTO address FROM mpa.approvers WHERE approver = r.requester
    ORDER BY team = r.team DESC, added_at LIMIT 1;
   IF address IS NOT NULL THEN
-    PERFORM mpa.queue_mail(kind, address, subject, body, 3 * 86400, NULL, NULL);
+    PERFORM mpa.queue_mail(kind, address, subject, body, 3 * 86400, NULL, NULL, r.id);
   END IF;
 END $$;
 

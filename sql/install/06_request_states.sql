@@ -37,6 +37,35 @@ BEGIN
     r.requester);
 END $$;
 
+-- A pending request nears its expiry (mpa.reminder_before; the worker's
+-- kRemindSql): each approver of its team who has not voted and is not the
+-- requester is reminded, once. reminded_at is set in the same transaction
+-- as the mail is queued: a crash or restart neither loses nor repeats it.
+CREATE OR REPLACE FUNCTION mpa.remind(r mpa.requests) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a record;
+  reminded int := 0;
+BEGIN
+  UPDATE mpa.requests SET reminded_at = now() WHERE id = r.id;
+  FOR a IN SELECT ap.approver, ap.email FROM mpa.approvers ap
+            WHERE ap.team = r.team AND ap.approver <> r.requester
+              AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = ap.approver)
+            ORDER BY ap.approver::text LOOP
+    PERFORM mpa.queue_mail('notice', a.email,
+      format('[pg_mpa] reminder: request #%s expires at %s: %s on %s', r.id,
+             to_char(r.expires_at AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), r.operation, r.object),
+      format(E'Request #%s still waits for your vote and expires at %s.\n\n%s%s\n'
+              'To vote, connect as yourself and run one of:\n\n'
+              '  SELECT mpa_vote(%s, ''approve'');\n  SELECT mpa_vote(%s, ''reject'');\n',
+             r.id, to_char(r.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+             mpa.request_summary(r), mpa.cascade_summary(r), r.id, r.id),
+      greatest(60, extract(epoch FROM r.expires_at - now())::int), NULL, NULL, r.id);
+    reminded := reminded + 1;
+  END LOOP;
+  PERFORM mpa.audit('reminded', r.id, jsonb_build_object('approvers', reminded));
+END $$;
+
 -- Moves a request to a final state and tells everyone concerned.
 CREATE OR REPLACE FUNCTION mpa.finish(r mpa.requests, new_state text, reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

@@ -71,7 +71,7 @@ BEGIN
                   || E'no longer works.\nTo ask for a new one: %s\n'
                   || E'If this was not you, tell your security team.\n', mpa.challenge_purpose(c), mpa.challenge_retry(c))
     END,
-    86400, NULL, NULL);
+    86400, NULL, NULL, c.request_id);
   PERFORM mpa.audit(CASE kind WHEN 'locked' THEN 'locked out' WHEN 'budget' THEN 'guess budget spent'
                               WHEN 'key gone' THEN 'code not sent' ELSE 'code dead' END,
                     c.request_id, jsonb_build_object('challenge', c.id, 'approver', c.approver::text));

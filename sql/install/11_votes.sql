@@ -60,7 +60,7 @@ BEGIN
            to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
            mpa.request_summary(r)),
     greatest(1, extract(epoch FROM c.expires_at - now())::int),
-    format('code:%s:%s', r.id, voter::oid), c.id);
+    format('code:%s:%s', r.id, voter::oid), c.id, r.id);
   RETURN format('a code to %s request %s was sent to %s; it is valid until %s',
                 decision, r.id, mpa.mask_email(address),
                 to_char(c.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));

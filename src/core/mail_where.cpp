@@ -66,10 +66,19 @@ std::string thread_root_id(std::int64_t request_id, std::string_view installatio
   return "request-" + std::to_string(request_id) + "." + std::string(installation) + "@" + std::string(domain);
 }
 
+// A database may be named with a line break in it (a quoted identifier):
+// it must not forge a line of its own in the mail's text.
+std::string one_line(std::string_view text) {
+  std::string line(text);
+  for (char &c : line)
+    if (is_control(static_cast<unsigned char>(c))) c = ' ';
+  return line;
+}
+
 std::string where_lines(const Where &where) {
-  std::string text = "Cluster:       " + where.cluster + "\n";
-  text += "Host:          " + where.host + "\n";
-  text += "Database:      " + where.database + "\n";
+  std::string text = "Cluster:       " + one_line(where.cluster) + "\n";
+  text += "Host:          " + one_line(where.host) + "\n";
+  text += "Database:      " + one_line(where.database) + "\n";
   if (!where.link.empty())
     text += (where.code_mail ? "Enter the code: " : "Open in portal: ") + where.link + "\n";
   return text;

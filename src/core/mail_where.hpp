@@ -42,6 +42,8 @@ std::string request_link(std::string_view portal_url, std::int64_t request_id);
 std::string thread_root_id(std::int64_t request_id, std::string_view installation, std::string_view domain);
 
 // The lines that end every mail's text: where it comes from, and the link.
+// A control character in a value (a database named with a line break)
+// becomes a space: each value stays on its line.
 struct Where {
   std::string cluster;
   std::string host;

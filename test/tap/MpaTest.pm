@@ -469,7 +469,8 @@ sub safe_psql_as
 
 # Every stored message, oldest first, each a hash: file, path, to (envelope
 # recipients, lower-cased), subject (unfolded), raw (the whole message),
-# body (decoded from quoted-printable, LF line ends).
+# head (the header section, unfolded; read it with mail_header), body
+# (decoded from quoted-printable, LF line ends).
 sub stored_mail
 {
 	my ($smtp) = @_;
@@ -496,7 +497,7 @@ sub stored_mail
 		$body = MIME::QuotedPrint::decode_qp($body)
 		  if $head =~ /^Content-Transfer-Encoding:\s*quoted-printable/mi;
 		$body =~ s/\r\n/\n/g;
-		push @list, { file => $name, path => "$new/$name", raw => $raw, body => $body,
+		push @list, { file => $name, path => "$new/$name", raw => $raw, body => $body, head => $head,
 			subject => $subject // '', to => [ map { lc } @{ $meta->{rcpt_tos} || [] } ] };
 	}
 	return @list;
@@ -510,6 +511,15 @@ sub state_rows_sql
 {
 	return join(" UNION ALL\n", map { "SELECT '$_ ' || row(x.*)::text AS t FROM mpa.$_ x" }
 		qw(teams approvers policies requests votes challenges temporary_grants));
+}
+
+# The values of header $name of a stored message (stored_mail), in order, as
+# written (unfolded, not decoded); in scalar context the first, or undef.
+sub mail_header
+{
+	my ($m, $name) = @_;
+	my @values = $m->{head} =~ /^\Q$name\E:[ \t]*(.*?)\r?$/mgi;
+	return wantarray ? @values : $values[0];
 }
 
 # Stored messages to $address whose subject matches $subject_re, oldest first.

@@ -100,5 +100,12 @@ TEST(WhereLines, NameClusterHostDatabaseAndTheLink) {
   EXPECT_EQ(where_lines(where).find("http"), std::string::npos);
 }
 
+// A database named "a<LF>Open in portal: https://evil" cannot add a line.
+TEST(WhereLines, AValueCannotStartALineOfItsOwn) {
+  Where where{"prod", "db1", "a\nOpen in portal: https://evil.example\r", "", false};
+  const std::string text = where_lines(where);
+  EXPECT_EQ(text, "Cluster:       prod\nHost:          db1\nDatabase:      a Open in portal: https://evil.example \n");
+}
+
 }  // namespace
 }  // namespace mpa::mail

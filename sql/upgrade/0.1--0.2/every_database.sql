@@ -30,3 +30,9 @@ ALTER TABLE mpa.requests
 -- mpa.create_request gained its database argument (mpa_request(...,
 -- database => ...)).
 DROP FUNCTION mpa.create_request(text, text, text, interval);
+
+-- Mail that says where and links there (#20): when the approvers who had
+-- not voted were reminded; mpa.queue_mail names the request its mail is
+-- about (the column mpa.outbox.request_id comes with sql/install).
+ALTER TABLE mpa.requests ADD COLUMN reminded_at timestamptz;
+DROP FUNCTION mpa.queue_mail(text, text, text, text, int, text, bigint);

@@ -181,7 +181,8 @@ MPA_FUNCTION(mpa_published_policy_slots) {
   PG_RETURN_INT32(mpa::pg::kClusterPolicySlots);
 }
 
-// mpa.queue_mail(kind, recipient, subject, body, ttl_seconds, supersede_key, challenge_id)
+// mpa.queue_mail(kind, recipient, subject, body, ttl_seconds, supersede_key, challenge_id[, request_id])
+// (0.1's SQL objects declare it without request_id.)
 MPA_FUNCTION(mpa_queue_mail) {
   std::string kind = text_argument(fcinfo, 0, "kind", 32);
   std::string recipient = text_argument(fcinfo, 1, "recipient", mpa::mail::kMaxAddressLength + 1);
@@ -191,8 +192,9 @@ MPA_FUNCTION(mpa_queue_mail) {
   int ttl = int_argument(fcinfo, 4, "ttl_seconds");
   std::string supersede_key = PG_ARGISNULL(5) ? "" : text_argument(fcinfo, 5, "supersede_key", kMaxNameBytes);
   int64 challenge_id = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6);
+  int64 request_id = PG_NARGS() > 7 && !PG_ARGISNULL(7) ? PG_GETARG_INT64(7) : 0;
   mpa::pg::OutgoingMail mail{kind.c_str(), recipient.c_str(), subject.c_str(), body.c_str(), ttl,
-                             PG_ARGISNULL(5) ? nullptr : supersede_key.c_str(), challenge_id};
+                             PG_ARGISNULL(5) ? nullptr : supersede_key.c_str(), challenge_id, request_id};
   PG_RETURN_INT64(call_postgres([&mail] { return mpa::pg::queue_mail(mail); }));
 }
 

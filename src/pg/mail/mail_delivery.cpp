@@ -9,14 +9,20 @@
 #include <string_view>
 
 #include "core/mail_message.hpp"
+#include "core/mail_where.hpp"
 #include "core/retry_policy.hpp"
 #include "core/secret_file.hpp"
 #include "core/smtp_transport.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/mail/outbox.hpp"
 #include "pg/startup/settings.hpp"
 
 extern "C" {
+#include <unistd.h>
+
+#include "access/xlog.h"
 #include "common/pg_prng.h"
+#include "utils/guc.h"
 }
 
 namespace mpa::pg {
@@ -92,19 +98,70 @@ std::string body_of(const MailJob &job) {
   return body.replace(at, kCodePlaceholder.size(), code_for(job.challenge));
 }
 
-std::string render(const MailJob &job, std::time_t now, const char *audit_head) {
+// Where every mail of this round comes from (docs/decisions.md, "Mail that
+// says where and links there"), read once per round: the settings change
+// only at a reload, between rounds.
+struct Origin {
+  std::string cluster;       // mpa.cluster_label, else cluster_name, else the host name
+  std::string host;
+  std::string installation;  // the system identifier: the same on every server of this cluster's history
+};
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown host";
+  return name;
+}
+
+Origin origin() {
+  Origin here;
+  here.host = host_name();
+  const char *cluster_name = call_postgres([] { return GetConfigOption("cluster_name", true, false); });
+  if (is_set(settings::cluster_label))
+    here.cluster = settings::cluster_label;
+  else if (is_set(cluster_name))
+    here.cluster = cluster_name;
+  else
+    here.cluster = here.host;
+  here.installation = std::to_string(static_cast<unsigned long long>(GetSystemIdentifier()));
+  return here;
+}
+
+std::string render(const MailJob &job, const Origin &here, std::time_t now, const char *audit_head) {
   mail::Message message;
   message.from = settings::mail_from;
   message.from_name = "pg_mpa";
   message.to = job.recipient;
   message.subject = job.subject;
   message.body = body_of(job);
+  // Which server and database the mail is about, and where to act on it:
+  // approvers of several clusters must not vote on the wrong one.
+  mail::Where where;
+  where.cluster = here.cluster;
+  where.host = here.host;
+  where.database = job.database != nullptr ? job.database : settings::database;
+  if (job.request_id != 0 && is_set(settings::portal_url))
+    where.link = mail::request_link(settings::portal_url, job.request_id);
+  where.code_mail = job.carries_code;
+  message.body += "\n" + mail::where_lines(where);
   // Anchors the audit chain outside the database: a history rewritten
   // later disagrees with the heads approvers already hold.
   if (audit_head != nullptr) message.body += std::string("\n-- \npg_mpa audit chain head: ") + audit_head + "\n";
   message.message_id = job.message_id;
+  // One thread per request: its first mail (the request to the team, the
+  // same message to each approver) has the thread's Message-ID, every
+  // later one names it.
+  if (job.request_id != 0) {
+    const std::string root = mail::thread_root_id(job.request_id, here.installation, message_id_domain());
+    if (std::strcmp(job.kind, "request") == 0)
+      message.message_id = root;
+    else
+      message.in_reply_to = root;
+    message.headers.emplace_back("X-MPA-Request", std::to_string(job.request_id));
+  }
   message.date = now;
   message.headers.emplace_back("X-MPA-Outbox-Id", std::to_string(job.id));
+  message.headers.emplace_back("X-MPA-Cluster", here.cluster);
   return mail::render(message);
 }
 
@@ -145,6 +202,7 @@ void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
       return;
     }
     // A pending SIGTERM ends the current transfer; the job is retried later.
+    const Origin here = origin();
     std::unique_ptr<mail::MailSession> session(open_session(config, [] { return ProcDiePending != 0; }));
     for (int i = 0; i < count; i++) {
       MailJob &job = jobs[i];
@@ -155,7 +213,7 @@ void deliver_mail_batch(MailJob *jobs, int count, const char *audit_head) {
       }
       std::string rendered;
       try {
-        rendered = render(job, now, audit_head);
+        rendered = render(job, here, now, audit_head);
       } catch (const mpa::Error &e) {
         // The row passed validation when it was queued, so the settings
         // changed under it (mpa.mail_from); the next try would fail alike.

@@ -22,6 +22,8 @@ struct MailJob {
   double expires_at;  // unix seconds
   int attempts;       // including this one
   bool carries_code;  // a code mail: the body's {{code}} is the challenge's code
+  int64 request_id;   // 0, or the request the mail is about (threading, the link)
+  const char *database;  // nullptr, or the other database the request is for
   ChallengeBinding challenge;
   // Filled in by deliver_mail_batch.
   MailVerdict verdict;

@@ -31,7 +31,7 @@ MPA_FUNCTION(mpa_mail_test) {
   mpa::pg::require_mpa_database();
   std::string body = test_mail_body();
   mpa::pg::OutgoingMail mail{"test", email.c_str(), "pg_mpa test message", body.c_str(),
-                             kTestMailTtlSeconds, nullptr, 0};
+                             kTestMailTtlSeconds, nullptr, 0, 0};
   int64 id = mpa::pg::call_postgres([&mail] { return mpa::pg::queue_mail(mail); });
   PG_RETURN_INT64(id);
 }

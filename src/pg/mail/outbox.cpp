@@ -13,7 +13,6 @@ extern "C" {
 }
 
 namespace mpa::pg {
-namespace {
 
 // Message-IDs name the sender's domain, as RFC 5322 suggests.
 const char *message_id_domain() {
@@ -21,17 +20,21 @@ const char *message_id_domain() {
   return at && at[1] ? at + 1 : "pg-mpa.invalid";
 }
 
+namespace {
+
 // The queued mail is audited (with the address masked); sending it is
-// audited by the worker.
-constexpr const char *kQueueSql =
+// audited by the worker. %s: the request the mail is about, $9 (the column
+// mpa.outbox.request_id exists only with the current SQL objects, the only
+// ones that name a request).
+constexpr const char *kQueueSqlFormat =
     "WITH superseded AS ("
     "  UPDATE mpa.outbox SET status = 'superseded', lease_until = NULL"
     "   WHERE $5 IS NOT NULL AND supersede_key = $5 AND status IN ('pending', 'sending')),"
     " queued AS ("
     "  INSERT INTO mpa.outbox (kind, recipient, subject, body, message_id, expires_at,"
-    "                          supersede_key, challenge_id)"
+    "                          supersede_key, challenge_id%s)"
     "  VALUES ($1, $2, $3, $4, gen_random_uuid() || '@' || $6,"
-    "          now() + make_interval(secs => $7), $5, $8)"
+    "          now() + make_interval(secs => $7), $5, $8%s)"
     "  RETURNING id, kind, recipient, subject, challenge_id),"
     " audited AS ("
     "  INSERT INTO mpa.audit (kind, detail)"
@@ -42,8 +45,8 @@ constexpr const char *kQueueSql =
 }  // namespace
 
 int64 queue_mail(const OutgoingMail &mail) {
-  Oid types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID};
-  Datum values[8] = {
+  Oid types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID, INT8OID};
+  Datum values[9] = {
       CStringGetTextDatum(mail.kind),
       CStringGetTextDatum(mail.recipient),
       CStringGetTextDatum(mail.subject),
@@ -52,12 +55,15 @@ int64 queue_mail(const OutgoingMail &mail) {
       CStringGetTextDatum(message_id_domain()),
       Float8GetDatum(static_cast<double>(mail.ttl_seconds)),
       Int64GetDatum(mail.challenge_id),
+      Int64GetDatum(mail.request_id),
   };
-  char nulls[8] = {' ', ' ', ' ', ' ', mail.supersede_key ? ' ' : 'n', ' ', ' ',
-                   mail.challenge_id ? ' ' : 'n'};
+  char nulls[9] = {' ', ' ', ' ', ' ', mail.supersede_key ? ' ' : 'n', ' ', ' ',
+                   mail.challenge_id ? ' ' : 'n', ' '};
+  const bool about_request = mail.request_id != 0;
+  const char *sql = psprintf(kQueueSqlFormat, about_request ? ", request_id" : "", about_request ? ", $9" : "");
 
   SPI_connect();
-  if (SPI_execute_with_args(kQueueSql, 8, types, values, nulls, false, 1) != SPI_OK_SELECT ||
+  if (SPI_execute_with_args(sql, about_request ? 9 : 8, types, values, nulls, false, 1) != SPI_OK_SELECT ||
       SPI_processed != 1)
     elog(ERROR, "pg_mpa could not queue mail");
   bool is_null = false;

@@ -2,6 +2,7 @@
 #include "pg/startup/settings.hpp"
 
 #include "core/mail_address.hpp"
+#include "core/mail_where.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/postgres.hpp"
 #include "pg/shared/shared_state.hpp"
@@ -25,6 +26,9 @@ char *smtp_ca_file = nullptr;
 int smtp_timeout_s = 30;
 int mail_retry_delay_s = 30;
 char *mail_from = nullptr;
+char *cluster_label = nullptr;
+char *portal_url = nullptr;
+int reminder_before_s = 60 * 60;
 int otp_ttl_s = 600;
 bool govern_from_first_policy = true;
 int max_requests_per_hour = 60;
@@ -64,18 +68,39 @@ bool check_smtp_url(char **value, void **, GucSource) {
   return false;
 }
 
-// The sender address reaches a mail header: it gets the same validation as an
-// approver's address. Runs C++ under the boundary wrapper's rule: no
-// exception may leave this callback.
-bool check_mail_from(char **value, void **, GucSource) {
+// The label and the portal's address reach every mail (a header and the
+// text): a value a mail cannot carry as written is refused at load, with
+// the reason, rather than sent altered. No exception may leave a callback.
+template <typename Validate>
+bool check_mail_text(char **value, Validate validate) {
   if (*value == nullptr || **value == '\0') return true;
   try {
-    mpa::mail::validate_address(*value);
+    validate(*value);
     return true;
   } catch (const std::exception &e) {
-    GUC_check_errdetail("mpa.mail_from: %s", e.what());
+    GUC_check_errdetail("%s", e.what());
     return false;
   }
+}
+
+// The sender address reaches a mail header: it gets the same validation as an
+// approver's address.
+bool check_mail_from(char **value, void **, GucSource) {
+  return check_mail_text(value, [](const char *text) {
+    try {
+      mpa::mail::validate_address(text);
+    } catch (const mpa::Error &e) {
+      throw mpa::Error(e.sqlstate(), std::string("mpa.mail_from: ") + e.what());
+    }
+  });
+}
+
+bool check_cluster_label(char **value, void **, GucSource) {
+  return check_mail_text(value, [](const char *text) { mpa::mail::validate_label("mpa.cluster_label", text); });
+}
+
+bool check_portal_url(char **value, void **, GucSource) {
+  return check_mail_text(value, [](const char *text) { mpa::mail::validate_portal_url(text); });
 }
 
 void define_string(const char *name, const char *description, char **target,
@@ -120,6 +145,17 @@ void define_all() {
                  &mail_retry_delay_s, 30, 1, kOneHour);
   define_string("mpa.mail_from", "Sender address of pg_mpa's mail.", &mail_from, "", PGC_SIGHUP, 0,
                 check_mail_from);
+  define_string("mpa.cluster_label",
+                "Name of this cluster in pg_mpa's mail (empty: cluster_name, else the host name).",
+                &cluster_label, "", PGC_SIGHUP, 0, check_cluster_label);
+  define_string("mpa.portal_url",
+                "Address of the approval portal; mail about a request links to its page there (empty: no "
+                "links).",
+                &portal_url, "", PGC_SIGHUP, 0, check_portal_url);
+  define_seconds("mpa.reminder_before",
+                 "How long before a pending request expires its approvers who have not voted are reminded, "
+                 "once (0: no reminder).",
+                 &reminder_before_s, 60 * 60, 0, kThirtyDays);
   define_seconds("mpa.otp_ttl", "How long a mailed one-time code stays valid.", &otp_ttl_s, 600, 1,
                  kOneHour);
   DefineCustomIntVariable("mpa.otp_max_attempts", "Wrong tries that kill a one-time code.", nullptr,

@@ -18,6 +18,9 @@ extern char *smtp_ca_file;    // mpa.smtp_ca_file
 extern int smtp_timeout_s;    // mpa.smtp_timeout
 extern int mail_retry_delay_s; // mpa.mail_retry_delay
 extern char *mail_from;       // mpa.mail_from
+extern char *cluster_label;   // mpa.cluster_label (empty: cluster_name, else the host name)
+extern char *portal_url;      // mpa.portal_url (empty: mails carry no link)
+extern int reminder_before_s; // mpa.reminder_before (0: no reminder)
 extern int otp_ttl_s;         // mpa.otp_ttl
 extern int otp_max_attempts;  // mpa.otp_max_attempts
 extern int max_wrong_codes_per_hour;  // mpa.max_wrong_codes_per_hour (0: none)

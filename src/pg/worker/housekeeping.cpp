@@ -54,6 +54,28 @@ constexpr const char *kWarnGrantsSql =
     " WHERE g.revoked_at IS NULL AND g.warned_at IS NULL"
     "   AND g.ends_at - current_setting('mpa.grant_warning')::interval <= now()";
 
+// Reminders (mpa.reminder_before; 0 is off): pending requests whose
+// reminder time came, once each. Only a request that was open before its
+// reminder time gets one: with mpa.request_ttl shorter than
+// mpa.reminder_before the request mail itself is the reminder.
+// 0.1's SQL objects have neither reminded_at nor mpa.remind: no reminders
+// until ALTER EXTENSION pg_mpa UPDATE.
+constexpr const char *kRemindSql =
+    "SELECT mpa.remind(r) FROM mpa.requests r"
+    " WHERE r.id IN (SELECT id FROM mpa.requests"
+    "                 WHERE state = 'pending' AND reminded_at IS NULL AND expires_at > now()"
+    "                   AND current_setting('mpa.reminder_before')::interval > interval '0'"
+    "                   AND expires_at - current_setting('mpa.reminder_before')::interval <= now()"
+    "                   AND expires_at - current_setting('mpa.reminder_before')::interval > created_at"
+    "                 FOR UPDATE SKIP LOCKED)";
+constexpr const char *kNextReminderSql =
+    "SELECT (extract(epoch FROM min(expires_at - current_setting('mpa.reminder_before')::interval) - now())"
+    "        * 1000)::float8"
+    "  FROM mpa.requests"
+    " WHERE state = 'pending' AND reminded_at IS NULL AND expires_at > now()"
+    "   AND current_setting('mpa.reminder_before')::interval > interval '0'"
+    "   AND expires_at - current_setting('mpa.reminder_before')::interval > created_at";
+
 constexpr const char *kDueGrantsSql =
     "SELECT request_id, revoke_statement, requester::oid FROM mpa.temporary_grants"
     " WHERE revoked_at IS NULL AND ends_at <= now() ORDER BY ends_at LIMIT 100";
@@ -169,6 +191,20 @@ void end_due_grants() {
   }
 }
 
+// How long until the next reminder is due; LONG_MAX when none is waiting.
+// (A reminder overdue but not sent, its request held by another
+// transaction, is looked at again shortly.)
+long milliseconds_until_next_reminder() {
+  if (!sql_objects_are_current()) return LONG_MAX;
+  if (SPI_execute(kNextReminderSql, true, 1) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read reminders");
+  bool is_null = true;
+  Datum ms = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+  if (is_null) return LONG_MAX;
+  double value = DatumGetFloat8(ms);
+  if (value <= 0) return kOverdueRetryMs;
+  return value >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(value) + 1;
+}
+
 }  // namespace
 
 void housekeeping_committed() {
@@ -186,6 +222,7 @@ void run_housekeeping() {
   run(kExpireCodesSql);
   tell_code_notices();
   run(kWarnGrantsSql);
+  if (sql_objects_are_current()) run(kRemindSql);
   end_due_grants();
   run("SELECT mpa.check_team_health()");
   purge_past_retention();
@@ -197,6 +234,7 @@ long milliseconds_until_next_deadline() {
   Datum ms = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
   double value = is_null ? 0 : DatumGetFloat8(ms);
   long purge_ms = milliseconds_until_next_purge();  // replaces SPI_tuptable
+  purge_ms = Min(purge_ms, milliseconds_until_next_reminder());
   if (is_null) return purge_ms;
   // Still overdue after this round's housekeeping: another transaction holds
   // that row (SKIP LOCKED passed it by). Look again shortly, not at once.

@@ -85,6 +85,8 @@ constexpr const char *kSupersedeKeyGoneSql =
 // make them) must not make it wait behind their mail. A code mail of
 // another key ($3) is never claimed: kSupersedeKeyGoneSql deals with it.
 // %s: that condition; 0.1's SQL objects have no key ids (codes_carry_key_ids).
+// Second %s: the request the mail is about and the other database it is
+// for (0.1's SQL objects record neither: kNoRequestColumns).
 constexpr const char *kClaimSqlFormat =
     "UPDATE mpa.outbox o SET status = 'sending', attempts = o.attempts + 1,"
     "       lease_until = now() + $2::interval"
@@ -99,7 +101,10 @@ constexpr const char *kClaimSqlFormat =
     " RETURNING o.id, o.recipient, o.subject, o.body, o.message_id,"
     "           extract(epoch FROM o.expires_at)::float8, o.attempts,"
     "           due.challenge_id, due.request_id, due.fingerprint, due.approver, due.decision, due.nonce,"
-    "           o.kind, mpa.mask_email(o.recipient)";
+    "           o.kind, mpa.mask_email(o.recipient), %s";
+constexpr const char *kRequestColumns =
+    "o.request_id, (SELECT r.database FROM mpa.requests r WHERE r.id = o.request_id)";
+constexpr const char *kNoRequestColumns = "NULL::bigint, NULL::text";
 constexpr const char *kNextDueSql =
     "SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8"
     "  FROM mpa.outbox WHERE status = 'pending'";
@@ -208,7 +213,8 @@ int claim(MailJob **jobs) {
   Datum values[3] = {Int32GetDatum(kBatchSize), CStringGetTextDatum(kLease),
                      Int64GetDatum(shared_state()->code_key_id)};
   const char *claim_sql =
-      psprintf(kClaimSqlFormat, codes_carry_key_ids() ? "(m.challenge_id IS NULL OR c.key_id = $3)" : "true");
+      psprintf(kClaimSqlFormat, codes_carry_key_ids() ? "(m.challenge_id IS NULL OR c.key_id = $3)" : "true",
+               sql_objects_are_current() ? kRequestColumns : kNoRequestColumns);
   execute(claim_sql, 3, types, values, SPI_OK_UPDATE_RETURNING);
 
   int count = static_cast<int>(SPI_processed);
@@ -228,6 +234,9 @@ int claim(MailJob **jobs) {
     job.masked_recipient = SPI_getvalue(row, desc, 15);
     job.expires_at = DatumGetFloat8(SPI_getbinval(row, desc, 6, &is_null));
     job.attempts = DatumGetInt32(SPI_getbinval(row, desc, 7, &is_null));
+    Datum request_id = SPI_getbinval(row, desc, 16, &is_null);
+    job.request_id = is_null ? 0 : DatumGetInt64(request_id);
+    job.database = SPI_getvalue(row, desc, 17);  // nullptr for NULL
     Datum challenge_id = SPI_getbinval(row, desc, 8, &is_null);
     job.carries_code = !is_null;
     if (job.carries_code) {
@@ -368,12 +377,13 @@ void publish_latch(Latch *latch) {
 
 void unpublish_latch(int, Datum) { publish_latch(nullptr); }
 
-void handle_interrupts() {
+// True when the configuration was reloaded.
+bool handle_interrupts() {
   CHECK_FOR_INTERRUPTS();
-  if (ConfigReloadPending) {
-    ConfigReloadPending = false;
-    ProcessConfigFile(PGC_SIGHUP);
-  }
+  if (!ConfigReloadPending) return false;
+  ConfigReloadPending = false;
+  ProcessConfigFile(PGC_SIGHUP);
+  return true;
 }
 
 // Sleeps until someone wakes the worker for work or `sleep_ms` pass, and
@@ -393,7 +403,9 @@ pg_noinline void sleep_until_work(long sleep_ms) {
     if (remaining_ms <= 0) return;
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining_ms, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
-    handle_interrupts();
+    // A reload may move a deadline (mpa.reminder_before, mpa.grant_warning):
+    // a new round plans the sleep again.
+    if (handle_interrupts()) return;
     if (pg_atomic_read_u32(&shared_state()->worker_has_work) != 0) return;
   }
 }
