@@ -152,7 +152,7 @@ CREATE TABLE IF NOT EXISTS mpa.challenges (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   request_id  bigint REFERENCES mpa.requests,
   approver    regrole NOT NULL,
-  decision    text NOT NULL CHECK (decision IN ('approve', 'reject', 'confirm')),
+  decision    text NOT NULL CHECK (decision IN ('approve', 'reject', 'confirm', 'notices')),
   nonce       bytea NOT NULL,
   email       text NOT NULL,
   state       text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'used', 'superseded', 'expired')),
@@ -160,7 +160,9 @@ CREATE TABLE IF NOT EXISTS mpa.challenges (
   expires_at  timestamptz NOT NULL,
   team        text,
   key_id      bigint,
-  CHECK ((decision = 'confirm') = (request_id IS NULL)),
+  -- 'confirm': an approver's address; 'notices': a requester's address for
+  -- notices (mpa_notify_me); neither is about a request.
+  CHECK ((decision IN ('confirm', 'notices')) = (request_id IS NULL)),
   CHECK (decision <> 'confirm' OR team IS NOT NULL)
 );
 -- Every code of a voter (the resend cooldown looks at the last one, open or not).
@@ -180,6 +182,21 @@ CREATE INDEX IF NOT EXISTS outbox_by_challenge ON mpa.outbox (challenge_id) WHER
 -- (src/pg/mail/mail_delivery.cpp). No foreign key: finished requests' mail
 -- is deleted by the retention independently.
 ALTER TABLE mpa.outbox ADD COLUMN IF NOT EXISTS request_id bigint;
+
+-- Where a requester is told about their own requests (mpa_notify_me;
+-- docs/decisions.md, "Mail that says where and links there"): an address
+-- takes effect once it confirmed a code mailed there (email), the one
+-- waiting for its code is pending_email. Not carried by a backup, like the
+-- outbox: after a restore a requester registers again.
+CREATE TABLE IF NOT EXISTS mpa.notice_addresses (
+  requester     regrole PRIMARY KEY,
+  email         text,
+  pending_email text,
+  registered_at timestamptz NOT NULL DEFAULT now(),
+  confirmed_at  timestamptz,
+  CHECK (email IS NOT NULL OR pending_email IS NOT NULL)
+);
+REVOKE ALL ON mpa.notice_addresses FROM PUBLIC;
 
 -- Everything pg_mpa did and refused, append-only and hash-chained
 -- (src/core/audit_chain.hpp). An event's transaction writes its row with

@@ -47,14 +47,22 @@ BEGIN
   END LOOP;
 END $$;
 
--- Mails the requester, if they are an approver somewhere (the only
--- addresses pg_mpa knows).
+-- The confirmed address a requester registered for notices (mpa_notify_me),
+-- or NULL.
+CREATE OR REPLACE FUNCTION mpa.notice_address(requester regrole) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT na.email FROM mpa.notice_addresses na WHERE na.requester = notice_address.requester
+$$;
+
+-- Mails the requester: at their approver address if they are an approver
+-- somewhere, else at the address they registered for notices, if any.
 CREATE OR REPLACE FUNCTION mpa.mail_requester(r mpa.requests, kind text, subject text, body text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE address text;
 BEGIN
   SELECT email INTO address FROM mpa.approvers WHERE approver = r.requester
    ORDER BY team = r.team DESC, added_at LIMIT 1;
+  address := coalesce(address, mpa.notice_address(r.requester));
   IF address IS NOT NULL THEN
     PERFORM mpa.queue_mail(kind, address, subject, body, 3 * 86400, NULL, NULL, r.id);
   END IF;

@@ -99,6 +99,14 @@ BEGIN
     PERFORM mpa.audit('executed', r.id, jsonb_build_object('statement', r.statement));
   END IF;
   PERFORM mpa.announce(r, 'executed');
+  -- A requester who registered for notices hears that it ran (whoever ran
+  -- it); approvers were told of the approval, which is theirs.
+  IF mpa.notice_address(r.requester) IS NOT NULL THEN
+    PERFORM mpa.queue_mail('notice', mpa.notice_address(r.requester),
+      format('[pg_mpa] request #%s executed: %s on %s', r.id, r.operation, r.object),
+      format(E'Request #%s was executed by %s.\n\n%s', r.id, session_user, mpa.request_summary(r)),
+      3 * 86400, NULL, NULL, r.id);
+  END IF;
 END $$;
 
 -- Temporary grants: the worker calls these before a grant ends and when it

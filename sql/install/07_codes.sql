@@ -22,12 +22,14 @@ REVOKE ALL ON mpa.challenge_bindings FROM PUBLIC;
 -- What a code was for, and how to ask for a new one (said in notices).
 CREATE OR REPLACE FUNCTION mpa.challenge_purpose(c mpa.challenges) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN c.request_id IS NULL THEN format('the confirmation of your address for team "%s"', c.team)
+  SELECT CASE WHEN c.decision = 'notices' THEN 'the confirmation of your address for notices'
+              WHEN c.request_id IS NULL THEN format('the confirmation of your address for team "%s"', c.team)
               ELSE format('request #%s', c.request_id) END
 $$;
 CREATE OR REPLACE FUNCTION mpa.challenge_retry(c mpa.challenges) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN c.request_id IS NULL THEN format('SELECT mpa_confirm_email_resend(%L);', c.team)
+  SELECT CASE WHEN c.decision = 'notices' THEN format('SELECT mpa_notify_me(%L);', c.email)
+              WHEN c.request_id IS NULL THEN format('SELECT mpa_confirm_email_resend(%L);', c.team)
               ELSE format('SELECT mpa_resend(%s);', c.request_id) END
 $$;
 
@@ -92,7 +94,7 @@ BEGIN
       HINT = 'If this was not you, tell your security team: someone may be guessing your codes.';
   ELSIF checked.outcome = 'locked' THEN
     RAISE EXCEPTION '%', CASE WHEN c.request_id IS NULL
-        THEN format('too many wrong codes for the confirmation of your address for team "%s": ask again later', c.team)
+        THEN format('too many wrong codes for %s: ask again later', mpa.challenge_purpose(c))
         ELSE format('too many wrong codes for request %s: you can no longer vote on it', c.request_id) END
       USING ERRCODE = 'MP005';
   ELSIF checked.outcome = 'key gone' THEN

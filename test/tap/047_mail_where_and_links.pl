@@ -12,7 +12,12 @@
 #     reload with one keeps the value before;
 #  4. a reminder goes, mpa.reminder_before before expiry, once, to each
 #     approver who has not voted and is not the requester, and not again
-#     after a restart.
+#     after a restart;
+#  5. a requester who is not an approver registers an address for notices
+#     (mpa_notify_me), which takes effect once it confirmed the code mailed
+#     there; then they are told of the decision and of the execution, in the
+#     request's thread; a new address replaces it only once confirmed, and
+#     the address before is told.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -36,14 +41,15 @@ CONF
 
 $node->safe_psql('postgres', <<'SQL');
 CREATE ROLE req LOGIN; CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE carol LOGIN;
+CREATE ROLE dev LOGIN;
+CREATE TABLE public.t_dev (i int); ALTER TABLE public.t_dev OWNER TO dev;
 CREATE TABLE public.t_where (i int); CREATE TABLE public.t_nolink (i int); CREATE TABLE public.t_remind (i int);
 ALTER TABLE public.t_where OWNER TO req; ALTER TABLE public.t_nolink OWNER TO req;
 ALTER TABLE public.t_remind OWNER TO req;
+-- Two approvals of four approvers, the requester among them (not reminded).
 SELECT mpa_team_create('ops', 2);
-SELECT mpa_approver_add('ops', 'alice', 'alice@example.com');
-SELECT mpa_approver_add('ops', 'bob', 'bob@example.com');
-SELECT mpa_approver_add('ops', 'carol', 'carol@example.com');
-SELECT mpa_approver_add('ops', 'req', 'req@example.com');
+SELECT mpa_approver_add('ops', who::regrole, who || '@example.com')
+  FROM unnest(ARRAY['alice', 'bob', 'carol', 'req']) AS who;
 SELECT mpa_protect('DROP TABLE', 'public.*', 'ops');
 SQL
 
@@ -123,6 +129,15 @@ unlike($plain->{body}, qr{https?://}, 'without mpa.portal_url the request mail c
 is(body_line($plain, 'Cluster'), 'where', 'without mpa.cluster_label the cluster is cluster_name');
 is(MpaTest::mail_header($plain, 'Message-ID'), thread_id($r2), 'and the mail still starts its thread');
 
+# The worker's own notices about a request are in its thread too: a code
+# left to expire (mpa.otp_ttl shortened for it) brings carol a notice.
+MpaTest::reconfigure($node, 'mpa.otp_ttl' => '1s') or die 'reconfigure failed';
+MpaTest::safe_psql_as($node, 'carol', "SELECT mpa_vote($r2, 'reject')");
+my $expired = MpaTest::wait_for_mail_matching($smtp, 'carol@example.com', qr/your code for .*#$r2 expired/);
+ok($expired, 'carol is told that her code expired');
+is(MpaTest::mail_header($expired, 'In-Reply-To'), thread_id($r2), 'that notice is in the request\'s thread');
+MpaTest::reconfigure($node, 'mpa.otp_ttl' => '10min') or die 'reconfigure failed';
+
 # ---------------------------------------------------------------------------
 # 3. Values a mail cannot carry are refused.
 
@@ -199,5 +214,76 @@ ok(worker_went_round(), 'the worker went on after a restart');
 is(reminders_to('bob') + reminders_to('carol'), 2, 'a restart sends no reminder again');
 is($node->safe_psql('postgres', "SELECT count(*) FROM mpa.audit WHERE kind = 'reminded' AND request_id = $r3"),
 	'1', 'the reminder is audited once');
+
+# ---------------------------------------------------------------------------
+# 5. Notices for a requester who is not an approver.
+
+MpaTest::reconfigure($node, 'mpa.resend_cooldown' => '0') or die 'reconfigure failed';
+my $verbose = [ '-v', 'VERBOSITY=verbose' ];
+
+# The code mailed to $address for notices (the newest), waiting for it.
+sub notices_code
+{
+	my ($address, %opt) = @_;
+	my $m = MpaTest::wait_for_mail_matching($smtp, $address, qr/confirm your address for notices/, %opt)
+	  or die "no code mail to $address";
+	my ($code) = $m->{body} =~ /Your one-time code: ([0-9]{6})\b/ or die "no code in $m->{path}";
+	return ($code, $m);
+}
+
+like(MpaTest::safe_psql_as($node, 'dev', q{SELECT mpa_notify_me('dev@example.com')}),
+	qr/^a code to confirm the address was sent to d\*\*\*\@e\*\*\*\.com; it is valid until /,
+	'dev registers an address for notices and is told where the code went, masked');
+my ($dev_code, $dev_code_mail) = notices_code('dev@example.com');
+like($dev_code_mail->{body}, qr/SELECT mpa_confirm_email_for_notices\('<code>'\);/, 'the code mail says how to confirm');
+# Until confirmed, the address gets nothing: a request decided now is not
+# told to it.
+my $r4 = MpaTest::safe_psql_as($node, 'dev', "SELECT mpa_request('DROP TABLE public.t_dev', 'notices test')");
+MpaTest::safe_psql_as($node, 'dev', "SELECT mpa_cancel($r4)");
+# A wrong code is refused as pg_mpa's, and confirms nothing.
+my (undef, $wrong) = MpaTest::refusal_as($node, 'dev',
+	sprintf(q{SELECT mpa_confirm_email_for_notices('%06d')}, ($dev_code + 1) % 1000000));
+is($wrong, 'MP005: wrong code; 2 tries left for this code', 'a wrong code is refused (MP005)');
+# With every statement logged, the code typed in is blanked in the log.
+MpaTest::reconfigure($node, log_statement => 'all') or die 'reconfigure failed';
+my $log_before_code = -s $node->logfile;
+is(MpaTest::safe_psql_as($node, 'dev', "SELECT mpa_confirm_email_for_notices('$dev_code')"),
+	'notices about your requests now go to d***@e***.com', 'the right code confirms the address');
+my $logged = substr(slurp_file($node->logfile), $log_before_code);
+like($logged, qr/mpa_confirm_email_for_notices\('\*{6}'\)/, 'the statement is logged with the code blanked');
+unlike($logged, MpaTest::code_pattern($dev_code), 'the code is nowhere in the log');
+MpaTest::reconfigure($node, log_statement => 'none') or die 'reconfigure failed';
+ok(worker_went_round(), 'the worker went on');
+is(scalar MpaTest::mail_matching($smtp, 'dev@example.com', qr/request #$r4 cancelled/), 0,
+	'a decision made before the address was confirmed was not sent to it');
+
+my $r5 = MpaTest::safe_psql_as($node, 'dev', "SELECT mpa_request('DROP TABLE public.t_dev', 'notices test')");
+MpaTest::approve($node, $smtp, $r5, 'alice');
+MpaTest::approve($node, $smtp, $r5, 'bob');
+my $told = MpaTest::wait_for_mail_matching($smtp, 'dev@example.com', qr/request #$r5 approved/);
+ok($told, 'dev, not an approver, is told that the request was approved');
+is(MpaTest::mail_header($told, 'In-Reply-To'), thread_id($r5), 'in the request\'s thread');
+is(body_line($told, 'Open in portal'), "$portal/requests/$r5", 'with the link');
+MpaTest::safe_psql_as($node, 'dev', 'DROP TABLE public.t_dev');
+ok(MpaTest::wait_for_mail_matching($smtp, 'dev@example.com', qr/request #$r5 executed/),
+	'and that it was executed');
+
+# Another address takes over only once it confirmed its code; the address
+# before hears of it at once, and again when it happens.
+MpaTest::safe_psql_as($node, 'dev', q{SELECT mpa_notify_me('dev.new@example.com')});
+ok(MpaTest::wait_for_mail_matching($smtp, 'dev@example.com', qr/your address for notices is being changed/),
+	'the address before is told of the change at once');
+my ($new_code) = notices_code('dev.new@example.com');
+is($node->safe_psql('postgres', q{SELECT email FROM mpa.notice_addresses WHERE requester = 'dev'::regrole}),
+	'dev@example.com', 'until the new address confirms, notices go to the one before');
+MpaTest::safe_psql_as($node, 'dev', "SELECT mpa_confirm_email_for_notices('$new_code')");
+ok(MpaTest::wait_for_mail_matching($smtp, 'dev@example.com', qr/your address for notices was changed/),
+	'the address before is told when the change takes effect');
+is($node->safe_psql('postgres', q{SELECT email FROM mpa.notice_addresses WHERE requester = 'dev'::regrole}),
+	'dev.new@example.com', 'then notices go to the new one');
+# Nobody reads the addresses but pg_mpa.
+# (PostgreSQL's own refusal is the point here: pg_mpa grants nothing on it.)
+my (undef, $read) = MpaTest::refusal_as($node, 'dev', 'SELECT * FROM mpa.notice_addresses');
+is($read, '42501: permission denied for table notice_addresses', 'the addresses are not readable by PUBLIC');
 
 done_testing();

@@ -64,8 +64,10 @@ TEST(PortalUrl, BadUrlsAreRefusedWithTheReason) {
       {"https://example.com/<b>", "quotes, angle brackets"},
       {"https://example.com/" + std::string(500, 'a'), "too long"},
   };
-  for (const auto &[url, reason] : cases)
-    EXPECT_NE(refusal([&] { validate_portal_url(url); }).find(reason), std::string::npos) << url;
+  for (const auto &url_and_reason : cases) {
+    const std::string &url = url_and_reason.first;  // (a lambda may not capture a structured binding in C++17)
+    EXPECT_NE(refusal([&] { validate_portal_url(url); }).find(url_and_reason.second), std::string::npos) << url;
+  }
 }
 
 TEST(Link, RequestPageWithTheIdOnly) {

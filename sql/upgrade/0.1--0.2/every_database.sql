@@ -36,3 +36,11 @@ DROP FUNCTION mpa.create_request(text, text, text, interval);
 -- about (the column mpa.outbox.request_id comes with sql/install).
 ALTER TABLE mpa.requests ADD COLUMN reminded_at timestamptz;
 DROP FUNCTION mpa.queue_mail(text, text, text, text, int, text, bigint);
+
+-- Requesters' addresses for notices (#20): a confirmation of one is a
+-- challenge of its own kind, without request (the table comes with
+-- sql/install).
+ALTER TABLE mpa.challenges DROP CONSTRAINT challenges_decision_check,
+  ADD CONSTRAINT challenges_decision_check CHECK (decision IN ('approve', 'reject', 'confirm', 'notices')),
+  DROP CONSTRAINT challenges_check,
+  ADD CONSTRAINT challenges_check CHECK ((decision IN ('confirm', 'notices')) = (request_id IS NULL));

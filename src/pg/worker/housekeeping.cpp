@@ -31,6 +31,8 @@ constexpr const char *kExpireRequestsSql =
     " WHERE r.id IN (SELECT id FROM mpa.requests WHERE state IN ('pending', 'approved')"
     "                   AND expires_at <= now() FOR UPDATE SKIP LOCKED)";
 
+// Split where the notice names its request (mpa.queue_mail's last
+// argument, which 0.1's SQL objects lack): run_housekeeping() joins the parts.
 constexpr const char *kExpireCodesSql =
     "WITH expired AS ("
     "  UPDATE mpa.challenges SET state = 'expired'"
@@ -44,8 +46,8 @@ constexpr const char *kExpireCodesSql =
     " SELECT mpa.queue_mail('notice', c.email, format('[pg_mpa] your code for %s expired', mpa.challenge_purpose(c)),"
     "          format(E'The one-time code mailed to you for %s expired unused.\\n\\n' ||"
     "                 'To ask for a new one: %s' || E'\\n', mpa.challenge_purpose(c), mpa.challenge_retry(c)),"
-    "          86400, NULL, NULL)"
-    "   FROM mpa.challenges c WHERE c.id IN (SELECT id FROM expired)";
+    "          86400, NULL, NULL";
+constexpr const char *kExpireCodesSqlEnd = ") FROM mpa.challenges c WHERE c.id IN (SELECT id FROM expired)";
 
 constexpr const char *kCodeNoticeSql = "SELECT mpa.tell_code_notice($1, $2)";
 
@@ -197,12 +199,7 @@ void end_due_grants() {
 long milliseconds_until_next_reminder() {
   if (!sql_objects_are_current()) return LONG_MAX;
   if (SPI_execute(kNextReminderSql, true, 1) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read reminders");
-  bool is_null = true;
-  Datum ms = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-  if (is_null) return LONG_MAX;
-  double value = DatumGetFloat8(ms);
-  if (value <= 0) return kOverdueRetryMs;
-  return value >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(value) + 1;
+  return milliseconds_of_deadline_result(kOverdueRetryMs);
 }
 
 }  // namespace
@@ -219,7 +216,7 @@ void run_housekeeping() {
   // objects have none.
   if (sql_objects_are_current()) run("SELECT mpa.resolve_executions()");
   run(kExpireRequestsSql);
-  run(kExpireCodesSql);
+  run(psprintf("%s%s%s", kExpireCodesSql, sql_objects_are_current() ? ", c.request_id" : "", kExpireCodesSqlEnd));
   tell_code_notices();
   run(kWarnGrantsSql);
   if (sql_objects_are_current()) run(kRemindSql);

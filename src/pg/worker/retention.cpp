@@ -95,12 +95,15 @@ long milliseconds_until_next_purge() {
   Datum values[1] = {Int32GetDatum(settings::retention_s)};
   if (SPI_execute_with_args(kNextPurgeSql, 1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
     elog(ERROR, "pg_mpa: cannot read the retention's next deadline");
+  return milliseconds_of_deadline_result(kBacklogRetryMs);
+}
+
+long milliseconds_of_deadline_result(long overdue_ms) {
   bool is_null = true;
   Datum ms = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
   if (is_null) return LONG_MAX;
   double value = DatumGetFloat8(ms);
-  // Overdue after this round's deletion: another transaction holds the row.
-  if (value <= 0) return kBacklogRetryMs;
+  if (value <= 0) return overdue_ms;
   return value >= static_cast<double>(LONG_MAX) ? LONG_MAX : static_cast<long>(value) + 1;
 }
 

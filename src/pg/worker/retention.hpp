@@ -18,4 +18,10 @@ void purge_past_retention();
 // In the worker's transaction, SPI connected.
 long milliseconds_until_next_purge();
 
+// The worker's timers: the milliseconds a deadline query's result says (its
+// first column of its first row, float8 milliseconds from now): LONG_MAX
+// for NULL (nothing waits), `overdue_ms` when the deadline passed yet the
+// round left the row (another transaction holds it: look again shortly).
+long milliseconds_of_deadline_result(long overdue_ms);
+
 }  // namespace mpa::pg
