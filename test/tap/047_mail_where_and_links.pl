@@ -17,7 +17,9 @@
 #     (mpa_notify_me), which takes effect once it confirmed the code mailed
 #     there; then they are told of the decision and of the execution, in the
 #     request's thread; a new address replaces it only once confirmed, and
-#     the address before is told.
+#     the address before is told;
+#  6. a request for another database's objects names that database in its
+#     mail.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -285,5 +287,23 @@ is($node->safe_psql('postgres', q{SELECT email FROM mpa.notice_addresses WHERE r
 # (PostgreSQL's own refusal is the point here: pg_mpa grants nothing on it.)
 my (undef, $read) = MpaTest::refusal_as($node, 'dev', 'SELECT * FROM mpa.notice_addresses');
 is($read, '42501: permission denied for table notice_addresses', 'the addresses are not readable by PUBLIC');
+
+# ---------------------------------------------------------------------------
+# 6. A request for another database names it: an approver must know where
+#    the statement will run, not only where pg_mpa lives.
+
+$node->safe_psql('postgres', 'CREATE DATABASE billing');
+$node->safe_psql('billing', 'CREATE TABLE public.invoices (i int); ALTER TABLE public.invoices OWNER TO req');
+$node->safe_psql('postgres', q{SELECT mpa_protect('DROP TABLE', 'public.invoices', 'ops', database => 'billing')});
+# billing's gate has the policy once the worker published it (the request
+# is described there).
+MpaTest::refusal_once_published($node, 'postgres', 'DROP TABLE public.invoices',
+	'MP001: DROP TABLE on public.invoices requires the approval of team "ops"', dbname => 'billing');
+my $r6 = MpaTest::safe_psql_as($node, 'req',
+	q{SELECT mpa_request('DROP TABLE public.invoices', 'where test', database => 'billing')});
+my $elsewhere = MpaTest::wait_for_mail_matching($smtp, 'alice@example.com', qr/approval requested: .*\(#$r6\)/)
+  or die 'no request mail';
+is(body_line($elsewhere, 'Database'), 'billing', 'the mail of a request for billing names billing');
+is(body_line($elsewhere, 'Cluster'), 'where', 'and the cluster (cluster_name since section 2)');
 
 done_testing();
