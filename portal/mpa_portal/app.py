@@ -122,8 +122,8 @@ def create_app(config):
                 row = g.session.conn.execute(sql, params).fetchone()
             return (row[0] if row else None), None
         except psycopg.errors.DatabaseError as error:
-            if g.session.conn.closed:
-                raise
+            if g.session.conn.closed:   # broken ones too
+                raise psycopg.OperationalError("connection lost") from None
             return None, error
 
     @app.before_request
@@ -219,10 +219,8 @@ def create_app(config):
                                notice=take_notice())
 
     def load_request(request_id):
-        try:
-            r = query(REQUEST_SQL, (request_id,), one=True)
-        except psycopg.errors.NumericValueOutOfRange:
-            r = None
+        # (An id past bigint's range is sent as numeric and finds no row.)
+        r = query(REQUEST_SQL, (request_id,), one=True)
         if r is None:
             abort(404, f"There is no request {request_id}.")
         return r

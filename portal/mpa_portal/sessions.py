@@ -39,6 +39,7 @@ class Sessions:
         self._config = config
         self._sessions = {}
         self._lock = threading.Lock()
+        self._swept = time.monotonic()
 
     def open(self, user, password):
         """Connects as `user`; returns the new session or raises SignInRefused."""
@@ -65,9 +66,14 @@ class Sessions:
         return session
 
     def get(self, session_id):
+        now = time.monotonic()
+        # Abandoned sessions (never signed out) give their connections back
+        # within a minute of their limits, whoever comes next.
+        if now - self._swept > 60:
+            self._swept = now
+            self.expire()
         if not session_id:
             return None
-        now = time.monotonic()
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:

@@ -30,6 +30,9 @@ from portal_helpers import Client, Portal  # noqa: E402
 
 PASSWORD = "portal-test-password"
 HOSTILE = '<b id="hostile">bold</b><script>document.title = "script ran"</script> & "quotes"'
+# A table whose name is HTML: the statement, its target and the lists show it as text.
+HOSTILE_TABLE = '<i id="hostile-name">t</i>'
+HOSTILE_IDENTIFIER = '"' + HOSTILE_TABLE.replace('"', '""') + '"'
 CODE_LINE = re.compile(r"one-time code: ([0-9]{6})")
 
 failures = 0
@@ -69,6 +72,7 @@ def set_up(args):
       CREATE VIEW public.account_totals AS SELECT owner, sum(balance) FROM public.accounts GROUP BY owner;
       CREATE TABLE public.old_orders (id int);
       CREATE TABLE public.scratch (id int);""")
+    db.execute(f"CREATE TABLE public.{HOSTILE_IDENTIFIER} (id int)")
     db.execute("SELECT mpa_team_create('ops', 1, 'one approval for drops')")
     db.execute("SELECT mpa_approver_add('ops', 'bob', 'bob@example.com')")
     db.execute("SELECT mpa_approver_add('ops', 'carol', 'carol@example.com')")
@@ -79,7 +83,7 @@ def set_up(args):
     for name, statement, why in (
             ("accounts", "DROP TABLE public.accounts CASCADE", "Ledger migrated to the new system (ticket OPS-1234)"),
             ("old_orders", "DROP TABLE public.old_orders", "Replaced by orders_v2"),
-            ("hostile", "DROP TABLE public.scratch", HOSTILE)):
+            ("hostile", f"DROP TABLE public.{HOSTILE_IDENTIFIER}", HOSTILE)):
         ids[name] = dba.execute("SELECT mpa_request(%s, %s)", (statement, why)).fetchone()[0]
     ids["action"] = dba.execute("SELECT mpa_request_action('ops', 'refund', '{\"amount\": 5000}', "
                                 "'a refund above the limit')").fetchone()[0]
@@ -172,6 +176,18 @@ def run_checks(args, db, ids, portal, driver):
           and "action refund" in pending,
           "bob's waiting list shows the dba's requests and the application action", pending)
 
+    # An application action's page shows the action and its payload.
+    driver.get(f"{portal.url}/requests/{ids['action']}")
+    check(text_of(driver, "action") == "refund" and '"amount": 5000' in text_of(driver, "statement"),
+          "an application action's page shows the action and its payload", driver.page_source)
+
+    # Unknown and out-of-range request ids are "not found", not a server error.
+    driver.get(f"{portal.url}/requests/987654")
+    unknown = driver.title
+    driver.get(f"{portal.url}/requests/99999999999999999999999")
+    check(unknown.startswith("Not Found") and driver.title.startswith("Not Found"),
+          "an unknown or out-of-range request id is not found", (unknown, driver.title))
+
     # The request page: statement, justification, requester, what the drop also removes.
     driver.get(f"{portal.url}/requests/{ids['accounts']}")
     check(text_of(driver, "statement") == "DROP TABLE public.accounts CASCADE"
@@ -222,11 +238,24 @@ def run_checks(args, db, ids, portal, driver):
     check(text_of(driver, "state") == "pending", "the dead code's right value no longer counts",
           text_of(driver, "notice"))
 
+    # Resend: a new code by mail, and that one counts.
+    before = last_mail(args)
+    click(driver, "resend")
+    code = code_for(args, "carol@example.com", before)
+    check(code is not None and text_of(driver, "sent-to").startswith("c"),
+          "resend mails carol a new code and says where", driver.page_source)
+    driver.find_element(By.ID, "code").send_keys(code or "000000")
+    click(driver, "verify")
+    check(text_of(driver, "state") == "approved", "carol's resent code approves the request",
+          text_of(driver, "notice"))
+
     # A hostile justification is text: no element of it, no script run.
     driver.get(f"{portal.url}/requests/{ids['hostile']}")
     check(not driver.find_elements(By.ID, "hostile") and text_of(driver, "justification") == HOSTILE
           and driver.title != "script ran",
           "a justification of HTML and script shows as text", driver.page_source)
+    check(not driver.find_elements(By.ID, "hostile-name") and text_of(driver, "statement") == f"DROP TABLE public.{HOSTILE_IDENTIFIER}",
+          "a statement naming a table whose name is HTML shows as text", driver.page_source)
 
     # A form posted without its CSRF token is refused, and nothing is done.
     driver.execute_script("document.querySelector('form.decide input[name=csrf]').remove()")

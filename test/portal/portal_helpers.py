@@ -9,9 +9,11 @@ import re
 import socket
 import ssl
 import subprocess
-import time
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "test", "smtp"))
+from mailbox import wait_for  # noqa: E402  (test/smtp/mailbox.py, not the stdlib's)
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -19,15 +21,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.05)
 
 
 class Portal:
