@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The portal's browser test (test/portal/browser_test.py) on a cluster of
+# The portal's unit tests (test/portal/unit_test.py) and its browser test
+# (test/portal/browser_test.py), the latter on a cluster of
 # its own, beside test/run's SMTP server: every role but postgres signs in
 # with its password (scram-sha-256), as an approver does at the portal.
 # test/run runs it as the layer "portal"; alone (a developer), it makes
@@ -23,6 +24,9 @@ out=$MPA_WORK/portal
 port=$(mpa_free_port)
 mpa_start_password_cluster "$data" "$port" portal "mpa.resend_cooldown = 0" || exit 1
 mpa_as_postgres mkdir -p "$out"
+# The pieces first (configuration, limits, expiry, CSRF and headers), then the browser.
+mpa_as_postgres "$MPA_SYSTEM_PYTHON" "$MPA_WORK/tests/test/portal/unit_test.py" 2>&1 | tail -n 40
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "the portal's unit tests failed"; exit 1; }
 mpa_as_postgres env HOME="$out" "$MPA_SYSTEM_PYTHON" "$MPA_WORK/tests/test/portal/browser_test.py" \
   --pghost "$MPA_WORK" --pgport "$port" --database portal --maildir "$MPA_MAILDIR" \
   --workdir "$out" --screenshot "$out/portal.png"
