@@ -76,6 +76,8 @@ def set_up(args):
     db.execute("SELECT mpa_team_create('ops', 1, 'one approval for drops')")
     db.execute("SELECT mpa_approver_add('ops', 'bob', 'bob@example.com')")
     db.execute("SELECT mpa_approver_add('ops', 'carol', 'carol@example.com')")
+    # The requester is on the team too: never among those who can vote on his own requests.
+    db.execute("SELECT mpa_approver_add('ops', 'dba', 'dba@example.com')")
     db.execute("SELECT mpa_protect('DROP TABLE', 'public.*', 'ops')")
     dba = psycopg.connect(host=args.pghost, port=args.pgport, dbname=args.database, user="dba",
                           password=PASSWORD, autocommit=True)
@@ -196,6 +198,10 @@ def run_checks(args, db, ids, portal, driver):
           "the request page shows the statement, justification, requester and what the drop also removes",
           driver.page_source)
 
+    # Who may still vote: the team but the requester (dba); nobody has voted yet.
+    check(text_of(driver, "still-can-vote") == "bob, carol" and not driver.find_elements(By.ID, "votes"),
+          "before any vote, bob and carol can still vote", text_of(driver, "still-can-vote"))
+
     # Approve: the code goes by mail; the page says where (masked) and until when.
     before = last_mail(args)
     click(driver, "approve")
@@ -211,6 +217,10 @@ def run_checks(args, db, ids, portal, driver):
     click(driver, "verify")
     check(text_of(driver, "state") == "approved" and "the request is approved" in text_of(driver, "notice"),
           "bob enters the code from the mail and the request is approved", driver.page_source)
+    # The vote, and this request's audit entries, are on its page.
+    audit = text_of(driver, "audit")
+    check(text_of(driver, "votes").startswith("bob: approve") and "challenge opened" in audit and "vote" in audit,
+          "the request page shows bob's vote and the request's audit entries", audit)
     # The code was posted, never put in a URL, and is not shown again nor logged.
     check(code and code not in driver.current_url and code not in driver.page_source,
           "the code is in neither the URL nor the page after it was entered", driver.current_url)
