@@ -101,6 +101,7 @@ def create_app(config):
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024)
     app.jinja_env.autoescape = True      # everything a request holds is hostile text
+    app.jinja_env.globals["home_database"] = config.database   # requests without a database are its own
     if config.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     sessions = Sessions(config)

@@ -194,8 +194,8 @@ def run_checks(args, db, ids, portal, driver):
     driver.get(f"{portal.url}/requests/{ids['accounts']}")
     check(text_of(driver, "statement") == "DROP TABLE public.accounts CASCADE"
           and "OPS-1234" in text_of(driver, "justification") and text_of(driver, "requester") == "dba"
-          and "account_totals" in text_of(driver, "also-removes"),
-          "the request page shows the statement, justification, requester and what the drop also removes",
+          and "account_totals" in text_of(driver, "also-removes") and text_of(driver, "database") == args.database,
+          "the request page shows the statement, justification, requester, database and what the drop also removes",
           driver.page_source)
 
     # Who may still vote: the team but the requester (dba); nobody has voted yet.
