@@ -79,6 +79,13 @@ def set_up(args):
     # The requester is on the team too: never among those who can vote on his own requests.
     db.execute("SELECT mpa_approver_add('ops', 'dba', 'dba@example.com')")
     db.execute("SELECT mpa_protect('DROP TABLE', 'public.*', 'ops')")
+    # A request for another database's table (described there, voted on here).
+    home.execute("CREATE DATABASE billing")
+    with psycopg.connect(host=args.pghost, port=args.pgport, dbname="billing", user="postgres",
+                         autocommit=True) as billing:
+        billing.execute("CREATE TABLE public.invoices (id int); "
+                        "CREATE VIEW public.invoice_totals AS SELECT count(*) FROM public.invoices")
+    db.execute("SELECT mpa_protect('DROP TABLE', 'public.invoices', 'ops', database => 'billing')")
     dba = psycopg.connect(host=args.pghost, port=args.pgport, dbname=args.database, user="dba",
                           password=PASSWORD, autocommit=True)
     ids = {}
@@ -87,6 +94,8 @@ def set_up(args):
             ("old_orders", "DROP TABLE public.old_orders", "Replaced by orders_v2"),
             ("hostile", f"DROP TABLE public.{HOSTILE_IDENTIFIER}", HOSTILE)):
         ids[name] = dba.execute("SELECT mpa_request(%s, %s)", (statement, why)).fetchone()[0]
+    ids["billing"] = dba.execute("SELECT mpa_request('DROP TABLE public.invoices CASCADE', 'billing moved', "
+                                 "database => 'billing')").fetchone()[0]
     ids["action"] = dba.execute("SELECT mpa_request_action('ops', 'refund', '{\"amount\": 5000}', "
                                 "'a refund above the limit')").fetchone()[0]
     return db, ids
@@ -182,6 +191,13 @@ def run_checks(args, db, ids, portal, driver):
     driver.get(f"{portal.url}/requests/{ids['action']}")
     check(text_of(driver, "action") == "refund" and '"amount": 5000' in text_of(driver, "statement"),
           "an application action's page shows the action and its payload", driver.page_source)
+
+    # A request for another database names it, and what the drop removes there.
+    check(f"#{ids['billing']}" in pending and "billing" in pending, "the waiting list names another database's request's database",
+          pending)
+    driver.get(f"{portal.url}/requests/{ids['billing']}")
+    check(text_of(driver, "database") == "billing" and "invoice_totals" in text_of(driver, "also-removes"),
+          "another database's request shows that database and what the drop also removes there", driver.page_source)
 
     # Unknown and out-of-range request ids are "not found", not a server error.
     driver.get(f"{portal.url}/requests/987654")
