@@ -84,6 +84,9 @@ ASKED_BEFORE_SQL = "SELECT EXISTS (SELECT FROM mpa.challenges WHERE request_id =
 AUDIT_SQL = "SELECT recorded_at, kind, actor, detail::text AS detail FROM mpa.audit WHERE request_id = %s ORDER BY id"
 
 TRIES_LEFT = re.compile(r"(\d+) tr(?:y|ies) left")
+# Where sign-in may lead back to: a request's page (the mails link there),
+# nothing else (no redirect to another site, whatever the query says).
+RETURN_TO = re.compile(r"/requests/[0-9]{1,19}")
 
 
 def refusal_text(error):
@@ -139,7 +142,8 @@ def create_app(config):
                     not secrets.compare_digest(token.encode(), expected.encode()):
                 abort(403, "This form was not sent from the portal's own page (missing or wrong CSRF token).")
         if g.session is None and request.endpoint not in ("signin", "signin_form", "static", "favicon"):
-            return redirect("/signin", 303)
+            back = f"?next={request.path}" if request.method == "GET" and RETURN_TO.fullmatch(request.path) else ""
+            return redirect("/signin" + back, 303)
 
     @app.after_request
     def security_headers(response):
@@ -181,8 +185,10 @@ def create_app(config):
         token = request.cookies.get(SIGNIN_COOKIE)
         if not token or len(token) != 43:
             token = secrets.token_urlsafe(32)
+        back = request.values.get("next", "")
         response = app.make_response((render_template("signin.html", csrf=token, message=message,
-                                                      database=config.database), status))
+                                                      database=config.database,
+                                                      next=back if RETURN_TO.fullmatch(back) else ""), status))
         set_cookie(response, SIGNIN_COOKIE, token)
         return response
 
@@ -202,7 +208,8 @@ def create_app(config):
             limits.failed(address, user)
             return signin_form(str(refused), 401)
         log.info("%s signed in from %s", session.role, address)
-        response = redirect("/", 303)
+        back = request.form.get("next", "")
+        response = redirect(back if RETURN_TO.fullmatch(back) else "/", 303)
         set_cookie(response, SESSION_COOKIE, session.id)
         set_cookie(response, SIGNIN_COOKIE, "", max_age=0)
         return response

@@ -108,9 +108,9 @@ def click(driver, element_id):
     WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
 
 
-def sign_in(driver, portal, user, password=PASSWORD):
+def sign_in(driver, portal, user, password=PASSWORD, page="/signin"):
     driver.delete_all_cookies()
-    driver.get(portal.url + "/signin")
+    driver.get(portal.url + page)
     driver.find_element(By.ID, "user").send_keys(user)
     driver.find_element(By.ID, "password").send_keys(password)
     click(driver, "signin")
@@ -174,14 +174,22 @@ def run_checks(args, db, ids, portal, driver):
     check("Too many failed sign-ins" in text_of(driver, "signin-message"),
           "after three failed sign-ins of dave, his right password is refused too", driver.page_source)
 
-    # bob signs in; his session cookie is out of reach of scripts and other sites.
-    sign_in(driver, portal, "bob")
+    # bob follows a mail's link to a request: he signs in and lands on it.
+    sign_in(driver, portal, "bob", page=f"/requests/{ids['accounts']}")
+    check(driver.current_url == f"{portal.url}/requests/{ids['accounts']}",
+          "a request's link leads through the sign-in to the request", driver.current_url)
+    # Only to a request's page: not to another site.
+    sign_in(driver, portal, "bob", page="/signin?next=https://attacker.example/")
+    check(driver.current_url == f"{portal.url}/", "sign-in leads nowhere but the portal's pages", driver.current_url)
+
+    # bob is signed in; his session cookie is out of reach of scripts and other sites.
     cookie = driver.get_cookie("__Host-mpa_session") or {}
     check(text_of(driver, "signed-in-as") == "bob", "bob signs in with his database password", driver.page_source)
     check(cookie.get("secure") and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict",
           "the session cookie is Secure, HttpOnly and SameSite=Strict", cookie)
 
     # What waits for him: the requests of his team, the application action too.
+    driver.get(portal.url + "/")
     pending = text_of(driver, "pending")
     check(f"#{ids['accounts']}" in pending and "DROP TABLE public.accounts" in pending
           and "action refund" in pending,

@@ -127,10 +127,14 @@ class Requests(unittest.TestCase):
     def test_post_without_session(self):
         self.assertEqual(self.post("/requests/1/vote", {"decision": "approve"}).status_code, 403)
 
-    # Pages need a session.
+    # Pages need a session; a request's page is where sign-in leads back to
+    # (the mails link there), and nothing else.
     def test_pages_need_a_session(self):
         response = self.get("/requests/1")
-        self.assertEqual((response.status_code, response.headers["Location"]), (303, "/signin"))
+        self.assertEqual((response.status_code, response.headers["Location"]), (303, "/signin?next=/requests/1"))
+        self.assertEqual(self.get("/").headers["Location"], "/signin")
+        self.assertIn('name="next" value="/requests/1"', self.get("/signin?next=/requests/1").get_data(as_text=True))
+        self.assertNotIn('name="next"', self.get("/signin?next=//attacker.example/requests/1").get_data(as_text=True))
         self.set_cookie(SESSION_COOKIE, "made-up")
         self.assertEqual(self.get("/").status_code, 303)
 
