@@ -18,6 +18,7 @@ import sys
 import psycopg
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
@@ -105,7 +106,10 @@ def click(driver, element_id):
     """Clicks a submit button and waits for the page it leads to."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, element_id).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    try:
+        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    except TimeoutException:
+        pass   # no new page (a navigation blocked, say): the check that follows says what is shown
 
 
 def sign_in(driver, portal, user, password=PASSWORD, page="/signin"):
