@@ -72,7 +72,8 @@ def set_up(args):
       CREATE TABLE public.accounts (id int PRIMARY KEY, owner text, balance numeric);
       CREATE VIEW public.account_totals AS SELECT owner, sum(balance) FROM public.accounts GROUP BY owner;
       CREATE TABLE public.old_orders (id int);
-      CREATE TABLE public.scratch (id int);""")
+      CREATE TABLE public.scratch (id int);
+      CREATE TABLE public.guessed (id int);""")
     db.execute(f"CREATE TABLE public.{HOSTILE_IDENTIFIER} (id int)")
     db.execute("SELECT mpa_team_create('ops', 1, 'one approval for drops')")
     db.execute("SELECT mpa_approver_add('ops', 'bob', 'bob@example.com')")
@@ -93,6 +94,7 @@ def set_up(args):
     for name, statement, why in (
             ("accounts", "DROP TABLE public.accounts CASCADE", "Ledger migrated to the new system (ticket OPS-1234)"),
             ("old_orders", "DROP TABLE public.old_orders", "Replaced by orders_v2"),
+            ("guessed", "DROP TABLE public.guessed", "Someone guesses bob's codes here"),
             ("hostile", f"DROP TABLE public.{HOSTILE_IDENTIFIER}", HOSTILE)):
         ids[name] = dba.execute("SELECT mpa_request(%s, %s)", (statement, why)).fetchone()[0]
     ids["billing"] = dba.execute("SELECT mpa_request('DROP TABLE public.invoices CASCADE', 'billing moved', "
@@ -302,6 +304,20 @@ def run_checks(args, db, ids, portal, driver):
     check("Forbidden" in driver.title and "CSRF" in text_of(driver, "error") and opened == 0,
           "a vote posted without its CSRF token is refused and opens no code",
           f"title {driver.title!r}, codes opened {opened}")
+
+    # Wrong codes on three codes in a row lock bob out of a request (3 codes
+    # of 3 tries each by default), and he is told so.
+    sign_in(driver, portal, "bob", page=f"/requests/{ids['guessed']}")
+    said = ""
+    for attempt in range(3):
+        before = last_mail(args)
+        click(driver, "approve" if attempt == 0 else "resend")
+        code = code_for(args, "bob@example.com", before) or "000000"
+        for _ in range(3):
+            driver.find_element(By.ID, "code").send_keys(f"{(int(code) + 1) % 1000000:06d}")
+            click(driver, "verify")
+    said = text_of(driver, "notice")
+    check("You are locked out of this request" in said, "the ninth wrong code tells bob he is locked out", said)
 
     # The requester sees his own requests and cancels one.
     sign_in(driver, portal, "dba")
