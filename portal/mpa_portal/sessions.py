@@ -8,11 +8,15 @@ session is written anywhere, so a restart signs everyone out.
 
 import collections
 import hmac
+import logging
 import secrets
 import threading
 import time
 
 import psycopg
+
+
+log = logging.getLogger("mpa_portal")
 
 
 class SignInRefused(Exception):
@@ -51,6 +55,14 @@ class Sessions:
             conn = psycopg.connect(**self._config.conninfo(), user=user, password=password, autocommit=True)
         except psycopg.Error:
             raise SignInRefused("sign-in failed: wrong user name or password, or the server refused") from None
+        if not conn.pgconn.used_password:
+            # The server let the role in without checking the password
+            # (trust, peer, ident for the portal's own OS user): anybody
+            # could sign in as anybody. Only a checked password is identity.
+            conn.close()
+            log.warning("sign-in as %s refused: the server did not check a password "
+                        "(pg_hba.conf must ask the portal's connections for one)", user)
+            raise SignInRefused("sign-in failed: wrong user name or password, or the server refused")
         try:
             role, installed = conn.execute(
                 "SELECT session_user::text, to_regclass('mpa.pending') IS NOT NULL").fetchone()

@@ -171,6 +171,12 @@ def run_checks(args, db, ids, portal, driver):
     check("sign-in failed" in text_of(driver, "signin-message") and not driver.get_cookie("__Host-mpa_session"),
           "a wrong password is refused", driver.page_source)
 
+    # postgres may connect without a password here (trust): the portal does
+    # not take a connection the server did not check a password for.
+    sign_in(driver, portal, "postgres", "anything")
+    check("sign-in failed" in text_of(driver, "signin-message") and not driver.get_cookie("__Host-mpa_session"),
+          "a role the server lets in without checking its password cannot sign in", driver.page_source)
+
     # Sign-in attempts are rate-limited per user name (3 in this test's
     # configuration): after three failures even the right password is
     # refused without reaching the server.
