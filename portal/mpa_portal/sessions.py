@@ -19,6 +19,13 @@ import psycopg
 log = logging.getLogger("mpa_portal")
 
 
+SEARCH_PATH_SQL = """
+SELECT pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp',
+         coalesce((SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n
+                     ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+                    WHERE e.extname OPERATOR(pg_catalog.=) 'pg_mpa'), 'pg_catalog')), false)"""
+
+
 class SignInRefused(Exception):
     """Wrong credentials, or a role pg_mpa's portal cannot serve: one message for all."""
 
@@ -64,6 +71,12 @@ class Sessions:
                         "(pg_hba.conf must ask the portal's connections for one)", user)
             raise SignInRefused("sign-in failed: wrong user name or password, or the server refused")
         try:
+            # The portal's queries name pg_catalog's functions and operators,
+            # and pg_mpa's public functions, unqualified: resolved there only
+            # (pg_catalog first, then pg_mpa's schema), whatever search_path
+            # the role was given (a schema of look-alikes set for it would
+            # otherwise decide what the approver is shown).
+            conn.execute(SEARCH_PATH_SQL)
             role, installed = conn.execute(
                 "SELECT session_user::text, to_regclass('mpa.pending') IS NOT NULL").fetchone()
         except psycopg.Error:

@@ -18,9 +18,8 @@ import sys
 import psycopg
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
@@ -88,6 +87,11 @@ def set_up(args):
         billing.execute("CREATE TABLE public.invoices (id int); "
                         "CREATE VIEW public.invoice_totals AS SELECT count(*) FROM public.invoices")
     db.execute("SELECT mpa_protect('DROP TABLE', 'public.invoices', 'ops', database => 'billing')")
+    # A look-alike of a function the portal's queries use, first on bob's
+    # search_path: what bob is shown must not depend on it.
+    db.execute("CREATE SCHEMA lookalike; CREATE FUNCTION lookalike.jsonb_pretty(jsonb) RETURNS text "
+               "LANGUAGE sql AS $$SELECT 'forged payload'$$; GRANT USAGE ON SCHEMA lookalike TO PUBLIC; "
+               "ALTER ROLE bob SET search_path = lookalike, pg_catalog, public")
     dba = psycopg.connect(host=args.pghost, port=args.pgport, dbname=args.database, user="dba",
                           password=PASSWORD, autocommit=True)
     ids = {}
@@ -104,12 +108,31 @@ def set_up(args):
     return db, ids
 
 
+def loaded(driver):
+    return driver.execute_script("return document.readyState") == "complete"
+
+
+def gone(element):
+    """The page of `element` was replaced. (Selenium's staleness_of expects
+    StaleElementReferenceException; this Chromium sometimes answers "Node
+    with given id does not belong to the document" instead.)"""
+    def replaced(_):
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    return replaced
+
+
 def click(driver, element_id):
-    """Clicks a submit button and waits for the page it leads to."""
+    """Clicks a submit button and waits for the page it leads to, loaded."""
+    WebDriverWait(driver, 30).until(loaded)
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, element_id).click()
     try:
-        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(driver, 30).until(gone(page))
+        WebDriverWait(driver, 30).until(loaded)
     except TimeoutException:
         pass   # no new page (a navigation blocked, say): the check that follows says what is shown
 
@@ -210,7 +233,8 @@ def run_checks(args, db, ids, portal, driver):
     # An application action's page shows the action and its payload.
     driver.get(f"{portal.url}/requests/{ids['action']}")
     check(text_of(driver, "action") == "refund" and '"amount": 5000' in text_of(driver, "statement"),
-          "an application action's page shows the action and its payload", driver.page_source)
+          "an application action's page shows the action and its payload (not a look-alike's on bob's path)",
+          driver.page_source)
 
     # A request for another database names it, and what the drop removes there.
     check(f"#{ids['billing']}" in pending and "billing" in pending, "the waiting list names another database's request's database",
