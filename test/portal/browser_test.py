@@ -356,6 +356,15 @@ def run_checks(args, db, ids, portal, driver):
     click(driver, "cancel")
     check(text_of(driver, "state") == "cancelled", "the dba cancels his request", driver.page_source)
 
+    # Signing out ends the session in the portal, not only in the browser:
+    # its cookie, replayed, no longer opens a page.
+    session_cookie = driver.get_cookie("__Host-mpa_session")
+    click(driver, "signout")
+    driver.add_cookie({k: session_cookie[k] for k in ("name", "value", "path", "secure", "httpOnly", "sameSite")})
+    driver.get(f"{portal.url}/requests/{ids['hostile']}")
+    check(driver.current_url.startswith(f"{portal.url}/signin"),
+          "after signing out, the session's cookie replayed opens nothing", driver.current_url)
+
 
 if __name__ == "__main__":
     sys.exit(main())
