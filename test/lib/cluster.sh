@@ -33,6 +33,7 @@ MPA_PACKAGES=(
   python3-aiosmtpd python3-psycopg2 python3-psycopg openssl curl postgresql-15-pgaudit
   postgresql-15-cron postgresql-15-set-user sqlsmith
   debhelper postgresql-server-dev-all dpkg-dev fakeroot
+  python3-flask gunicorn python3-selenium chromium chromium-driver
 )
 
 mpa_install_packages() {
@@ -144,4 +145,16 @@ mpa_teardown() {
     mpa_as_root kill "$(cat "$MPA_WORK/smtp.pid")" 2>/dev/null || true
   fi
   if [ -n "${MPA_KEEP_WORKDIR:-}" ]; then echo "kept $MPA_WORK"; else mpa_as_root rm -rf "$MPA_WORK"; fi
+}
+
+# mpa_start_password_cluster DATADIR PORT DBNAME [extra postgresql.conf lines]:
+# a cluster like mpa_start_cluster's beside it (same SMTP server), where
+# every role but postgres signs in with its password (scram-sha-256), as
+# approvers do at the portal (test/portal, bench/portal_latency, demo).
+mpa_start_password_cluster() {
+  local data=$1 port=$2 dbname=$3 extra=${4:-}
+  mpa_init_cluster "$data" "$port" "$dbname" "$extra" || return 1
+  printf 'local all postgres trust\nlocal all all scram-sha-256\n' | mpa_as_postgres tee "$data/pg_hba.conf" >/dev/null
+  mpa_as_postgres "$MPA_PG_BIN/pg_ctl" -D "$data" -l "$data.log" -w start >/dev/null ||
+    { echo "PostgreSQL did not start:"; mpa_as_postgres tail -20 "$data.log"; return 1; }
 }
