@@ -30,9 +30,14 @@ SECURITY_HEADERS = {
 
 PENDING_SQL = """
 SELECT p.id, p.operation, p.object, p.requester::text AS requester, p.team, p.threshold, p.approvals,
-       p.created_at, p.expires_at, r.kind, to_jsonb(r)->>'database' AS database
+       p.created_at, p.expires_at, r.kind, to_jsonb(r)->>'database' AS database, count(*) OVER () AS waiting
   FROM mpa.pending p JOIN mpa.requests r USING (id)
  ORDER BY p.expires_at, p.id LIMIT %s"""
+
+# The waiting list shows the requests that expire first, and says how many
+# there are in all when that is more (a page of thousands of rows would be
+# slow to make and to read).
+WAITING_LIST_LIMIT = 500
 
 MINE_SQL = """
 SELECT id, kind, operation, object, team, state, created_at, expires_at, to_jsonb(r)->>'database' AS database
@@ -223,7 +228,7 @@ def create_app(config):
 
     @app.get("/")
     def home():
-        return render_template("home.html", pending=query(PENDING_SQL, (500,)), mine=query(MINE_SQL, (100,)),
+        return render_template("home.html", pending=query(PENDING_SQL, (WAITING_LIST_LIMIT,)), mine=query(MINE_SQL, (100,)),
                                notice=take_notice())
 
     def load_request(request_id):

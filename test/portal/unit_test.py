@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__
 sys.path.insert(0, os.path.join(ROOT, "portal"))
 from mpa_portal import config as portal_config  # noqa: E402
 from mpa_portal import sessions as portal_sessions  # noqa: E402
+from flask import render_template  # noqa: E402
 from mpa_portal.app import SESSION_COOKIE, create_app  # noqa: E402
 
 
@@ -94,6 +95,19 @@ class Expiry(unittest.TestCase):
         with mock.patch("time.monotonic", return_value=1000.0 + 15 * 60 + 1):
             self.assertIsNone(store.get(session.id))
         conn.close.assert_called_once()
+
+
+class WaitingList(unittest.TestCase):
+    # A list cut at its limit says how many wait in all; a whole one says nothing more.
+    def test_says_how_many_when_cut(self):
+        app = create_app(load(BEHIND_PROXY))
+        row = {"id": 7, "kind": "statement", "operation": "DROP TABLE", "object": "public.t", "database": None,
+               "requester": "alice", "team": "dba", "approvals": 0, "threshold": 2, "expires_at": None}
+        with app.test_request_context():
+            cut = render_template("home.html", pending=[dict(row, waiting=1200)], mine=[], notice=None)
+            whole = render_template("home.html", pending=[dict(row, waiting=1)], mine=[], notice=None)
+        self.assertIn("the 1 that expire first, of 1200 waiting", cut)
+        self.assertNotIn("more-pending", whole)
 
 
 class Requests(unittest.TestCase):
