@@ -190,6 +190,10 @@ ALTER TABLE mpa.outbox ADD COLUMN IF NOT EXISTS request_id bigint;
 -- outbox: after a restore a requester registers again.
 CREATE TABLE IF NOT EXISTS mpa.notice_addresses (
   requester     regrole PRIMARY KEY,
+  -- The role's name when it registered: a role dropped leaves its OID
+  -- behind (a regrole makes no dependency), and a role created later may
+  -- get it. Notices go only while OID and name still match.
+  role_name     name NOT NULL,
   email         text,
   pending_email text,
   registered_at timestamptz NOT NULL DEFAULT now(),

@@ -49,9 +49,12 @@ END $$;
 
 -- The confirmed address a requester registered for notices (mpa_notify_me),
 -- or NULL.
+-- Only while the role that registered it still holds its OID: a role
+-- created later with a dropped one's OID gets nothing at the old address.
 CREATE OR REPLACE FUNCTION mpa.notice_address(requester regrole) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT na.email FROM mpa.notice_addresses na WHERE na.requester = notice_address.requester
+  SELECT na.email FROM mpa.notice_addresses na JOIN pg_roles r ON r.oid = na.requester AND r.rolname = na.role_name
+   WHERE na.requester = notice_address.requester
 $$;
 
 -- Mails the requester: at their approver address if they are an approver

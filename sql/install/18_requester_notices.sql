@@ -28,8 +28,13 @@ BEGIN
   IF last_code > now() - current_setting('mpa.resend_cooldown')::interval THEN
     RAISE EXCEPTION 'a code was sent less than % ago', current_setting('mpa.resend_cooldown') USING ERRCODE = 'MP005';
   END IF;
-  INSERT INTO mpa.notice_addresses AS na (requester, pending_email) VALUES (me, email)
-  ON CONFLICT (requester) DO UPDATE SET pending_email = excluded.pending_email, registered_at = now()
+  -- A row left by a dropped role whose OID this role now has is not this
+  -- role's: its address is forgotten, not told, not kept.
+  INSERT INTO mpa.notice_addresses AS na (requester, role_name, pending_email) VALUES (me, session_user, email)
+  ON CONFLICT (requester) DO UPDATE
+    SET pending_email = excluded.pending_email, registered_at = now(), role_name = excluded.role_name,
+        email = CASE WHEN na.role_name = excluded.role_name THEN na.email END,
+        confirmed_at = CASE WHEN na.role_name = excluded.role_name THEN na.confirmed_at END
   RETURNING * INTO n;
   UPDATE mpa.challenges ch SET state = 'superseded'
    WHERE ch.decision = 'notices' AND ch.approver = me AND ch.state = 'open';

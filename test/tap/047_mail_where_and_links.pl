@@ -288,6 +288,28 @@ is($node->safe_psql('postgres', q{SELECT email FROM mpa.notice_addresses WHERE r
 my (undef, $read) = MpaTest::refusal_as($node, 'dev', 'SELECT * FROM mpa.notice_addresses');
 is($read, '42501: permission denied for table notice_addresses', 'the addresses are not readable by PUBLIC');
 
+# A dropped role leaves its OID behind (a regrole makes no dependency), and
+# a role made later may get it: that role's notices must not go to the
+# address the dropped one confirmed. pg_resetwal -o hands dev's OID out
+# again at once (after the OID counter's wrap-around it happens by itself).
+my $dev_oid = $node->safe_psql('postgres', q{SELECT 'dev'::regrole::oid});
+# (Vacuumed: an OID is not handed out while a dead row still holds it.)
+$node->safe_psql('postgres', 'DROP ROLE dev');
+$node->safe_psql('postgres', 'VACUUM pg_authid');
+$node->stop;
+PostgreSQL::Test::Utils::system_or_bail('pg_resetwal', '-o', $dev_oid, $node->data_dir);
+$node->start;
+$node->safe_psql('postgres', 'CREATE ROLE eve LOGIN');
+$node->safe_psql('postgres', 'CREATE TABLE public.t_eve (i int)');
+is($node->safe_psql('postgres', q{SELECT 'eve'::regrole::oid}), $dev_oid, 'eve, made after dev was dropped, has its OID');
+my $r7 = MpaTest::safe_psql_as($node, 'eve', "SELECT mpa_request('DROP TABLE public.t_eve', 'a recycled OID')");
+MpaTest::approve($node, $smtp, $r7, 'alice');
+MpaTest::approve($node, $smtp, $r7, 'bob');
+ok(MpaTest::wait_for_mail_matching($smtp, 'carol@example.com', qr/request #$r7 approved/), 'the approvers are told');
+ok(worker_went_round(), 'the worker went on');
+is(scalar MpaTest::mail_matching($smtp, 'dev.new@example.com', qr/#$r7\b/), 0,
+	'eve\'s notices do not go to the address dev confirmed');
+
 # ---------------------------------------------------------------------------
 # 6. A request for another database names it: an approver must know where
 #    the statement will run, not only where pg_mpa lives.
