@@ -17,34 +17,31 @@ SELECT mpa_approver_add('bench', 'alice', 'alice@example.com');
 SELECT mpa_approver_add('bench', 'bob', 'bob@example.com');
 SELECT mpa_approver_add('bench', 'carol', 'carol@example.com');
 
+-- The object patterns of the benchmark's policies; `more` widens the two
+-- longest runs, so that a database without the cluster-wide ones also gets
+-- 1,000.
+CREATE FUNCTION pg_temp.bench_patterns(more int) RETURNS TABLE (op text, obj text) LANGUAGE sql AS $$
+            SELECT 'DROP TABLE', 'approval.*'
+  UNION ALL SELECT 'DROP TABLE', 'scale.*'
+  UNION ALL SELECT 'DROP TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 397 + more) i
+  UNION ALL SELECT 'TRUNCATE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 249 + more) i
+  UNION ALL SELECT 'ALTER TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 199) i
+  UNION ALL SELECT 'DROP INDEX', format('prod_%s.i_%s', i / 10, i % 10) FROM generate_series(0, 49) i
+  UNION ALL SELECT 'DROP FUNCTION', format('prod_%s.f_%s', i / 10, i % 10) FROM generate_series(0, 49) i
+  UNION ALL SELECT 'DROP VIEW', format('prod_%s.v_%s', i / 10, i % 10) FROM generate_series(0, 23) i
+  UNION ALL SELECT 'DROP SCHEMA', format('prod_%s', i) FROM generate_series(0, 19) i
+$$;
+
 -- 1,000 policies, as a large installation might have them.
 SELECT mpa_protect(op, obj, 'bench') FROM (
-            SELECT 'DROP TABLE' AS op, 'approval.*' AS obj
-  UNION ALL SELECT 'DROP TABLE', 'scale.*'
-  UNION ALL SELECT 'DROP TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 397) i
-  UNION ALL SELECT 'TRUNCATE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 249) i
-  UNION ALL SELECT 'ALTER TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 199) i
-  UNION ALL SELECT 'DROP INDEX', format('prod_%s.i_%s', i / 10, i % 10) FROM generate_series(0, 49) i
-  UNION ALL SELECT 'DROP FUNCTION', format('prod_%s.f_%s', i / 10, i % 10) FROM generate_series(0, 49) i
-  UNION ALL SELECT 'DROP VIEW', format('prod_%s.v_%s', i / 10, i % 10) FROM generate_series(0, 23) i
-  UNION ALL SELECT 'DROP SCHEMA', format('prod_%s', i) FROM generate_series(0, 19) i
+            SELECT * FROM pg_temp.bench_patterns(0)
   UNION ALL SELECT unnest(ARRAY['ALTER SYSTEM', 'DROP DATABASE', 'DROP ROLE', 'ALTER ROLE', 'DROP TABLESPACE']), '*'
 ) p;
--- The same 1,000 policies' object patterns, but for the objects of another
--- database (bench/lib.sh's BENCH_OTHER_DB, psql variable other_db), whose
--- gate reads them from shared memory (issue #19). Cluster-wide operations
--- take no database: they are the 5 above, which hold there already.
-SELECT mpa_protect(op, obj, 'bench', database => :'other_db') FROM (
-            SELECT 'DROP TABLE' AS op, 'approval.*' AS obj
-  UNION ALL SELECT 'DROP TABLE', 'scale.*'
-  UNION ALL SELECT 'DROP TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 400) i
-  UNION ALL SELECT 'TRUNCATE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 252) i
-  UNION ALL SELECT 'ALTER TABLE', format('prod_%s.t_%s', i / 20, i % 20) FROM generate_series(0, 199) i
-  UNION ALL SELECT 'DROP INDEX', format('prod_%s.i_%s', i / 10, i % 10) FROM generate_series(0, 49) i
-  UNION ALL SELECT 'DROP FUNCTION', format('prod_%s.f_%s', i / 10, i % 10) FROM generate_series(0, 49) i
-  UNION ALL SELECT 'DROP VIEW', format('prod_%s.v_%s', i / 10, i % 10) FROM generate_series(0, 23) i
-  UNION ALL SELECT 'DROP SCHEMA', format('prod_%s', i) FROM generate_series(0, 19) i
-) p;
+-- The same patterns, but for the objects of another database (bench/lib.sh's
+-- BENCH_OTHER_DB, psql variable other_db), whose gate reads them from shared
+-- memory (issue #19). Cluster-wide operations take no database: they are the
+-- 5 above, which hold there already.
+SELECT mpa_protect(op, obj, 'bench', database => :'other_db') FROM pg_temp.bench_patterns(3);
 SELECT mpa_protect('MPA CONFIGURE', '*', 'bench');   -- from here on, 'bench' governs pg_mpa
 
 DO $$
