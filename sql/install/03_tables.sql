@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS mpa.policies (
   team       text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
   created_at timestamptz NOT NULL DEFAULT now(),
   database   text,
+  -- 'dry-run': matching statements run and are recorded, never refused
+  -- (docs/decisions.md, "Policy modes"); last, where the 0.1 upgrade
+  -- step adds it.
+  mode       text NOT NULL DEFAULT 'enforce' CONSTRAINT policies_mode_check CHECK (mode IN ('enforce', 'dry-run')),
   CONSTRAINT policies_operation_object_database_key UNIQUE NULLS NOT DISTINCT (operation, object, database)
 );
 

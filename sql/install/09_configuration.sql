@@ -287,7 +287,7 @@ END $$;
 -- a name: that database's), docs/decisions.md "Every database". The call
 -- as requested names it only when it is not mpa.database.
 CREATE OR REPLACE FUNCTION mpa_protect(operation text, object text DEFAULT '*', team text DEFAULT NULL,
-                                       database text DEFAULT NULL)
+                                       database text DEFAULT NULL, mode text DEFAULT 'enforce')
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
@@ -296,8 +296,25 @@ DECLARE
   t mpa.teams;
   first_governor boolean;
 BEGIN
-  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L%s)', op, obj, team,
-    CASE WHEN db IS NOT NULL THEN format(', database => %L', db) ELSE '' END));
+  -- Checked before authorisation, so that a request is never made for a
+  -- call that cannot succeed. MPA CONFIGURE is never dry-run: a governance
+  -- that only records would be none. Dry-run policies that reach other
+  -- databases need a mode in the published copy (slice 1b), so until then
+  -- they are refused rather than enforced there unannounced.
+  IF mode IS NULL OR mode NOT IN ('enforce', 'dry-run') THEN
+    RAISE EXCEPTION 'mode must be ''enforce'' or ''dry-run''' USING ERRCODE = '22023';
+  END IF;
+  IF mode = 'dry-run' AND op = 'MPA CONFIGURE' THEN
+    RAISE EXCEPTION 'MPA CONFIGURE cannot be protected in dry-run mode' USING ERRCODE = '22023',
+      DETAIL = 'pg_mpa''s own configuration is always governed by an enforcing policy.';
+  END IF;
+  IF mode = 'dry-run' AND mpa.reaches_other_databases(op, db) THEN
+    RAISE EXCEPTION 'a dry-run policy cannot reach databases other than this one yet' USING ERRCODE = '22023',
+      HINT = 'Dry-run policies are for this database''s objects for now.';
+  END IF;
+  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L%s%s)', op, obj, team,
+    CASE WHEN db IS NOT NULL THEN format(', database => %L', db) ELSE '' END,
+    CASE WHEN mode <> 'enforce' THEN format(', mode => %L', mode) ELSE '' END));
   IF team IS NULL THEN
     IF (SELECT count(*) FROM mpa.teams) <> 1 THEN
       RAISE EXCEPTION 'name the team that approves % on %', op, obj USING ERRCODE = '22023',
@@ -312,8 +329,10 @@ BEGIN
       USING ERRCODE = 'MP004', HINT = 'Add approvers with mpa_approver_add() first.';
   END IF;
   first_governor := NOT EXISTS (SELECT FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE');
-  INSERT INTO mpa.policies (operation, object, team, database) VALUES (op, obj, t.name, db)
-    ON CONFLICT ON CONSTRAINT policies_operation_object_database_key DO UPDATE SET team = excluded.team;
+  -- Switching a pattern's mode is this same governed call (either way).
+  INSERT INTO mpa.policies (operation, object, team, database, mode) VALUES (op, obj, t.name, db, mode)
+    ON CONFLICT ON CONSTRAINT policies_operation_object_database_key
+    DO UPDATE SET team = excluded.team, mode = excluded.mode;
   -- The other databases' gates read the policies that reach them from
   -- shared memory, which holds so many: refused here, where the DBA sees
   -- it, rather than left ungated there.
@@ -365,7 +384,7 @@ END $$;
 
 REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, regrole, text),
   mpa_approver_remove(text, regrole), mpa_team_set_threshold(text, int),
-  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text, text), mpa_unprotect(text, text, text),
+  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text, text, text), mpa_unprotect(text, text, text),
   mpa_team_drop(text)
   FROM PUBLIC;
 

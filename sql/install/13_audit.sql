@@ -27,3 +27,24 @@ $$;
 CREATE OR REPLACE FUNCTION mpa_audit_export(from_seq bigint DEFAULT 1, to_seq bigint DEFAULT NULL)
   RETURNS TABLE (line text)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_audit_export';
+
+-------------------------------------------------------------------------------
+-- Dry-run policies (docs/decisions.md, "Policy modes"): what each would have
+-- refused, from the audit entries of kind 'dry-run' the gate records.
+-------------------------------------------------------------------------------
+
+-- One row per policy, object reached and role: how many statements, when
+-- first and last. mode_now: the policy's mode today (NULL once removed),
+-- so that the history of a policy switched to enforcing stays readable.
+CREATE OR REPLACE VIEW mpa.dry_run AS
+  SELECT g.policy_id, g.operation, g.pattern, g.database, g.team, g.target, g.role, g.statements,
+         g.first_seen, g.last_seen, p.mode AS mode_now
+    FROM (SELECT (a.detail->>'policy')::bigint AS policy_id, a.detail->>'operation' AS operation,
+                 a.detail->>'pattern' AS pattern, a.database, a.detail->>'team' AS team,
+                 a.detail->>'target' AS target, a.actor AS role, count(*) AS statements,
+                 min(a.recorded_at) AS first_seen, max(a.recorded_at) AS last_seen
+            FROM mpa.audit a
+           WHERE a.kind = 'dry-run'
+           GROUP BY 1, 2, 3, 4, 5, 6, 7) g
+    LEFT JOIN mpa.policies p ON p.id = g.policy_id;
+GRANT SELECT ON mpa.dry_run TO PUBLIC;

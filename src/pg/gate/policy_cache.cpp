@@ -47,6 +47,10 @@ struct CachedPolicy {
   // cluster-wide operation, every database), "*" for every database's, or
   // another database's name (docs/decisions.md, "Every database").
   char *database;
+  // mpa.policies.mode = 'dry-run': never decides a statement, only records
+  // what it would have refused (docs/decisions.md, "Policy modes"). Never
+  // published: mpa_protect keeps dry-run policies to this database.
+  bool dry_run = false;
 };
 
 // Lives in cache_context, which is reset at every reload. Policies are
@@ -88,6 +92,13 @@ struct OperationRange {
 };
 OperationRange *operations = nullptr;
 int operation_count = 0;
+// The enforcing policies come first in `policies` (and `patterns`), the
+// dry-run ones after them, each part sorted by operation with its own
+// ranges: the enforcing lookups see exactly what they saw before dry-run
+// existed, and the dry-run ones are asked only when none decides.
+int enforcing_policy_count = 0;
+OperationRange *dry_run_operations = nullptr;
+int dry_run_operation_count = 0;
 // Filled by parse_patterns(), on first need after a load.
 bool patterns_parsed = false;
 policy::PatternView *patterns = nullptr;  // patterns[i] is policies[i]'s
@@ -188,14 +199,30 @@ void forget_copy_no_longer_current() {
 }
 
 // The outline of this backend's copy, into shared memory (under the lock).
+// The operations of both modes, merged (sorted, distinct): a dry-run
+// policy's statement is judged like an enforcing one's.
 void publish_outline(PolicyOutline &published) {
-  published.complete = operation_count <= kOutlineOperationSlots;
-  for (int i = 0; i < operation_count && published.complete; i++)
-    published.complete = strlcpy(published.operations[i], operations[i].operation, kOperationBytes) <
-                         static_cast<std::size_t>(kOperationBytes);
+  int count = 0, enforcing = 0, dry_run = 0;
+  published.complete = true;
+  while ((enforcing < operation_count || dry_run < dry_run_operation_count) && published.complete) {
+    const char *next;
+    if (dry_run == dry_run_operation_count)
+      next = operations[enforcing++].operation;
+    else if (enforcing == operation_count)
+      next = dry_run_operations[dry_run++].operation;
+    else {
+      int order = std::strcmp(operations[enforcing].operation, dry_run_operations[dry_run].operation);
+      next = order <= 0 ? operations[enforcing].operation : dry_run_operations[dry_run].operation;
+      if (order <= 0) enforcing++;
+      if (order >= 0) dry_run++;
+    }
+    published.complete = count < kOutlineOperationSlots &&
+                         strlcpy(published.operations[count++], next, kOperationBytes) <
+                             static_cast<std::size_t>(kOperationBytes);
+  }
   published.governed = configuring_team != nullptr;
   published.policy_count = policy_count;
-  published.operation_count = operation_count;
+  published.operation_count = count;
 }
 
 // In mpa.database, after a load: copies the outline of the policies and
@@ -323,6 +350,8 @@ void load_from_table() {
   // 0.1's mpa.policies has no database column: every policy is this
   // database's (InvalidAttrNumber then).
   AttrNumber database = attnameAttNum(relation, "database", true);
+  // Nor a mode: every policy enforces.
+  AttrNumber mode = attnameAttNum(relation, "mode", true);
   MemoryContext caller = MemoryContextSwitchTo(cache_context);
   int capacity = 64;
   policies = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * capacity));
@@ -331,9 +360,14 @@ void load_from_table() {
     bool is_null;
     Datum value = database != InvalidAttrNumber ? heap_getattr(row, database, desc, &is_null) : Datum(0);
     char *database_name = database != InvalidAttrNumber && !is_null ? TextDatumGetCString(value) : nullptr;
+    // Defensive: a dry-run row on MPA CONFIGURE (mpa_protect refuses one)
+    // still governs.
+    char *operation_name = text_column(row, desc, operation);
+    bool dry_run = mode != InvalidAttrNumber && std::strcmp(text_column(row, desc, mode), "dry-run") == 0 &&
+                   std::strcmp(operation_name, kConfigureOperation) != 0;
     append(policies, policy_count, capacity,
-           CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)), text_column(row, desc, operation),
-                        text_column(row, desc, object), text_column(row, desc, team), database_name});
+           CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)), operation_name,
+                        text_column(row, desc, object), text_column(row, desc, team), database_name, dry_run});
   }
   systable_endscan(scan);
   // The unused part of the last doubling back (10,000 policies: 0.2 MiB);
@@ -396,6 +430,7 @@ uint64 load_from_shared_memory() {
 int compare_policies(const void *a, const void *b) {
   const auto *left = static_cast<const CachedPolicy *>(a);
   const auto *right = static_cast<const CachedPolicy *>(b);
+  if (left->dry_run != right->dry_run) return left->dry_run ? 1 : -1;  // enforcing ones first
   int by_operation = std::strcmp(left->operation, right->operation);
   if (by_operation != 0) return by_operation;
   return left->id < right->id ? -1 : left->id > right->id ? 1 : 0;
@@ -422,10 +457,22 @@ int compare_operation_ranges(const void *key, const void *range) {
   return std::strcmp(static_cast<const char *>(key), static_cast<const OperationRange *>(range)->operation);
 }
 
-// The policies on `operation`, or nullptr if none.
+// The enforcing policies on `operation`, or nullptr if none.
 const OperationRange *find_operation(const char *operation) {
   return static_cast<const OperationRange *>(
       bsearch(operation, operations, operation_count, sizeof(OperationRange), compare_operation_ranges));
+}
+
+// The dry-run policies on `operation`, or nullptr if none.
+const OperationRange *find_dry_run_operation(const char *operation) {
+  if (dry_run_operation_count == 0) return nullptr;
+  return static_cast<const OperationRange *>(bsearch(operation, dry_run_operations, dry_run_operation_count,
+                                                     sizeof(OperationRange), compare_operation_ranges));
+}
+
+// Whether a policy of either mode names `operation`: the statement is judged.
+bool names_operation(const char *operation) {
+  return find_operation(operation) != nullptr || find_dry_run_operation(operation) != nullptr;
 }
 
 // The configuration team: of a policy on MPA CONFIGURE for '*', else of the
@@ -462,7 +509,8 @@ int drop_overridden(CachedPolicy *items, int count) {
   qsort(items, count, sizeof(CachedPolicy), compare_for_deduplication);
   int kept = 0;
   for (int i = 0; i < count; i++) {
-    bool overridden = kept > 0 && for_every_database(items[i]) &&
+    // A dry-run policy here overrides nothing: an enforcing one always wins.
+    bool overridden = kept > 0 && for_every_database(items[i]) && !items[kept - 1].dry_run &&
                       std::strcmp(items[kept - 1].operation, items[i].operation) == 0 &&
                       std::strcmp(items[kept - 1].object, items[i].object) == 0;
     if (!overridden) items[kept++] = items[i];
@@ -478,10 +526,15 @@ void index_policies() {
   drop_policies_overridden_here();
   qsort(policies, policy_count, sizeof(CachedPolicy), compare_policies);
   operations = static_cast<OperationRange *>(MemoryContextAlloc(cache_context, sizeof(OperationRange) * policy_count));
+  dry_run_operations =
+      static_cast<OperationRange *>(MemoryContextAlloc(cache_context, sizeof(OperationRange) * policy_count));
   for (int i = 0; i < policy_count; i++) {
-    if (operation_count == 0 || std::strcmp(policies[i].operation, operations[operation_count - 1].operation) != 0)
-      operations[operation_count++] = OperationRange{policies[i].operation, i, 0, false};
-    operations[operation_count - 1].count++;
+    OperationRange *ranges = policies[i].dry_run ? dry_run_operations : operations;
+    int &count = policies[i].dry_run ? dry_run_operation_count : operation_count;
+    if (!policies[i].dry_run) enforcing_policy_count = i + 1;
+    if (count == 0 || std::strcmp(policies[i].operation, ranges[count - 1].operation) != 0)
+      ranges[count++] = OperationRange{policies[i].operation, i, 0, false};
+    ranges[count - 1].count++;
   }
   configuring_team = find_configuring_team();
 }
@@ -494,8 +547,9 @@ void parse_patterns() {
       MemoryContextAlloc(cache_context, sizeof(policy::PatternView) * (policy_count + 1)));
   named_schemas = static_cast<const char **>(MemoryContextAlloc(cache_context, sizeof(char *) * (policy_count + 1)));
   named_schema_count = 0;  // (from the start again if an earlier attempt failed)
-  for (int range = 0; range < operation_count; range++) {
-    OperationRange &operation = operations[range];
+  for (int range = 0; range < operation_count + dry_run_operation_count; range++) {
+    OperationRange &operation =
+        range < operation_count ? operations[range] : dry_run_operations[range - operation_count];
     for (int i = operation.first; i < operation.first + operation.count; i++) {
       patterns[i] = parse_into_cache(policies[i]);
       if (patterns[i].scope == policy::Scope::Everything)
@@ -541,6 +595,9 @@ void ensure_fresh() {
   patterns = nullptr;
   operations = nullptr;
   operation_count = 0;
+  enforcing_policy_count = 0;
+  dry_run_operations = nullptr;
+  dry_run_operation_count = 0;
   named_schemas = nullptr;
   named_schema_count = 0;
   temporary_schemas_named = false;
@@ -677,7 +734,7 @@ bool operation_is_protected(const char *operation) {
   if (const PolicyOutline *from = current_outline())
     return bsearch(operation, from->operations, from->operation_count, kOperationBytes, compare_operation_names) !=
            nullptr;
-  return find_operation(operation) != nullptr || (copy_incomplete && policy_may_be_missing(operation));
+  return names_operation(operation) || (copy_incomplete && policy_may_be_missing(operation));
 }
 
 bool pg_mpa_is_governed() {
@@ -714,6 +771,8 @@ bool relations_may_be_governed(const char *operation, const char *const *schemas
   ensure_patterns_parsed();
   const OperationRange *range = find_operation(operation);
   if (range != nullptr && range->names_everything) return true;
+  const OperationRange *dry_run = find_dry_run_operation(operation);
+  if (dry_run != nullptr && dry_run->names_everything) return true;
   Oid pg_mpa_schema = configuring_team != nullptr ? pg_mpa_schema_oid() : InvalidOid;
   auto may_hold_governed = [pg_mpa_schema](Oid schema) {
     return OidIsValid(schema) && (schema == pg_mpa_schema || schema_oid_is_named(schema));
@@ -782,7 +841,8 @@ const char *team_guarding_names(const StatementDescription &description, bool le
     // A schema, or an object in a schema, that no policy names escapes none.
     if (!schema_is_named(is_schema ? target.name : target.schema)) continue;
     int escaped = run_cpp([&] {
-      return policy::first_escaped(patterns, policy_count,
+      // Only enforcing policies guard names (they come first).
+      return policy::first_escaped(patterns, enforcing_policy_count,
                                    policy::object_values(policy::ObjectName{target.schema, target.name}), is_schema,
                                    leaves_schema);
     });
@@ -830,6 +890,36 @@ const char *governing_team(const StatementDescription &description, int *target_
     }
   }
   return team;
+}
+
+int dry_run_policies(const StatementDescription &description, DryRunMatch **matches) {
+  *matches = nullptr;
+  ensure_fresh();
+  const OperationRange *range = find_dry_run_operation(description.operation);
+  if (range == nullptr) return 0;
+  ensure_patterns_parsed();
+  int targets = description.target_count > 0 ? description.target_count : 1;
+  auto *found = static_cast<DryRunMatch *>(palloc(sizeof(DryRunMatch) * targets));
+  int count = 0;
+  for (int t = 0; t < targets; t++) {
+    const char *schema = description.target_count > 0 ? description.targets[t].schema : "";
+    const char *name = description.target_count > 0 ? description.targets[t].name : "";
+    // Only '*' reaches an object in a schema no policy names.
+    if (!range->names_everything && !schema_is_named(schema)) continue;
+    int best = run_cpp([&] {
+      return policy::best_match(patterns + range->first, range->count,
+                                policy::object_values(policy::ObjectName{schema, name}));
+    });
+    if (best < 0) continue;
+    const CachedPolicy &policy = policies[range->first + best];
+    bool seen = false;  // one record per policy and statement
+    for (int i = 0; i < count && !seen; i++) seen = found[i].policy_id == policy.id;
+    if (!seen)
+      found[count++] = DryRunMatch{policy.id, pstrdup(policy.operation), pstrdup(policy.object),
+                                   pstrdup(policy.team), description.target_count > 0 ? t : -1};
+  }
+  *matches = found;
+  return count;
 }
 
 bool policies_name_databases() {

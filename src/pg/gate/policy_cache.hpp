@@ -77,6 +77,22 @@ const char *governing_team(const StatementDescription &description, int *target_
 const char *approving_team(const StatementDescription &description, int *target_index,
                            const char **reason = nullptr);
 
+// A dry-run policy that would have decided a statement no enforcing
+// policy decides (docs/decisions.md, "Policy modes"): its id, operation,
+// pattern and team, and the statement's target it matched (-1: none).
+struct DryRunMatch {
+  int64 policy_id;
+  const char *operation;
+  const char *pattern;
+  const char *team;
+  int target;
+};
+
+// The dry-run policies (one entry each, the most specific per target) on
+// the statement's targets, into *matches (palloc'd); returns how many. Ask
+// it only once no enforcing policy decided the statement.
+int dry_run_policies(const StatementDescription &description, DryRunMatch **matches);
+
 // Whether a policy names a database other than mpa.database, or every
 // database ('*'): only then can DROP DATABASE or ALTER DATABASE ... RENAME
 // take a policy's objects away. Loads this backend's copy (those statements

@@ -253,6 +253,16 @@ void audit_refusal(const char *what, const char *team, const char *statement) {
   push("refused", 0, json_object(fields, 3, statement ? 2 : -1));
 }
 
+void audit_dry_run(int64 policy_id, const char *operation, const char *pattern, const char *team,
+                   const char *target, const char *statement) {
+  // Masked as a refused statement's is: every role reads mpa.audit.
+  statement = text_without_secrets(statement);
+  char *policy = psprintf("%lld", static_cast<long long>(policy_id));
+  JsonField fields[6] = {{"policy", policy}, {"operation", operation}, {"pattern", pattern},
+                         {"team", team},     {"target", target},       {"statement", statement}};
+  push("dry-run", 0, json_object(fields, 6, statement ? 5 : -1));
+}
+
 void audit_code_try(int64 challenge_id, int64 request_id, const char *outcome) {
   char *challenge = psprintf("%lld", static_cast<long long>(challenge_id));
   JsonField fields[2] = {{"challenge", challenge}, {"outcome", outcome}};

@@ -24,6 +24,13 @@ void audit_configuration(const char *function, const char *call);
 // full queue (the loss is counted and recorded later).
 void audit_refusal(const char *what, const char *team, const char *statement);
 
+// A statement a dry-run policy would have refused, which ran: the policy
+// (id, operation, pattern, team), the object it matched and the statement
+// (clipped, secrets masked). Through the ring, as refusals: recorded though
+// the statement's transaction rolls back. PostgreSQL-style.
+void audit_dry_run(int64 policy_id, const char *operation, const char *pattern, const char *team,
+                   const char *target, const char *statement);
+
 // A code tried at a challenge ("wrong", "locked", "dead"). PostgreSQL-style.
 void audit_code_try(int64 challenge_id, int64 request_id, const char *outcome);
 

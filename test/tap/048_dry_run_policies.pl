@@ -1,0 +1,107 @@
+# Dry-run policies (#22, first slice; docs/decisions.md "Policy modes"): a
+# statement that only a dry-run policy names runs, the session is told which
+# policy would have refused it, and an audit entry of kind 'dry-run' is
+# written through the audit ring (so a rolled-back statement is recorded
+# too); mpa.dry_run counts them per policy and object. An enforcing policy
+# always wins over a dry-run one, even a more specific one. Switching a
+# dry-run policy to enforcing is a configuration change like any other.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MpaTest;
+
+my $smtp = MpaTest::start_smtp();
+my $node = MpaTest::new_node('dryrun', $smtp);
+$node->safe_psql('postgres', q{
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
+	SELECT mpa_team_create('dba', 1);
+	SELECT mpa_approver_add('dba', 'alice', 'alice@example.com');
+	SELECT mpa_team_create('security', 1);
+	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
+	CREATE SCHEMA prod;
+	CREATE TABLE prod.orders (id int); CREATE TABLE prod.items (id int);
+	CREATE TABLE prod.rolled_back (id int); CREATE TABLE prod.later (id int);
+	CREATE TABLE public.scratch (id int);
+});
+
+sub query { return $node->safe_psql('postgres', $_[0]); }
+
+# Wrong modes change nothing and are refused before any authorisation.
+is_deeply([ MpaTest::refusal_as($node, 'postgres', q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => NULL)}) ],
+	[ 3, q{22023: mode must be 'enforce' or 'dry-run'} ], 'a NULL mode is refused');
+is_deeply([ MpaTest::refusal_as($node, 'postgres', q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => 'audit')}) ],
+	[ 3, q{22023: mode must be 'enforce' or 'dry-run'} ], 'an unknown mode is refused');
+# pg_mpa's own configuration is always governed for real.
+is_deeply([ MpaTest::refusal_as($node, 'postgres', q{SELECT mpa_protect('MPA CONFIGURE', '*', 'security', mode => 'dry-run')}) ],
+	[ 3, q{22023: MPA CONFIGURE cannot be protected in dry-run mode} ], 'MPA CONFIGURE is never dry-run');
+is(query('SELECT count(*) FROM mpa.policies'), '0', 'the refused calls left no policy');
+
+query(q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => 'dry-run')});
+my $dry = query(q{SELECT id FROM mpa.policies WHERE operation = 'DROP TABLE'});
+# An enforcing policy on prod.* and a more specific dry-run one on
+# prod.orders: the enforcing one must still decide ALTER TABLE prod.orders.
+query(q{SELECT mpa_protect('ALTER TABLE', 'prod.*', 'dba');
+	SELECT mpa_protect('ALTER TABLE', 'prod.orders', 'dba', mode => 'dry-run');
+	SELECT mpa_protect('MPA CONFIGURE', '*', 'security')});
+is(query(q{SELECT string_agg(operation || ' ' || object || ' ' || mode, ', ' ORDER BY id) FROM mpa.policies}),
+	'DROP TABLE prod.* dry-run, ALTER TABLE prod.* enforce, ALTER TABLE prod.orders dry-run, MPA CONFIGURE * enforce',
+	'the modes are stored');
+
+# The dry-run policy's statement runs and the session is told which policy
+# would have refused it.
+my ($rc, $out, $err) = MpaTest::psql_as($node, 'postgres', 'DROP TABLE prod.orders');
+is($rc, 0, 'DROP TABLE prod.orders runs under a dry-run policy');
+is(query(q{SELECT to_regclass('prod.orders') IS NULL}), 't', 'the table is gone');
+like($err,
+	qr/NOTICE:  dry-run policy $dry \(DROP TABLE on prod\.\*, team "dba"\) would have required approval for DROP TABLE on prod\.orders/,
+	'the NOTICE names the policy, its team and the object');
+
+# Recorded through the audit ring: a statement whose transaction rolls
+# back is recorded as well.
+($rc, $out, $err) = MpaTest::psql_as($node, 'postgres', 'BEGIN; DROP TABLE prod.rolled_back; ROLLBACK;');
+is($rc, 0, 'a dry-run statement in a rolled-back transaction runs');
+like($err, qr/NOTICE:  dry-run policy $dry /, 'and is named to the session');
+
+# A statement no policy names: no NOTICE, nothing recorded.
+($rc, $out, $err) = MpaTest::psql_as($node, 'postgres', 'DROP TABLE public.scratch');
+is($err, '', 'a statement no policy names gets no NOTICE');
+
+ok(MpaTest::poll_until($node, q{SELECT count(*) = 2 FROM mpa.audit WHERE kind = 'dry-run'}),
+	'two dry-run entries reach the audit (the rolled-back one too)');
+is(query(q{SELECT detail->>'policy' || ' ' || (detail->>'statement') FROM mpa.audit
+	WHERE kind = 'dry-run' AND detail->>'target' = 'prod.orders'}),
+	"$dry DROP TABLE prod.orders", 'the entry names the policy and the statement');
+is(query(qq{SELECT string_agg(concat_ws(' ', operation, pattern, team, target, role, statements, mode_now), ', ' ORDER BY target)
+	FROM mpa.dry_run WHERE policy_id = $dry}),
+	'DROP TABLE prod.* dba prod.orders postgres 1 dry-run, DROP TABLE prod.* dba prod.rolled_back postgres 1 dry-run',
+	'mpa.dry_run counts what the policy would have refused, per object');
+
+# The enforcing policy wins over the more specific dry-run one.
+is_deeply([ MpaTest::refusal_as($node, 'postgres', 'ALTER TABLE prod.items ADD COLUMN a int') ],
+	[ 3, 'MP001: ALTER TABLE on prod.items requires the approval of team "dba"' ],
+	'ALTER TABLE under the enforcing policy is refused');
+$node->safe_psql('postgres', 'CREATE TABLE prod.orders (id int)');
+is_deeply([ MpaTest::refusal_as($node, 'postgres', 'ALTER TABLE prod.orders ADD COLUMN a int') ],
+	[ 3, 'MP001: ALTER TABLE on prod.orders requires the approval of team "dba"' ],
+	'a more specific dry-run policy does not loosen an enforcing one');
+
+# Switching to enforcing is governed: refused directly, run once approved.
+my $switch = q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => 'enforce')};
+is_deeply([ MpaTest::refusal_as($node, 'postgres', $switch) ],
+	[ 3, 'MP001: mpa_protect is a configuration change that requires the approval of team "security"' ],
+	'switching a dry-run policy to enforcing needs the governing team');
+my $request = query(qq{SELECT mpa_request(\$\$$switch\$\$, 'the dry run showed nothing unexpected')});
+MpaTest::approve($node, $smtp, $request, 'bob');
+query("SELECT mpa_execute($request)");
+is(query(qq{SELECT mode FROM mpa.policies WHERE id = $dry}), 'enforce', 'once approved, the policy enforces');
+is_deeply([ MpaTest::refusal_as($node, 'postgres', 'DROP TABLE prod.later') ],
+	[ 3, 'MP001: DROP TABLE on prod.later requires the approval of team "dba"' ],
+	'and DROP TABLE on prod.* is refused from then on');
+is(query(qq{SELECT string_agg(DISTINCT mode_now, ',') FROM mpa.dry_run WHERE policy_id = $dry}), 'enforce',
+	'mpa.dry_run keeps the history and shows the mode now');
+
+$node->stop;
+MpaTest::stop_smtp($smtp);
+done_testing();
