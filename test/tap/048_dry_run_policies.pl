@@ -14,16 +14,15 @@ use MpaTest;
 
 my $smtp = MpaTest::start_smtp();
 my $node = MpaTest::new_node('dryrun', $smtp);
+# Team dba owns the policies on schema prod; team security governs pg_mpa.
 $node->safe_psql('postgres', q{
-	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
-	SELECT mpa_team_create('dba', 1);
-	SELECT mpa_approver_add('dba', 'alice', 'alice@example.com');
-	SELECT mpa_team_create('security', 1);
-	SELECT mpa_approver_add('security', 'bob', 'bob@example.com');
 	CREATE SCHEMA prod;
 	CREATE TABLE prod.orders (id int); CREATE TABLE prod.items (id int);
 	CREATE TABLE prod.rolled_back (id int); CREATE TABLE prod.later (id int);
 	CREATE TABLE public.scratch (id int);
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
+	SELECT mpa_team_create('dba', 1), mpa_team_create('security', 1);
+	SELECT mpa_approver_add('dba', 'alice', 'alice@example.com'), mpa_approver_add('security', 'bob', 'bob@example.com');
 });
 
 sub query { return $node->safe_psql('postgres', $_[0]); }
