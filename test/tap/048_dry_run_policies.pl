@@ -72,6 +72,12 @@ like($err,
 is($rc, 0, 'a dry-run statement in a rolled-back transaction runs');
 like($err, qr/NOTICE:  dry-run policy $dry /, 'and is named to the session');
 
+# Nothing to approve: a request for it is answered as for an unprotected
+# statement (pg_mpa's MP002), not opened for team dba.
+is_deeply([ MpaTest::refusal_as($node, 'postgres', q{SELECT mpa_request('DROP TABLE prod.items', 'x')}) ],
+	[ 3, 'MP002: DROP TABLE on prod.items is not protected: it needs no approval' ],
+	'a statement only a dry-run policy names cannot be requested');
+
 # A statement no policy names: no NOTICE, nothing recorded.
 ($rc, $out, $err) = MpaTest::psql_as($node, 'postgres', 'DROP TABLE public.scratch');
 is($err, '', 'a statement no policy names gets no NOTICE');
