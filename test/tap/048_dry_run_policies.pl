@@ -20,6 +20,7 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE prod.orders (id int); CREATE TABLE prod.items (id int);
 	CREATE TABLE prod.rolled_back (id int); CREATE TABLE prod.later (id int);
 	CREATE TABLE public.scratch (id int);
+	CREATE SCHEMA stage; CREATE TABLE stage.t (id int);
 	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
 	SELECT mpa_team_create('dba', 1), mpa_team_create('security', 1);
 	SELECT mpa_approver_add('dba', 'alice', 'alice@example.com'), mpa_approver_add('security', 'bob', 'bob@example.com');
@@ -52,9 +53,12 @@ my $dry = query(q{SELECT id FROM mpa.policies WHERE operation = 'DROP TABLE'});
 # prod.orders: the enforcing one must still decide ALTER TABLE prod.orders.
 query(q{SELECT mpa_protect('ALTER TABLE', 'prod.*', 'dba');
 	SELECT mpa_protect('ALTER TABLE', 'prod.orders', 'dba', mode => 'dry-run');
+	SELECT mpa_protect('DROP TABLE', 'stage.*', 'dba', database => '*');
+	SELECT mpa_protect('DROP TABLE', 'stage.*', 'dba', mode => 'dry-run');
 	SELECT mpa_protect('MPA CONFIGURE', '*', 'security')});
 is(query(q{SELECT string_agg(operation || ' ' || object || ' ' || mode, ', ' ORDER BY id) FROM mpa.policies}),
-	'DROP TABLE prod.* dry-run, ALTER TABLE prod.* enforce, ALTER TABLE prod.orders dry-run, MPA CONFIGURE * enforce',
+	'DROP TABLE prod.* dry-run, ALTER TABLE prod.* enforce, ALTER TABLE prod.orders dry-run, '
+	  . 'DROP TABLE stage.* enforce, DROP TABLE stage.* dry-run, MPA CONFIGURE * enforce',
 	'the modes are stored');
 
 # The dry-run policy's statement runs and the session is told which policy
@@ -100,6 +104,12 @@ $node->safe_psql('postgres', 'CREATE TABLE prod.orders (id int)');
 is_deeply([ MpaTest::refusal_as($node, 'postgres', 'ALTER TABLE prod.orders ADD COLUMN a int') ],
 	[ 3, 'MP001: ALTER TABLE on prod.orders requires the approval of team "dba"' ],
 	'a more specific dry-run policy does not loosen an enforcing one');
+
+# A policy for this database overrides one for every database ('*') on the
+# same pattern, but a dry-run one must not: the '*' policy still decides.
+is_deeply([ MpaTest::refusal_as($node, 'postgres', 'DROP TABLE stage.t') ],
+	[ 3, 'MP001: DROP TABLE on stage.t requires the approval of team "dba"' ],
+	'a dry-run policy here does not override an enforcing one for every database');
 
 # Switching to enforcing is governed: refused directly, run once approved.
 my $switch = q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => 'enforce')};
