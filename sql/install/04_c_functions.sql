@@ -7,6 +7,10 @@ CREATE OR REPLACE FUNCTION mpa.describe(statement text, search_path text, OUT op
                              OUT target_classes oid[], OUT target_oids oid[],
                              OUT fingerprint text, OUT team text, OUT revoke_statement text)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_describe';
+-- The HINT of mpa_request's MP002 for a statement only dry-run policies
+-- name (NULL: none does).
+CREATE OR REPLACE FUNCTION mpa.dry_run_hint(statement text, search_path text) RETURNS text
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_dry_run_hint';
 CREATE OR REPLACE FUNCTION mpa.tally(approvals int, rejections int, eligible int, threshold int) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_tally';
 CREATE OR REPLACE FUNCTION mpa.check_threshold(threshold int, approvers int) RETURNS void

@@ -298,19 +298,14 @@ DECLARE
 BEGIN
   -- Checked before authorisation, so that a request is never made for a
   -- call that cannot succeed. MPA CONFIGURE is never dry-run: a governance
-  -- that only records would be none. Dry-run policies that reach other
-  -- databases need a mode in the published copy (slice 1b), so until then
-  -- they are refused rather than enforced there unannounced.
+  -- that only records would be none. A dry-run policy may reach other
+  -- databases: the published copy carries its mode.
   IF mode IS NULL OR mode NOT IN ('enforce', 'dry-run') THEN
     RAISE EXCEPTION 'mode must be ''enforce'' or ''dry-run''' USING ERRCODE = '22023';
   END IF;
   IF mode = 'dry-run' AND op = 'MPA CONFIGURE' THEN
     RAISE EXCEPTION 'MPA CONFIGURE cannot be protected in dry-run mode' USING ERRCODE = '22023',
       DETAIL = 'pg_mpa''s own configuration is always governed by an enforcing policy.';
-  END IF;
-  IF mode = 'dry-run' AND mpa.reaches_other_databases(op, db) THEN
-    RAISE EXCEPTION 'a dry-run policy cannot reach databases other than this one yet' USING ERRCODE = '22023',
-      HINT = 'Dry-run policies are for this database''s objects for now.';
   END IF;
   PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L%s%s)', op, obj, team,
     CASE WHEN db IS NOT NULL THEN format(', database => %L', db) ELSE '' END,

@@ -84,8 +84,14 @@ BEGIN
     END IF;
   END IF;
   IF d.team IS NULL THEN
+    -- A dry-run policy that names it is named, so that the DBA sees why
+    -- it is "not protected" (docs/decisions.md, "Policy modes"). Asked in
+    -- this database's policies: those for mpa.database, every database and
+    -- the cluster-wide ones.
     RAISE EXCEPTION '% on % is not protected: it needs no approval', d.operation, d.object
-      USING ERRCODE = 'MP002', HINT = 'Run the statement directly.';
+      USING ERRCODE = 'MP002', HINT = coalesce(CASE WHEN elsewhere IS NULL
+                                                    THEN mpa.dry_run_hint(statement, caller_search_path) END,
+                                               'Run the statement directly.');
   END IF;
   IF d.operation = 'MPA CONFIGURE' THEN
     -- A change that could not run is refused now, not after the votes: it

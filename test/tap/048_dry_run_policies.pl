@@ -37,15 +37,7 @@ is_deeply([ MpaTest::refusal_as($node, 'postgres', q{SELECT mpa_protect('DROP TA
 # pg_mpa's own configuration is always governed for real.
 is_deeply([ MpaTest::refusal_as($node, 'postgres', q{SELECT mpa_protect('MPA CONFIGURE', '*', 'security', mode => 'dry-run')}) ],
 	[ 3, q{22023: MPA CONFIGURE cannot be protected in dry-run mode} ], 'MPA CONFIGURE is never dry-run');
-# Other databases' gates read a published copy without modes (slice 1b):
-# a dry-run policy reaching them is refused rather than enforced there.
-is_deeply([ MpaTest::refusal_as($node, 'postgres', q{SELECT mpa_protect('ALTER SYSTEM', '*', 'dba', mode => 'dry-run')}) ],
-	[ 3, q{22023: a dry-run policy cannot reach databases other than this one yet} ],
-	'a dry-run policy on a cluster-wide operation is refused for now');
-is_deeply([ MpaTest::refusal_as($node, 'postgres',
-	q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', database => '*', mode => 'dry-run')}) ],
-	[ 3, q{22023: a dry-run policy cannot reach databases other than this one yet} ],
-	'so is one for every database');
+# (Dry-run policies reaching other databases: test/tap/051.)
 is(query('SELECT count(*) FROM mpa.policies'), '0', 'the refused calls left no policy');
 
 query(q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => 'dry-run')});

@@ -4,6 +4,7 @@
 #include "pg/gate/statement_cascade.hpp"
 
 extern "C" {
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 }
@@ -19,6 +20,25 @@ RequestDescription describe_request(const char *text, const char *search_path) {
   AtEOXact_GUC(true, nest_level);
   int shown = target >= 0 ? target : (statement.target_count > 0 ? 0 : -1);
   return RequestDescription{statement, shown >= 0 ? target_display_name(statement.targets[shown]) : "*", team};
+}
+
+const char *dry_run_hint(const char *text, const char *search_path) {
+  int nest_level = NewGUCNestLevel();
+  set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  StatementDescription statement = describe_statement_text(text);
+  DryRunMatch *matches;
+  int count = dry_run_policies(statement, &matches);
+  AtEOXact_GUC(true, nest_level);
+  if (count == 0) return nullptr;
+  StringInfoData hint;
+  initStringInfo(&hint);
+  for (int i = 0; i < count; i++)
+    appendStringInfo(&hint, "%sry-run policy %lld (%s on %s, team \"%s\", mode dry-run)", i == 0 ? "D" : ", d",
+                     static_cast<long long>(matches[i].policy_id), matches[i].operation, matches[i].pattern,
+                     matches[i].team);
+  appendStringInfoString(&hint, count == 1 ? " names it" : " name it");
+  appendStringInfoString(&hint, ": the statement runs and is recorded in mpa.dry_run. Run the statement directly.");
+  return hint.data;
 }
 
 void description_columns(const RequestDescription &description, Datum *values, bool *nulls) {

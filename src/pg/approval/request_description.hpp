@@ -20,6 +20,13 @@ struct RequestDescription {
 // database's policies as its gate would judge it.
 RequestDescription describe_request(const char *text, const char *search_path);
 
+// For a statement no enforcing policy protects (a request for it is
+// answered MP002): the dry-run policies that name it, as a sentence for
+// the answer's HINT ("Dry-run policy 7 (DROP TABLE on prod.*, team "dba",
+// mode dry-run) names it: ..."), or nullptr when none does. Names resolved
+// on `search_path`, as describe_request does.
+const char *dry_run_hint(const char *text, const char *search_path);
+
 // The columns mpa.describe returns, in its order: operation, object,
 // target_classes, target_oids, fingerprint, team, revoke_statement.
 constexpr int kDescriptionColumns = 7;

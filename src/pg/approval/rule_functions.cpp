@@ -72,6 +72,19 @@ MPA_FUNCTION(mpa_describe) {
   });
 }
 
+// mpa.dry_run_hint(statement, search_path) -> the HINT of mpa_request's
+// MP002 for a statement only dry-run policies name, or NULL. Asked only
+// once the statement was found unprotected (docs/decisions.md, "Policy
+// modes").
+MPA_FUNCTION(mpa_dry_run_hint) {
+  std::string statement = text_argument(fcinfo, 0, "statement", kMaxStatementBytes);
+  std::string search_path = text_argument(fcinfo, 1, "search_path", kMaxStatementBytes);
+  const char *hint =
+      call_postgres([&] { return mpa::pg::dry_run_hint(statement.c_str(), search_path.c_str()); });
+  if (hint == nullptr) PG_RETURN_NULL();
+  return text_datum(hint);
+}
+
 // mpa.cascade_query() -> the one text of what a drop or truncation also
 // reaches (mpa.cascade_of runs it here; the describe task in the database
 // a request is for).

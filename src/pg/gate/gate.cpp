@@ -5,7 +5,7 @@
 #include "pg/startup/installation.hpp"
 #include "pg/boundary/internal_sql.hpp"
 #include "pg/gate/policy_cache.hpp"
-#include "pg/shared/audit_log.hpp"
+#include "pg/gate/dry_run.hpp"
 #include "pg/protection/restore_window.hpp"
 #include "pg/protection/self_protection.hpp"
 #include "pg/startup/settings.hpp"
@@ -323,28 +323,11 @@ bool is_pg_mpa_script_statement(const StatementDescription &description) {
   return true;
 }
 
-// A statement no enforcing policy decides runs; the dry-run policies that
-// would have refused it are named to the session and recorded (through the
-// audit ring: the entry outlives a rollback of the statement's
-// transaction). docs/decisions.md, "Policy modes".
-void record_dry_run(const StatementDescription &description, const char *text) {
-  DryRunMatch *matches;
-  int count = dry_run_policies(description, &matches);
-  for (int i = 0; i < count; i++) {
-    const DryRunMatch &match = matches[i];
-    const char *object = match.target >= 0 ? target_display_name(description.targets[match.target]) : "*";
-    audit_dry_run(match.policy_id, match.operation, match.pattern, match.team, object, text);
-    ereport(NOTICE, (errmsg("dry-run policy %lld (%s on %s, team \"%s\") would have required approval for %s on %s",
-                            static_cast<long long>(match.policy_id), match.operation, match.pattern, match.team,
-                            description.operation, object),
-                     errdetail("The statement ran: the policy is in dry-run mode.")));
-  }
-}
-
 // Returns whether the statement runs as an approved one (its approval was
 // spent); refuses it when it needs an approval it does not have.
 bool check_statement(PlannedStmt *statement, const char *query) {
   Node *parsetree = statement->utilityStmt;
+  start_dry_run_statement();
   // Nothing can be looked up outside a live transaction (COMMIT, ROLLBACK
   // in a failed transaction); no protected command runs there either.
   if (!IsTransactionState() || IsA(parsetree, TransactionStmt) || is_revoke(parsetree)) return false;
@@ -411,6 +394,8 @@ bool check_statement(PlannedStmt *statement, const char *query) {
   const char *why = nullptr;
   const char *team = approving_team(description, &target, &why);
   if (team == nullptr) {
+    // Run, but named to the session and recorded if a dry-run policy
+    // would have refused it (docs/decisions.md, "Policy modes").
     record_dry_run(description, text);
     return false;
   }

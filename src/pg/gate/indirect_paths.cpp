@@ -1,6 +1,7 @@
 #include "pg/gate/indirect_paths.hpp"
 
 #include "pg/boundary/refusal.hpp"
+#include "pg/gate/dry_run.hpp"
 #include "pg/gate/policy_cache.hpp"
 #include "pg/boundary/sqlstates.hpp"
 #include "pg/gate/statement_description.hpp"
@@ -128,8 +129,14 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
   StatementDescription description{operation, 1, &target, "", nullptr, false};
   int index = -1;
   const char *team = governing_team(description, &index);
-  if (team == nullptr) return;
   const char *verb = access == OAT_DROP ? "dropping" : "truncating";
+  if (team == nullptr) {
+    // No enforcing policy protects it: a dry-run one that would have is
+    // recorded, after them, as for a statement naming it (a dry-run DROP
+    // TABLE on prod.* records DROP SCHEMA prod CASCADE).
+    record_indirect_dry_run(description, psprintf("%s %s", verb, getObjectDescription(&address, false)));
+    return;
+  }
   const char *object = getObjectDescription(&address, false);
   refuse({psprintf("%s %s", verb, object), team, psprintf("%s %s requires the approval of team \"%s\"", verb, object, team),
           "The statement reaches a protected object without naming it (CASCADE, DROP OWNED, an owning extension, "

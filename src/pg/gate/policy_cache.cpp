@@ -48,8 +48,8 @@ struct CachedPolicy {
   // another database's name (docs/decisions.md, "Every database").
   char *database;
   // mpa.policies.mode = 'dry-run': never decides a statement, only records
-  // what it would have refused (docs/decisions.md, "Policy modes"). Never
-  // published: mpa_protect keeps dry-run policies to this database.
+  // what it would have refused (docs/decisions.md, "Policy modes").
+  // Published with the flag to the other databases' gates.
   bool dry_run = false;
 };
 
@@ -261,6 +261,7 @@ void publish_policies(uint64 generation, bool read_in_recovery) {
     copy_into(slot.operation, sizeof slot.operation, policy.operation);
     copy_into(slot.object, sizeof slot.object, policy.object);
     copy_into(slot.team, sizeof slot.team, policy.team);
+    slot.dry_run = policy.dry_run;
   };
   for (int i = 0; i < policy_count; i++)
     if (policies[i].database == nullptr && policy_holds_in_every_database(policies[i].operation)) publish(policies[i]);
@@ -418,10 +419,12 @@ uint64 load_from_shared_memory() {
     const ClusterPolicy &slot = state->cluster_policies[i];
     databases_named |= slot.database[0] != '\0';
     if (!slot_is_for_this_database(slot.database)) continue;
+    // Defensive, as at home: MPA CONFIGURE always governs.
+    bool dry_run = slot.dry_run && std::strcmp(slot.operation, kConfigureOperation) != 0;
     policies[policy_count++] =
         CachedPolicy{slot.id, MemoryContextStrdup(cache_context, slot.operation),
                      MemoryContextStrdup(cache_context, slot.object), MemoryContextStrdup(cache_context, slot.team),
-                     slot.database[0] != '\0' ? MemoryContextStrdup(cache_context, slot.database) : nullptr};
+                     slot.database[0] != '\0' ? MemoryContextStrdup(cache_context, slot.database) : nullptr, dry_run};
   }
   LWLockRelease(state->cluster_policies_lock);
   return generation;
@@ -745,9 +748,15 @@ bool pg_mpa_is_governed() {
 bool operation_may_reach_schema(const char *operation, Oid schema) {
   ensure_fresh();
   const OperationRange *range = find_operation(operation);
+  // A dry-run policy's operation too: what it would have refused is
+  // recorded (the second lookup costs only operations no enforcing policy
+  // names, and finds nothing unless a dry-run one exists).
+  if (range == nullptr) range = find_dry_run_operation(operation);
   if (range == nullptr) return false;
   ensure_patterns_parsed();
-  return range->names_everything || schema_oid_is_named(schema);
+  if (range->names_everything || schema_oid_is_named(schema)) return true;
+  const OperationRange *dry_run = find_dry_run_operation(operation);
+  return dry_run != nullptr && dry_run != range && dry_run->names_everything;
 }
 
 const char *team_for_any_object_in(const char *operation, const char *schema) {
@@ -940,9 +949,11 @@ int compare_policy_ids(const void *a, const void *b) {
   return left < right ? -1 : left > right ? 1 : 0;
 }
 
-// The policies for the objects of database `name` and, with
+// The enforcing policies for the objects of database `name` and, with
 // `every_database`, those for every database ('*') that no policy naming
 // it overrides (same operation and object), by id, in the caller's memory.
+// Dry-run ones are left out: they refuse nothing, a database's drop
+// included.
 // In mpa.database from other_databases_policies; elsewhere from every
 // published slot, not this backend's copy, which keeps only this
 // database's. After ensure_fresh().
@@ -955,14 +966,15 @@ CachedPolicy *policies_for_database(const char *name, bool every_database, int *
   if (in_mpa_database()) {
     found = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * (other_databases_policy_count + 1)));
     for (int i = 0; i < other_databases_policy_count; i++)
-      if (wanted(other_databases_policies[i].database)) found[(*count)++] = other_databases_policies[i];
+      if (!other_databases_policies[i].dry_run && wanted(other_databases_policies[i].database))
+        found[(*count)++] = other_databases_policies[i];
   } else {
     SharedState *state = shared_state();
     LWLockAcquire(state->cluster_policies_lock, LW_SHARED);
     found = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * (state->cluster_policy_count + 1)));
     for (int i = 0; i < state->cluster_policy_count; i++) {
       const ClusterPolicy &slot = state->cluster_policies[i];
-      if (slot.database[0] == '\0' || !wanted(slot.database)) continue;
+      if (slot.database[0] == '\0' || slot.dry_run || !wanted(slot.database)) continue;
       found[(*count)++] = CachedPolicy{slot.id, pstrdup(slot.operation), pstrdup(slot.object), pstrdup(slot.team),
                                        pstrdup(slot.database)};
     }

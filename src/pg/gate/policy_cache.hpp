@@ -104,8 +104,9 @@ bool policies_name_databases();
 // drop or rename cannot be judged here. Must run in a transaction.
 bool database_policies_may_be_missing();
 
-// False when no policy on `operation` can name an object in this schema:
-// none on it names the schema or everything ('*'). Lets the object access
+// False when no policy on `operation` (enforcing or dry-run) can name an
+// object in this schema: none on it names the schema or everything ('*').
+// Lets the object access
 // hook pass over the objects of unprotected schemas cheaply.
 bool operation_may_reach_schema(const char *operation, Oid schema);
 

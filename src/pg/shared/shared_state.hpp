@@ -43,6 +43,10 @@ struct ClusterPolicy {
   char operation[kOperationBytes];
   char object[200];
   char team[64];
+  // mpa.policies.mode = 'dry-run': the gate there records what the policy
+  // would have refused and refuses nothing (docs/decisions.md, "Policy
+  // modes"). Never set on MPA CONFIGURE.
+  bool dry_run;
 };
 
 // mpa.database's policies in outline: what the gate's first look at a
