@@ -181,6 +181,16 @@ is($error, '42501: role "nora" may not connect to database "billing"', 'no CONNE
 	q{SELECT mpa_request('DROP TABLE public.invoices', 'x', database => 'template0')});
 is($error, '55000: database "template0" does not allow connections', 'a database without connections: refused');
 
+# A database of another encoding neither (README: the databases share one
+# encoding, 0A000): statements and names pass between the two as bytes, so
+# the worker is not started, whatever the policies there.
+$node->safe_psql('postgres',
+	q{CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
+($rc, $error) = MpaTest::refusal_as($node, 'rita',
+	q{SELECT mpa_request('DROP TABLE public.invoices', 'x', database => 'latin1')});
+like($error, qr/^0A000: database "latin1" uses encoding LATIN1, this one (?!LATIN1)\S+$/,
+	'a database of another encoding: refused (0A000)');
+
 # 4. Not protected in billing (the ledger is protected at home only): MP002,
 # as at home for a statement no policy names.
 ($rc, $error) = MpaTest::refusal_as($node, 'rita',
