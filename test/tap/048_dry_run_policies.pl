@@ -112,13 +112,8 @@ is_deeply([ MpaTest::refusal_as($node, 'postgres', 'DROP TABLE stage.t') ],
 is($rc, 0, 'a table leaves a dry-run policy\'s schema without approval');
 
 # Switching to enforcing is governed: refused directly, run once approved.
-my $switch = q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => 'enforce')};
-is_deeply([ MpaTest::refusal_as($node, 'postgres', $switch) ],
-	[ 3, 'MP001: mpa_protect is a configuration change that requires the approval of team "security"' ],
-	'switching a dry-run policy to enforcing needs the governing team');
-my $request = query(qq{SELECT mpa_request(\$\$$switch\$\$, 'the dry run showed nothing unexpected')});
-MpaTest::approve($node, $smtp, $request, 'bob');
-query("SELECT mpa_execute($request)");
+MpaTest::change_through_governance($node, $smtp, q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', mode => 'enforce')},
+	'security', 'bob', 'switching a dry-run policy to enforcing needs the governing team');
 is(query(qq{SELECT mode FROM mpa.policies WHERE id = $dry}), 'enforce', 'once approved, the policy enforces');
 is_deeply([ MpaTest::refusal_as($node, 'postgres', 'DROP TABLE prod.later') ],
 	[ 3, 'MP001: DROP TABLE on prod.later requires the approval of team "dba"' ],

@@ -168,13 +168,9 @@ for my $db (qw(postgres billing))
 {
 	$node->safe_psql($db, q{CREATE SCHEMA prod; CREATE TABLE prod.later (id int)});
 }
-my $switch = q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', database => '*', mode => 'enforce')};
-is_deeply([ MpaTest::refusal_as($node, 'postgres', $switch) ],
-	[ 3, 'MP001: mpa_protect is a configuration change that requires the approval of team "security"' ],
-	'switching a dry-run policy for every database to enforcing needs the governing team');
-my $request = query(qq{SELECT mpa_request(\$\$$switch\$\$, 'the dry run showed what we expected')});
-MpaTest::approve($node, $smtp, $request, 'bob');
-query("SELECT mpa_execute($request)");
+MpaTest::change_through_governance($node, $smtp,
+	q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'dba', database => '*', mode => 'enforce')},
+	'security', 'bob', 'switching a dry-run policy for every database to enforcing needs the governing team');
 is(query(qq{SELECT mode FROM mpa.policies WHERE id = $policy{'DROP TABLE prod.* *'}}), 'enforce', 'once approved, it enforces');
 is_deeply([ MpaTest::refusal_as($node, 'postgres', 'DROP TABLE prod.later') ],
 	[ 3, 'MP001: DROP TABLE on prod.later requires the approval of team "dba"' ],

@@ -589,6 +589,20 @@ sub approve
 	return vote($node, $smtp, $request, $role, 'approve');
 }
 
+# A governed configuration call $call (SQL, run as postgres in mpa.database):
+# refused directly with MP001 naming $team (one test, named $name), then
+# requested, approved by $approver with the code mailed to it and executed
+# with mpa_execute. For a change the test then checks the effect of.
+sub change_through_governance
+{
+	my ($node, $smtp, $call, $team, $approver, $name) = @_;
+	is_deeply([ refusal_as($node, 'postgres', $call) ],
+		[ 3, qq{MP001: mpa_protect is a configuration change that requires the approval of team "$team"} ], $name);
+	my $request = $node->safe_psql('postgres', qq{SELECT mpa_request(\$\$$call\$\$, 'the dry run is over')});
+	approve($node, $smtp, $request, $approver);
+	$node->safe_psql('postgres', "SELECT mpa_execute($request)");
+}
+
 # $role confirms its address $address in $team with the code mailed there
 # (mpa_approver_add and mpa_confirm_email_resend mail one); dies if none
 # comes or the confirmation fails.
