@@ -4,6 +4,7 @@
 #include "pg/shared/audit_log.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "parser/scansup.h"
 #include "tcop/tcopprot.h"
 }
@@ -16,11 +17,18 @@ namespace {
 // hook sees the table go, nor a policy once per table of a dropped schema.
 // Beyond the slots (a statement matching that many dry-run policies),
 // records repeat rather than go missing.
+// The list also starts afresh with each top-level statement, for drops
+// that no utility statement began (SELECT lo_unlink(...)).
 constexpr int kRecordedSlots = 32;
 int64 recorded[kRecordedSlots];
 int recorded_count = 0;
+TimestampTz recorded_for_statement = 0;
 
 bool recorded_already(int64 policy_id) {
+  if (recorded_for_statement != GetCurrentStatementStartTimestamp()) {
+    recorded_for_statement = GetCurrentStatementStartTimestamp();
+    recorded_count = 0;
+  }
   for (int i = 0; i < recorded_count; i++)
     if (recorded[i] == policy_id) return true;
   if (recorded_count < kRecordedSlots) recorded[recorded_count++] = policy_id;
@@ -51,10 +59,11 @@ void record_dry_run(const StatementDescription &description, const char *text) {
   }
 }
 
-void record_indirect_dry_run(const StatementDescription &description, const char *what) {
+void record_indirect_dry_run(const StatementDescription &description, const char *verb, const ObjectAddress &object) {
   DryRunMatch *matches;
   int count = dry_run_policies(description, &matches);
   if (count == 0) return;
+  const char *what = psprintf("%s %s", verb, getObjectDescription(&object, false));
   // The query as sent (the hook knows no statement's bounds), trimmed as
   // the gate trims a statement's text: "DROP SCHEMA prod CASCADE".
   const char *query = debug_query_string != nullptr ? debug_query_string : "";

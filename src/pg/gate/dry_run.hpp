@@ -9,6 +9,10 @@
 
 #include "pg/gate/statement_description.hpp"
 
+extern "C" {
+#include "catalog/objectaddress.h"
+}
+
 namespace mpa::pg {
 
 // A new utility statement begins: what the dry-run policies recorded for
@@ -22,7 +26,8 @@ void record_dry_run(const StatementDescription &description, const char *text);
 
 // The object access hook, for an object dropped or truncated without being
 // named, that no enforcing policy protects: records the dry-run policy on
-// it. `what` is how the NOTICE names the change ("dropping table prod.t").
-void record_indirect_dry_run(const StatementDescription &description, const char *what);
+// it. The NOTICE names the change as `verb` and the object's description
+// ("dropping table prod.t"), looked up only when a dry-run policy matched.
+void record_indirect_dry_run(const StatementDescription &description, const char *verb, const ObjectAddress &object);
 
 }  // namespace mpa::pg

@@ -134,7 +134,7 @@ void gate_indirect_change(ObjectAccessType access, Oid class_id, Oid object_id, 
     // No enforcing policy protects it: a dry-run one that would have is
     // recorded, after them, as for a statement naming it (a dry-run DROP
     // TABLE on prod.* records DROP SCHEMA prod CASCADE).
-    record_indirect_dry_run(description, psprintf("%s %s", verb, getObjectDescription(&address, false)));
+    record_indirect_dry_run(description, verb, address);
     return;
   }
   const char *object = getObjectDescription(&address, false);
