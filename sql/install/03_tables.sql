@@ -106,7 +106,11 @@ CREATE TABLE IF NOT EXISTS mpa.requests (
   -- When the approvers who had not voted were reminded (mpa.reminder_before
   -- before expiry): set in the transaction that queues the reminders, so a
   -- restart never reminds twice.
-  reminded_at     timestamptz
+  reminded_at     timestamptz,
+  -- Approved by the break-glass team's quorum (docs/decisions.md, "Policy
+  -- modes", break-glass) rather than its own team's threshold: the regular
+  -- team reviews it (mpa.reviews). Last, where the 0.1 upgrade step adds it.
+  break_glass     boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX IF NOT EXISTS requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
@@ -226,11 +230,51 @@ CREATE TABLE IF NOT EXISTS mpa.audit (
 );
 CREATE INDEX IF NOT EXISTS audit_unchained ON mpa.audit (id) WHERE seq IS NULL;
 
+-- Break-glass (docs/decisions.md, "Policy modes"; sql/install/19_break_glass.sql).
+-- The team declared for emergencies, its quorum and how long the regular
+-- team has to review a use. At most one (the index on a constant): simpler
+-- to reason about, and two concurrent declarations cannot both commit.
+CREATE TABLE IF NOT EXISTS mpa.break_glass (
+  team          text PRIMARY KEY REFERENCES mpa.teams ON UPDATE CASCADE,
+  quorum        integer NOT NULL CHECK (quorum >= 1),
+  review_window interval NOT NULL CHECK (review_window > interval '0'),
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX IF NOT EXISTS break_glass_one_team ON mpa.break_glass ((true));
+
+-- Each use on a request (mpa_break_glass): the team, quorum and window as
+-- they were when it was opened, why and by whom; review_due_at is set when
+-- the break-glass quorum approved the request, overdue_told_at when the
+-- worker mailed that its review is overdue (in the same transaction: a
+-- restart never mails twice).
+CREATE TABLE IF NOT EXISTS mpa.break_glass_uses (
+  request_id      bigint PRIMARY KEY REFERENCES mpa.requests,
+  team            text NOT NULL,
+  quorum          integer NOT NULL,
+  review_window   interval NOT NULL,
+  reason          text NOT NULL,
+  opened_by       regrole NOT NULL,
+  opened_at       timestamptz NOT NULL DEFAULT now(),
+  review_due_at   timestamptz,
+  overdue_told_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS break_glass_reviews_due ON mpa.break_glass_uses (review_due_at)
+  WHERE review_due_at IS NOT NULL AND overdue_told_at IS NULL;
+
+-- The regular team's review of a break-glass approval (mpa_review), once.
+CREATE TABLE IF NOT EXISTS mpa.reviews (
+  request_id  bigint PRIMARY KEY REFERENCES mpa.requests,
+  verdict     text NOT NULL CHECK (verdict IN ('confirm', 'dispute')),
+  note        text NOT NULL,
+  reviewer    regrole NOT NULL,
+  reviewed_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Applications read the approval tables; only pg_mpa's functions write them.
 REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges,
-  mpa.temporary_grants, mpa.audit FROM PUBLIC;
+  mpa.temporary_grants, mpa.audit, mpa.break_glass, mpa.break_glass_uses, mpa.reviews FROM PUBLIC;
 GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes, mpa.temporary_grants,
-  mpa.active_grants, mpa.audit TO PUBLIC;
+  mpa.active_grants, mpa.audit, mpa.break_glass, mpa.break_glass_uses, mpa.reviews TO PUBLIC;
 GRANT SELECT (team, approver, added_at, verified_at, last_active_at) ON mpa.approvers TO PUBLIC;
 GRANT SELECT (id, request_id, team, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
 

@@ -77,17 +77,24 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT pg_notify('mpa_events', json_build_object('request_id', r.id, 'kind', r.kind, 'state', new_state)::text)
 $$;
 
--- Raises unless the justification says something, in at most 4000 characters.
-CREATE OR REPLACE FUNCTION mpa.check_justification(justification text) RETURNS void
+-- Raises unless a person's explanation (`name`: a request's justification,
+-- a break-glass reason, a review's note) says something, in at most 4000
+-- characters.
+CREATE OR REPLACE FUNCTION mpa.check_explanation(explanation text, name text, says text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  PERFORM mpa.require(justification, 'justification');
-  IF justification !~ '[^[:space:]]' THEN
-    RAISE EXCEPTION 'justification must say why the statement is needed' USING ERRCODE = '22023';
-  ELSIF length(justification) > 4000 THEN
-    RAISE EXCEPTION 'justification is too long (at most 4000 characters)' USING ERRCODE = '22001';
+  PERFORM mpa.require(explanation, name);
+  IF explanation !~ '[^[:space:]]' THEN
+    RAISE EXCEPTION '% must say %', name, says USING ERRCODE = '22023';
+  ELSIF length(explanation) > 4000 THEN
+    RAISE EXCEPTION '% is too long (at most 4000 characters)', name USING ERRCODE = '22001';
   END IF;
 END $$;
+
+CREATE OR REPLACE FUNCTION mpa.check_justification(justification text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT mpa.check_explanation(justification, 'justification', 'why the statement is needed')
+$$;
 
 -- Raises unless the team has enough approvers besides the requester.
 -- A flood of requests (any login may make them) would bury the approvers'

@@ -267,6 +267,10 @@ BEGIN
       CASE named WHEN 1 THEN 'policy' ELSE 'policies' END USING ERRCODE = 'MP004',
       HINT = 'Give its policies to another team with mpa_protect(), or remove them with mpa_unprotect(), first.';
   END IF;
+  IF EXISTS (SELECT FROM mpa.break_glass b WHERE b.team = t.name) THEN
+    RAISE EXCEPTION 'team "%" is the break-glass team', t.name USING ERRCODE = 'MP004',
+      HINT = 'Remove it as such with mpa_break_glass_team_drop() first.';
+  END IF;
   SELECT count(*), min('#' || r.id) INTO named, example FROM mpa.requests r
    WHERE r.team = t.name AND (r.state IN ('pending', 'approved', 'executing')
          OR EXISTS (SELECT FROM mpa.temporary_grants g WHERE g.request_id = r.id AND g.revoked_at IS NULL));

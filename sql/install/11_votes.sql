@@ -18,7 +18,9 @@ BEGIN
     RAISE EXCEPTION 'you cannot vote on your own request' USING ERRCODE = 'MP003';
   END IF;
   SELECT email INTO address FROM mpa.approvers a WHERE a.team = r.team AND a.approver = voter;
-  IF NOT FOUND THEN
+  -- Or a member of the break-glass team, once break-glass is open on it.
+  address := coalesce(address, mpa.break_glass_address(r, voter));
+  IF address IS NULL THEN
     RAISE EXCEPTION 'role % is not an approver of team "%"', voter, r.team USING ERRCODE = 'MP003';
   END IF;
   IF EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = voter) THEN
@@ -150,13 +152,19 @@ BEGIN
     'challenge', c.id));
   -- The code came back from the registered address: it is confirmed.
   UPDATE mpa.approvers a SET verified_at = coalesce(a.verified_at, now()), last_active_at = now()
-   WHERE a.team = r.team AND a.approver = voter AND a.email = c.email;
+   WHERE (a.team = r.team OR mpa.break_glass_address(r, voter) IS NOT NULL) AND a.approver = voter
+     AND a.email = c.email;
+  -- Votes only break-glass let in count toward its quorum, not here.
   SELECT count(*) FILTER (WHERE v.decision = 'approve'), count(*) FILTER (WHERE v.decision = 'reject')
-    INTO approvals, rejections FROM mpa.votes v WHERE v.request_id = r.id;
+    INTO approvals, rejections FROM mpa.votes v
+   WHERE v.request_id = r.id AND NOT mpa.break_glass_only_vote(r, v.approver);
   SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
    WHERE a.team = r.team AND a.approver <> r.requester;
   eligible := greatest(eligible, approvals + rejections);
   outcome := mpa.tally(approvals, rejections, eligible, r.threshold);
+  IF outcome = 'pending' AND mpa.break_glass_outcome(r) = 'approved' THEN
+    outcome := 'approved by break-glass';
+  END IF;
 
   PERFORM mpa.mail_requester(r, 'vote',
     format('[pg_mpa] %s voted to %s request #%s', voter, c.decision, r.id),
@@ -165,6 +173,8 @@ BEGIN
   IF outcome = 'approved' THEN
     PERFORM mpa.finish(r, 'approved', format(E'%s of %s approvals. The requester may run it once:\n'
       '  SELECT mpa_execute(%s);\nor re-run the identical statement.', approvals, r.threshold, r.id));
+  ELSIF outcome = 'approved by break-glass' THEN
+    PERFORM mpa.break_glass_approved(r);
   ELSIF outcome = 'rejected' THEN
     PERFORM mpa.finish(r, 'rejected', format('%s rejections: the threshold of %s can no longer be reached.',
       rejections, r.threshold));

@@ -17,7 +17,14 @@ CREATE OR REPLACE VIEW mpa.team_health AS
          (SELECT count(*) FROM mpa.requests r
            WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS pending_requests,
          (SELECT now() - min(r.created_at) FROM mpa.requests r
-           WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS oldest_pending_age
+           WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS oldest_pending_age,
+         -- Break-glass approvals of the team's requests not reviewed within
+         -- their window, and those its reviewer disputed (mpa_review).
+         (SELECT count(*) FROM mpa.requests r JOIN mpa.break_glass_uses u ON u.request_id = r.id
+           WHERE r.team = t.name AND r.break_glass AND u.review_due_at <= now()
+             AND NOT EXISTS (SELECT FROM mpa.reviews v WHERE v.request_id = r.id)) AS break_glass_unreviewed,
+         (SELECT count(*) FROM mpa.requests r JOIN mpa.reviews v ON v.request_id = r.id
+           WHERE r.team = t.name AND v.verdict = 'dispute') AS break_glass_disputed
     FROM mpa.teams t
     LEFT JOIN mpa.approvers a ON a.team = t.name
     -- An approver counts while their role can log in: it cannot be dropped

@@ -38,6 +38,10 @@ namespace {
 constexpr const char *kConfigurationFunctions[] = {
     "mpa_team_create", "mpa_approver_add", "mpa_approver_remove", "mpa_approver_set_email",
     "mpa_team_set_threshold", "mpa_protect", "mpa_unprotect", "mpa_team_drop",
+    // Break-glass (docs/decisions.md, "Policy modes"): a team that can
+    // approve past the regular quorum is declared, changed and removed only
+    // with the governing team's approval.
+    "mpa_break_glass_team", "mpa_break_glass_team_drop",
 };
 
 // The request being run by mpa.execute_configuration, 0 when none;

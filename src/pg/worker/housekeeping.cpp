@@ -78,6 +78,14 @@ constexpr const char *kNextReminderSql =
     "   AND current_setting('mpa.reminder_before')::interval > interval '0'"
     "   AND expires_at - current_setting('mpa.reminder_before')::interval > created_at";
 
+// Break-glass approvals their regular team has not reviewed within the
+// window (mpa.break_glass_reviews_overdue: mailed once, durably, as
+// reminders are). 0.1's SQL objects have no break-glass.
+constexpr const char *kReviewsOverdueSql = "SELECT mpa.break_glass_reviews_overdue()";
+constexpr const char *kNextReviewDueSql =
+    "SELECT (extract(epoch FROM min(review_due_at) - now()) * 1000)::float8"
+    "  FROM mpa.break_glass_uses WHERE review_due_at IS NOT NULL AND overdue_told_at IS NULL";
+
 constexpr const char *kDueGrantsSql =
     "SELECT request_id, revoke_statement, requester::oid FROM mpa.temporary_grants"
     " WHERE revoked_at IS NULL AND ends_at <= now() ORDER BY ends_at LIMIT 100";
@@ -202,6 +210,13 @@ long milliseconds_until_next_reminder() {
   return milliseconds_of_deadline_result(kOverdueRetryMs);
 }
 
+// How long until a break-glass review is overdue; LONG_MAX when none waits.
+long milliseconds_until_next_review_due() {
+  if (!sql_objects_are_current()) return LONG_MAX;
+  if (SPI_execute(kNextReviewDueSql, true, 1) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read reviews due");
+  return milliseconds_of_deadline_result(kOverdueRetryMs);
+}
+
 }  // namespace
 
 void housekeeping_committed() {
@@ -220,6 +235,7 @@ void run_housekeeping() {
   tell_code_notices();
   run(kWarnGrantsSql);
   if (sql_objects_are_current()) run(kRemindSql);
+  if (sql_objects_are_current()) run(kReviewsOverdueSql);
   end_due_grants();
   run("SELECT mpa.check_team_health()");
   purge_past_retention();
@@ -232,6 +248,7 @@ long milliseconds_until_next_deadline() {
   double value = is_null ? 0 : DatumGetFloat8(ms);
   long purge_ms = milliseconds_until_next_purge();  // replaces SPI_tuptable
   purge_ms = Min(purge_ms, milliseconds_until_next_reminder());
+  purge_ms = Min(purge_ms, milliseconds_until_next_review_due());
   if (is_null) return purge_ms;
   // Still overdue after this round's housekeeping: another transaction holds
   // that row (SKIP LOCKED passed it by). Look again shortly, not at once.
