@@ -38,12 +38,15 @@ BEGIN
     RAISE EXCEPTION 'review_window must be more than 0 and at most %, not %', mpa.break_glass_longest_window(),
       review_window USING ERRCODE = '22023';
   END IF;
+  PERFORM mpa.authorize_configuration('mpa_break_glass_team',
+    format('SELECT mpa_break_glass_team(%L, %s, %L)', t.name, quorum, review_window));
+  -- After the authorisation: an attempt to declare a second team is
+  -- refused as the configuration change it is (the request's rehearsal
+  -- still refuses it before anyone votes).
   IF EXISTS (SELECT FROM mpa.break_glass b WHERE b.team <> t.name) THEN
     RAISE EXCEPTION 'team "%" is already the break-glass team', (SELECT b.team FROM mpa.break_glass b)
       USING ERRCODE = '22023', HINT = 'There is at most one: remove it with mpa_break_glass_team_drop() first.';
   END IF;
-  PERFORM mpa.authorize_configuration('mpa_break_glass_team',
-    format('SELECT mpa_break_glass_team(%L, %s, %L)', t.name, quorum, review_window));
   SELECT * INTO before FROM mpa.break_glass b WHERE b.team = t.name;
   INSERT INTO mpa.break_glass (team, quorum, review_window) VALUES (t.name, quorum, review_window)
     ON CONFLICT ON CONSTRAINT break_glass_pkey

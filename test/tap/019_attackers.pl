@@ -13,7 +13,7 @@ my $smtp = MpaTest::start_smtp();
 my $node = MpaTest::new_node('attackers', $smtp);
 $node->safe_psql('postgres', q{
 	CREATE DATABASE app;
-	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE vip LOGIN;
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE vip LOGIN; CREATE ROLE erin LOGIN;
 	CREATE ROLE dba LOGIN CREATEROLE CREATEDB;
 	SELECT mpa_team_create('security', 2);
 	SELECT mpa_approver_add('security', 'alice', 'alice@example.com');
@@ -27,9 +27,16 @@ $node->safe_psql('postgres', q{
 	ALTER TABLE prod.accounts OWNER TO dba;
 	SELECT mpa_protect(op, 'prod.*', 'security') FROM unnest(ARRAY['DROP TABLE', 'TRUNCATE', 'ALTER TABLE']) op;
 	SELECT mpa_protect(op, '*', 'security') FROM unnest(ARRAY['ALTER ROLE', 'DROP ROLE', 'GRANT ROLE', 'DROP DATABASE']) op;
+	-- A break-glass team (erin) declared before governance began; team
+	-- "oncall" exists but is no break-glass team.
+	SELECT mpa_team_create('glass', 1), mpa_team_create('oncall', 1);
+	SELECT mpa_approver_add('glass', 'erin', 'erin@example.com'), mpa_approver_add('oncall', 'vip', 'vip@example.com');
+	SELECT mpa_break_glass_team('glass', 1);
 	SELECT mpa_protect('MPA CONFIGURE', '*', 'security');
 });
 my $request = $node->safe_psql('postgres', q{SELECT mpa_request('DROP TABLE prod.accounts', 'pending, never approved')});
+# A pending change of pg_mpa's configuration: break-glass must never approve it.
+my $configure = $node->safe_psql('postgres', q{SELECT mpa_request($$SELECT mpa_break_glass_team('glass', 1, '30 days')$$, 'pending')});
 
 # Everything pg_mpa keeps, except the audit and the mail it records.
 my $snapshot_sql = q{
@@ -76,6 +83,20 @@ my @as_superuser = (
 	[ q{COPY (SELECT 1) TO PROGRAM 'true'}, 'MP001' ],
 	[ q{SET session_replication_role = replica}, 'MP001' ],
 	[ q{SELECT mpa.finish(r, 'approved', 'forged') FROM mpa.requests r}, 'MP010' ],
+	# Break-glass (docs/threat-model.md): a superuser who is no approver
+	# cannot declare a break-glass team, enlarge it, change its quorum or
+	# remove it, by its functions or by writing its tables, nor use it
+	# (as one of its members) on a change of pg_mpa's configuration.
+	[ q{SELECT mpa_break_glass_team('oncall', 1)}, 'MP001' ],
+	[ q{SELECT mpa_approver_add('glass', 'dba', 'dba@evil.example')}, 'MP001' ],
+	[ q{SELECT mpa_break_glass_team('glass', 1, '30 days')}, 'MP001' ],
+	[ q{SELECT mpa_break_glass_team_drop()}, 'MP001' ],
+	[ q{INSERT INTO mpa.break_glass (team, quorum, review_window) VALUES ('oncall', 1, '1 hour')}, 'MP001' ],
+	[ q{UPDATE mpa.break_glass SET quorum = 1, review_window = '30 days'}, 'MP001' ],
+	[ q{INSERT INTO mpa.approvers (team, approver, email) VALUES ('glass', 'dba', 'dba@evil.example')}, 'MP001' ],
+	[ q{INSERT INTO mpa.break_glass_uses (request_id, team, quorum, review_window, reason, opened_by)
+	    SELECT id, 'glass', 1, '1 hour', 'forged', 'erin' FROM mpa.requests}, 'MP001' ],
+	[ qq{SET SESSION AUTHORIZATION erin; SELECT mpa_break_glass($configure, 'urgent')}, 'MP001' ],
 );
 
 for my $db ('postgres', 'app')
@@ -96,6 +117,8 @@ for my $db ('postgres', 'app')
 }
 is($node->safe_psql('postgres', $snapshot_sql), $before, 'the protected objects and pg_mpa\'s tables are unchanged');
 is($node->safe_psql('postgres', "SELECT state FROM mpa.requests WHERE id = $request"), 'pending', 'the request is still pending');
+ok(MpaTest::poll_until($node, q{SELECT count(*) = 1 FROM mpa.audit WHERE kind = 'refused' AND detail->>'refused' = 'mpa_break_glass'}, 20),
+	'break-glass on the configuration change is refused in the audit');
 ok(MpaTest::poll_until($node, q{SELECT count(*) >= 20 FROM mpa.audit WHERE kind = 'refused'}, 20),
 	'the refusals are in the audit');
 is($node->safe_psql('postgres', q{SELECT intact FROM mpa_audit_verify()}), 't', 'whose chain is intact');

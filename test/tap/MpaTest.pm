@@ -510,7 +510,7 @@ sub stored_mail
 sub state_rows_sql
 {
 	return join(" UNION ALL\n", map { "SELECT '$_ ' || row(x.*)::text AS t FROM mpa.$_ x" }
-		qw(teams approvers policies requests votes challenges temporary_grants));
+		qw(teams approvers policies requests votes challenges temporary_grants break_glass break_glass_uses reviews));
 }
 
 # The values of header $name of a stored message (stored_mail), in order, as
