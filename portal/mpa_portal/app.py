@@ -51,6 +51,7 @@ SELECT r.id, r.kind, r.statement, r.justification, r.operation, r.object, r.team
        r.created_at, r.expires_at, r.decided_at, r.executed_at, r.valid_for::text AS valid_for,
        r.revoke_statement, jsonb_pretty(r.payload) AS payload, to_jsonb(r)->>'database' AS database,
        r.expires_at <= statement_timestamp() AS past_expiry,
+       coalesce((to_jsonb(r)->>'break_glass')::boolean, false) AS break_glass,
        CASE WHEN to_jsonb(r)->>'database' IS NULL THEN
          ARRAY(SELECT coalesce(pg_describe_object(c, o, 0), format('object %%s (gone)', o))
                  FROM unnest(r.target_classes, r.target_oids) AS t(c, o))
