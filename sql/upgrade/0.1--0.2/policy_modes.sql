@@ -7,3 +7,13 @@ ALTER TABLE mpa.policies ADD COLUMN mode text NOT NULL DEFAULT 'enforce'
 
 -- mpa_protect's mode argument needs no step: 0.1's mpa_protect is dropped
 -- by every_database.sql, and re-running sql/install makes the new one.
+
+-- Several teams (docs/decisions.md, "Several teams"): every 0.1 policy and
+-- request is of one team, its votes counted once. mpa.policy_teams and
+-- mpa.request_teams are new tables: re-running sql/install makes them.
+ALTER TABLE mpa.policies ADD COLUMN shared_votes boolean NOT NULL DEFAULT false;
+ALTER TABLE mpa.requests ADD COLUMN shared_votes boolean NOT NULL DEFAULT false;
+-- mpa_protect gained teams and shared_votes: the signature without them
+-- (0.2 before this change; none in 0.1, whose own is dropped by
+-- every_database.sql) must not stay behind as an ungoverned overload.
+DROP FUNCTION IF EXISTS mpa_protect(text, text, text, text, text);
