@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS mpa.policies (
   -- (docs/decisions.md, "Policy modes"); last, where the 0.1 upgrade
   -- step adds it.
   mode       text NOT NULL DEFAULT 'enforce' CONSTRAINT policies_mode_check CHECK (mode IN ('enforce', 'dry-run')),
+  -- Several teams (mpa.policy_teams): whether a vote counts for every team
+  -- of its voter (true) or for one (docs/decisions.md, "Several teams").
+  shared_votes boolean NOT NULL DEFAULT false,
   CONSTRAINT policies_operation_object_database_key UNIQUE NULLS NOT DISTINCT (operation, object, database)
 );
 
@@ -110,7 +113,10 @@ CREATE TABLE IF NOT EXISTS mpa.requests (
   -- Approved by the break-glass team's quorum (docs/decisions.md, "Policy
   -- modes", break-glass) rather than its own team's threshold: the regular
   -- team reviews it (mpa.reviews). Last, where the 0.1 upgrade step adds it.
-  break_glass     boolean NOT NULL DEFAULT false
+  break_glass     boolean NOT NULL DEFAULT false,
+  -- The policy's shared_votes when requested (with mpa.request_teams: the
+  -- rule a request is decided by never changes under it).
+  shared_votes    boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS requests_open ON mpa.requests (expires_at) WHERE state IN ('pending', 'approved');
 CREATE INDEX IF NOT EXISTS requests_approved ON mpa.requests (fingerprint) WHERE state = 'approved';
@@ -118,6 +124,25 @@ CREATE INDEX IF NOT EXISTS requests_approved ON mpa.requests (fingerprint) WHERE
 -- executing ones each round (mpa.claim_execution, mpa.resolve_executions).
 CREATE INDEX IF NOT EXISTS requests_spendable ON mpa.requests (fingerprint) WHERE state IN ('approved', 'executing');
 CREATE INDEX IF NOT EXISTS requests_by_requester ON mpa.requests (requester, created_at);
+
+-- A policy of several teams (docs/decisions.md, "Several teams"): one row
+-- per team, mpa.policies.team among them (the first team, the one a refusal
+-- names first). A policy of one team has no row here.
+CREATE TABLE IF NOT EXISTS mpa.policy_teams (
+  policy_id bigint NOT NULL REFERENCES mpa.policies ON DELETE CASCADE,
+  team      text NOT NULL REFERENCES mpa.teams ON UPDATE CASCADE,
+  PRIMARY KEY (policy_id, team)
+);
+-- A request's teams and their thresholds as they were when it was made
+-- (mpa.requests.team among them): later changes to the policy or the teams'
+-- thresholds do not change what approves it. No foreign keys, as for
+-- mpa.requests.team. A request of one team has no row here.
+CREATE TABLE IF NOT EXISTS mpa.request_teams (
+  request_id bigint NOT NULL REFERENCES mpa.requests,
+  team       text NOT NULL,
+  threshold  integer NOT NULL CHECK (threshold >= 1),
+  PRIMARY KEY (request_id, team)
+);
 
 CREATE TABLE IF NOT EXISTS mpa.votes (
   request_id bigint NOT NULL REFERENCES mpa.requests,
@@ -272,22 +297,12 @@ CREATE TABLE IF NOT EXISTS mpa.reviews (
 
 -- Applications read the approval tables; only pg_mpa's functions write them.
 REVOKE ALL ON mpa.teams, mpa.approvers, mpa.policies, mpa.requests, mpa.votes, mpa.challenges,
-  mpa.temporary_grants, mpa.audit, mpa.break_glass, mpa.break_glass_uses, mpa.reviews FROM PUBLIC;
+  mpa.temporary_grants, mpa.audit, mpa.policy_teams, mpa.request_teams, mpa.break_glass, mpa.break_glass_uses,
+  mpa.reviews FROM PUBLIC;
 GRANT SELECT ON mpa.teams, mpa.policies, mpa.requests, mpa.votes, mpa.temporary_grants,
-  mpa.active_grants, mpa.audit, mpa.break_glass, mpa.break_glass_uses, mpa.reviews TO PUBLIC;
+  mpa.active_grants, mpa.audit, mpa.policy_teams, mpa.request_teams, mpa.break_glass, mpa.break_glass_uses,
+  mpa.reviews TO PUBLIC;
 GRANT SELECT (team, approver, added_at, verified_at, last_active_at) ON mpa.approvers TO PUBLIC;
 GRANT SELECT (id, request_id, team, approver, decision, state, created_at, expires_at) ON mpa.challenges TO PUBLIC;
 
--- Requests the current (session) role may vote on.
-CREATE OR REPLACE VIEW mpa.pending WITH (security_barrier) AS
-  SELECT r.id, r.operation, r.object, r.statement, r.justification, r.requester, r.team,
-         r.threshold, r.created_at, r.expires_at,
-         (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
-         r.database
-    FROM mpa.requests r
-   WHERE r.state = 'pending' AND r.expires_at > statement_timestamp()
-     AND r.requester <> session_user::regrole
-     AND EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = session_user::regrole)
-     AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = session_user::regrole);
-GRANT SELECT ON mpa.pending TO PUBLIC;
 

@@ -13,6 +13,12 @@ CREATE OR REPLACE FUNCTION mpa.dry_run_hint(statement text, search_path text) RE
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_dry_run_hint';
 CREATE OR REPLACE FUNCTION mpa.tally(approvals int, rejections int, eligible int, threshold int) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_tally';
+-- Approval by several teams (src/core/team_assignment.hpp): per voter a bit
+-- per team (in the order of thresholds) and the vote ('approve', 'reject',
+-- NULL: not yet, 'requester': never counts).
+CREATE OR REPLACE FUNCTION mpa.tally_teams(thresholds int[], memberships int[], votes text[], shared_votes boolean,
+                             OUT outcome text, OUT counted int[])
+  LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_tally_teams';
 CREATE OR REPLACE FUNCTION mpa.check_threshold(threshold int, approvers int) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_threshold';
 CREATE OR REPLACE FUNCTION mpa.check_email(email text) RETURNS void
@@ -74,6 +80,9 @@ CREATE OR REPLACE FUNCTION mpa.audit(kind text, request_id bigint, detail jsonb)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_audit_event';
 
 CREATE OR REPLACE TRIGGER policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.policies
+  FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
+-- A policy's teams are part of it: the gate names them all.
+CREATE OR REPLACE TRIGGER policy_teams_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.policy_teams
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();
 CREATE OR REPLACE TRIGGER teams_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mpa.teams
   FOR EACH STATEMENT EXECUTE FUNCTION mpa.policies_changed();

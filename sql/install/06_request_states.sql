@@ -22,6 +22,10 @@ BEGIN
   PERFORM mpa.audit('request', r.id, jsonb_build_object('kind', r.kind, 'operation', r.operation,
     'object', r.object, 'statement', r.statement, 'justification', r.justification, 'team', r.team,
     'threshold', r.threshold, 'requester', r.requester::text)
+    -- Several teams (docs/decisions.md, "Several teams"): all of them.
+    || CASE WHEN EXISTS (SELECT FROM mpa.request_teams rt WHERE rt.request_id = r.id)
+            THEN jsonb_build_object('teams', (mpa.request_outcome(r)).tally, 'shared_votes', r.shared_votes)
+            ELSE '{}' END
     -- Another database's request says which (docs/decisions.md, "Every database").
     || CASE WHEN r.database IS NOT NULL THEN jsonb_build_object('database', r.database) ELSE '{}' END);
   PERFORM mpa.announce(r, 'pending');
@@ -38,7 +42,7 @@ BEGIN
 END $$;
 
 -- A pending request nears its expiry (mpa.reminder_before; the worker's
--- kRemindSql): each approver of its team who has not voted and is not the
+-- kRemindSql): each approver of its teams who has not voted and is not the
 -- requester is reminded, once. reminded_at is set in the same transaction
 -- as the mail is queued: a crash or restart neither loses nor repeats it.
 CREATE OR REPLACE FUNCTION mpa.remind(r mpa.requests) RETURNS void
@@ -48,10 +52,11 @@ DECLARE
   reminded int := 0;
 BEGIN
   UPDATE mpa.requests SET reminded_at = now() WHERE id = r.id;
-  FOR a IN SELECT ap.approver, ap.email FROM mpa.approvers ap
-            WHERE ap.team = r.team AND ap.approver <> r.requester
+  FOR a IN SELECT DISTINCT ON (ap.approver::text) ap.approver, ap.email
+             FROM mpa.approvers ap JOIN mpa.teams_of(r) t ON t.team = ap.team
+            WHERE ap.approver <> r.requester
               AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = ap.approver)
-            ORDER BY ap.approver::text LOOP
+            ORDER BY ap.approver::text, t.position LOOP
     PERFORM mpa.queue_mail('notice', a.email,
       format('[pg_mpa] reminder: request #%s expires at %s: %s on %s', r.id,
              to_char(r.expires_at AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), r.operation, r.object),

@@ -99,7 +99,8 @@ BEGIN
     RAISE EXCEPTION 'role % is not an approver of team "%"', approver, t.name USING ERRCODE = '22023';
   END IF;
   SELECT count(*) INTO remaining FROM mpa.approvers a WHERE a.team = t.name;
-  IF remaining < t.threshold AND EXISTS (SELECT FROM mpa.policies p WHERE p.team = t.name) THEN
+  IF remaining < t.threshold AND (EXISTS (SELECT FROM mpa.policies p WHERE p.team = t.name)
+                                  OR EXISTS (SELECT FROM mpa.policy_teams pt WHERE pt.team = t.name)) THEN
     RAISE EXCEPTION 'team "%" would have % approvers, fewer than its threshold of %',
                     t.name, remaining, t.threshold USING ERRCODE = 'MP004',
       HINT = 'Lower the threshold with mpa_team_set_threshold() first, or add an approver.';
@@ -261,7 +262,8 @@ DECLARE
 BEGIN
   PERFORM mpa.authorize_configuration('mpa_team_drop', format('SELECT mpa_team_drop(%L)', t.name));
   SELECT count(*), min(format('%s on %s', p.operation, p.object)) INTO named, example
-    FROM mpa.policies p WHERE p.team = t.name;
+    FROM mpa.policies p
+   WHERE p.team = t.name OR EXISTS (SELECT FROM mpa.policy_teams pt WHERE pt.policy_id = p.id AND pt.team = t.name);
   IF named > 0 THEN
     RAISE EXCEPTION 'team "%" still approves % (% %)', t.name, example, named,
       CASE named WHEN 1 THEN 'policy' ELSE 'policies' END USING ERRCODE = 'MP004',
@@ -272,7 +274,8 @@ BEGIN
       HINT = 'Remove it as such with mpa_break_glass_team_drop() first.';
   END IF;
   SELECT count(*), min('#' || r.id) INTO named, example FROM mpa.requests r
-   WHERE r.team = t.name AND (r.state IN ('pending', 'approved', 'executing')
+   WHERE (r.team = t.name OR EXISTS (SELECT FROM mpa.request_teams rt WHERE rt.request_id = r.id AND rt.team = t.name))
+     AND (r.state IN ('pending', 'approved', 'executing')
          OR EXISTS (SELECT FROM mpa.temporary_grants g WHERE g.request_id = r.id AND g.revoked_at IS NULL));
   IF named > 0 THEN
     RAISE EXCEPTION 'team "%" has % open % (%), or temporary grants in force', t.name, named,
@@ -290,15 +293,22 @@ END $$;
 -- database: whose objects (NULL: mpa.database's; '*': every database's;
 -- a name: that database's), docs/decisions.md "Every database". The call
 -- as requested names it only when it is not mpa.database.
+--
+-- teams: several teams, each of which must reach its own threshold
+-- (docs/decisions.md, "Several teams"); shared_votes: whether a vote counts
+-- for every team of its voter or for one.
 CREATE OR REPLACE FUNCTION mpa_protect(operation text, object text DEFAULT '*', team text DEFAULT NULL,
-                                       database text DEFAULT NULL, mode text DEFAULT 'enforce')
+                                       database text DEFAULT NULL, mode text DEFAULT 'enforce',
+                                       teams text[] DEFAULT NULL, shared_votes boolean DEFAULT false)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   op text := mpa.canonical_operation(mpa.require(operation, 'operation'));
   obj text := mpa.canonical_object(mpa.require(object, 'object'));
   db text := mpa.policy_database(op, database);
   t mpa.teams;
+  named text[];
   first_governor boolean;
+  saved mpa.policies;
 BEGIN
   -- Checked before authorisation, so that a request is never made for a
   -- call that cannot succeed. MPA CONFIGURE is never dry-run: a governance
@@ -311,9 +321,44 @@ BEGIN
     RAISE EXCEPTION 'MPA CONFIGURE cannot be protected in dry-run mode' USING ERRCODE = '22023',
       DETAIL = 'pg_mpa''s own configuration is always governed by an enforcing policy.';
   END IF;
-  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %L%s%s)', op, obj, team,
+  PERFORM mpa.require(shared_votes, 'shared_votes');
+  -- Several teams: a list of existing teams, each once, at most 8 (the
+  -- tally looks at every subset of them). Not yet for pg_mpa's own
+  -- configuration, nor for policies that reach other databases (their
+  -- published copy holds one team).
+  IF teams IS NOT NULL THEN
+    IF team IS NOT NULL THEN
+      RAISE EXCEPTION 'give team or teams, not both' USING ERRCODE = '22023';
+    ELSIF cardinality(teams) = 0 OR array_ndims(teams) <> 1 THEN
+      RAISE EXCEPTION 'teams must list at least one team' USING ERRCODE = '22023';
+    ELSIF array_position(teams, NULL) IS NOT NULL THEN
+      RAISE EXCEPTION 'teams must not hold NULL' USING ERRCODE = '22023';
+    ELSIF cardinality(teams) > 8 THEN
+      RAISE EXCEPTION 'a policy names at most 8 teams, not %', cardinality(teams) USING ERRCODE = '22023';
+    ELSIF (SELECT count(DISTINCT x) FROM unnest(teams) x) <> cardinality(teams) THEN
+      RAISE EXCEPTION 'teams names a team twice' USING ERRCODE = '22023';
+    ELSIF cardinality(teams) > 1 AND op = 'MPA CONFIGURE' THEN
+      RAISE EXCEPTION 'MPA CONFIGURE is approved by one team' USING ERRCODE = '22023',
+        HINT = 'Several teams are for the statements pg_mpa protects, not yet for its own configuration.';
+    ELSIF cardinality(teams) > 1 AND mpa.reaches_other_databases(op, db) THEN
+      RAISE EXCEPTION 'a policy of several teams cannot reach databases other than this one yet'
+        USING ERRCODE = '22023', HINT = 'Policies of several teams are for this database''s objects for now.';
+    END IF;
+    FOR i IN 1 .. cardinality(teams) LOOP
+      IF NOT EXISTS (SELECT FROM mpa.teams tm WHERE tm.name = teams[i]) THEN
+        RAISE EXCEPTION 'team "%" does not exist', left(teams[i], 80) USING ERRCODE = '22023';
+      END IF;
+    END LOOP;
+  END IF;
+  PERFORM mpa.authorize_configuration('mpa_protect', format('SELECT mpa_protect(%L, %L, %s%s%s%s)', op, obj,
+    CASE WHEN teams IS NOT NULL THEN 'teams => ' || quote_literal(teams::text) || '::text[]'
+         ELSE quote_nullable(team) END,
     CASE WHEN db IS NOT NULL THEN format(', database => %L', db) ELSE '' END,
-    CASE WHEN mode <> 'enforce' THEN format(', mode => %L', mode) ELSE '' END));
+    CASE WHEN mode <> 'enforce' THEN format(', mode => %L', mode) ELSE '' END,
+    CASE WHEN shared_votes THEN ', shared_votes => true' ELSE '' END));
+  IF teams IS NOT NULL THEN
+    team := teams[1];
+  END IF;
   IF team IS NULL THEN
     IF (SELECT count(*) FROM mpa.teams) <> 1 THEN
       RAISE EXCEPTION 'name the team that approves % on %', op, obj USING ERRCODE = '22023',
@@ -323,15 +368,28 @@ BEGIN
   ELSE
     t := mpa.existing_team(team);
   END IF;
-  IF (SELECT count(*) FROM mpa.approvers a WHERE a.team = t.name) < t.threshold THEN
-    RAISE EXCEPTION 'team "%" has fewer approvers than its threshold of %', t.name, t.threshold
-      USING ERRCODE = 'MP004', HINT = 'Add approvers with mpa_approver_add() first.';
-  END IF;
+  named := coalesce(teams, ARRAY[t.name]);
+  FOR i IN 1 .. cardinality(named) LOOP
+    t := mpa.existing_team(named[i]);
+    IF (SELECT count(*) FROM mpa.approvers a WHERE a.team = t.name) < t.threshold THEN
+      RAISE EXCEPTION 'team "%" has fewer approvers than its threshold of %', t.name, t.threshold
+        USING ERRCODE = 'MP004', HINT = 'Add approvers with mpa_approver_add() first.';
+    END IF;
+  END LOOP;
+  t := mpa.existing_team(named[1]);
   first_governor := NOT EXISTS (SELECT FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE');
-  -- Switching a pattern's mode is this same governed call (either way).
-  INSERT INTO mpa.policies (operation, object, team, database, mode) VALUES (op, obj, t.name, db, mode)
+  -- Switching a pattern's mode or its teams is this same governed call.
+  INSERT INTO mpa.policies (operation, object, team, database, mode, shared_votes)
+    VALUES (op, obj, t.name, db, mode, shared_votes)
     ON CONFLICT ON CONSTRAINT policies_operation_object_database_key
-    DO UPDATE SET team = excluded.team, mode = excluded.mode;
+    DO UPDATE SET team = excluded.team, mode = excluded.mode, shared_votes = excluded.shared_votes
+    RETURNING * INTO saved;
+  -- Several teams: all of them in mpa.policy_teams (the first one too);
+  -- one team: no rows.
+  DELETE FROM mpa.policy_teams pt WHERE pt.policy_id = saved.id;
+  IF cardinality(named) > 1 THEN
+    INSERT INTO mpa.policy_teams (policy_id, team) SELECT saved.id, x FROM unnest(named) x;
+  END IF;
   -- The other databases' gates read the policies that reach them from
   -- shared memory, which holds so many: refused here, where the DBA sees
   -- it, rather than left ungated there.
@@ -383,7 +441,8 @@ END $$;
 
 REVOKE ALL ON FUNCTION mpa_team_create(text, int, text), mpa_approver_add(text, regrole, text),
   mpa_approver_remove(text, regrole), mpa_team_set_threshold(text, int),
-  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text, text, text), mpa_unprotect(text, text, text),
+  mpa_approver_set_email(text, regrole, text), mpa_protect(text, text, text, text, text, text[], boolean),
+  mpa_unprotect(text, text, text),
   mpa_team_drop(text)
   FROM PUBLIC;
 

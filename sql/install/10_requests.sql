@@ -49,6 +49,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   d record;
   t mpa.teams;
+  first mpa.teams;
+  approving text[];
   r mpa.requests;
   requester regrole := session_user::regrole;
   elsewhere text := mpa.request_database(database);
@@ -103,19 +105,41 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'MPR00' THEN NULL;
     END;
   END IF;
+  -- The policy's teams: the gate's description names one team, or several
+  -- joined by ',' (each vote counts for one team) or '&' (a vote counts for
+  -- every team of its voter): src/pg/gate/policy_cache.hpp, approving_team().
+  approving := regexp_split_to_array(d.team, '[,&]');
   -- Locked as a foreign key would: mpa_team_drop waits for this request.
-  SELECT * INTO t FROM mpa.teams WHERE name = d.team FOR KEY SHARE;
-  PERFORM mpa.check_quorum_possible(t, requester);
+  -- Each team must be able to approve it without the requester.
+  FOR i IN 1 .. cardinality(approving) LOOP
+    SELECT * INTO t FROM mpa.teams WHERE name = approving[i] FOR KEY SHARE;
+    PERFORM mpa.check_quorum_possible(t, requester);
+    IF i = 1 THEN
+      first := t;
+    END IF;
+  END LOOP;
   INSERT INTO mpa.requests (statement, justification, operation, object, target_classes, target_oids,
                             fingerprint, team, threshold, requester, expires_at, valid_for,
                             revoke_statement, cascade_classes, cascade_oids,
-                            database, database_oid, cascade_descriptions)
+                            database, database_oid, cascade_descriptions, shared_votes)
   VALUES (statement, justification, d.operation, d.object, d.target_classes, d.target_oids,
-          d.fingerprint, t.name, t.threshold, requester,
+          d.fingerprint, first.name, first.threshold, requester,
           now() + current_setting('mpa.request_ttl')::interval, valid_for,
           CASE WHEN valid_for IS NOT NULL THEN d.revoke_statement END, d.cascade_classes, d.cascade_oids,
-          d.database_name, d.database_oid, d.cascade_descriptions)
+          d.database_name, d.database_oid, d.cascade_descriptions, strpos(d.team, '&') > 0)
   RETURNING * INTO r;
+  IF cardinality(approving) > 1 THEN
+    -- Several teams: their thresholds as now; and together, too (a person
+    -- in two teams counts for one unless votes are shared).
+    INSERT INTO mpa.request_teams (request_id, team, threshold)
+    SELECT r.id, tm.name, tm.threshold FROM mpa.teams tm WHERE tm.name = ANY (approving);
+    IF (mpa.request_outcome(r)).outcome = 'rejected' THEN
+      RAISE EXCEPTION '% cannot approve this request together without you', mpa.teams_phrase(approving)
+        USING ERRCODE = 'MP004',
+        DETAIL = 'Each approver counts for one of the teams, and there are too few different ones.',
+        HINT = 'A superuser must add approvers or lower the teams'' thresholds.';
+    END IF;
+  END IF;
   PERFORM mpa.request_opened(r);
   RETURN r.id;
 END $$;

@@ -17,11 +17,12 @@ BEGIN
   IF r.requester = voter THEN
     RAISE EXCEPTION 'you cannot vote on your own request' USING ERRCODE = 'MP003';
   END IF;
-  SELECT email INTO address FROM mpa.approvers a WHERE a.team = r.team AND a.approver = voter;
-  -- Or a member of the break-glass team, once break-glass is open on it.
-  address := coalesce(address, mpa.break_glass_address(r, voter));
+  -- A member of one of its teams, or of the break-glass team once
+  -- break-glass is open on it.
+  address := coalesce(mpa.voter_address(r, voter), mpa.break_glass_address(r, voter));
   IF address IS NULL THEN
-    RAISE EXCEPTION 'role % is not an approver of team "%"', voter, r.team USING ERRCODE = 'MP003';
+    RAISE EXCEPTION 'role % is not an approver of %', voter,
+      mpa.teams_phrase(ARRAY(SELECT t.team FROM mpa.teams_of(r) t ORDER BY t.position)) USING ERRCODE = 'MP003';
   END IF;
   IF EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = voter) THEN
     RAISE EXCEPTION 'you have already voted on request %', r.id USING ERRCODE = 'MP003';
@@ -107,10 +108,9 @@ DECLARE
   voter regrole := session_user::regrole;
   c mpa.challenges;
   r mpa.requests;
-  approvals int;
   rejections int;
-  eligible int;
   outcome text;
+  tally text;
 BEGIN
   IF request_id IS NULL OR code IS NULL THEN
     PERFORM mpa.code_settled();
@@ -152,40 +152,70 @@ BEGIN
     'challenge', c.id));
   -- The code came back from the registered address: it is confirmed.
   UPDATE mpa.approvers a SET verified_at = coalesce(a.verified_at, now()), last_active_at = now()
-   WHERE (a.team = r.team OR mpa.break_glass_address(r, voter) IS NOT NULL) AND a.approver = voter
-     AND a.email = c.email;
-  -- Votes only break-glass let in count toward its quorum, not here.
-  SELECT count(*) FILTER (WHERE v.decision = 'approve'), count(*) FILTER (WHERE v.decision = 'reject')
-    INTO approvals, rejections FROM mpa.votes v
+   WHERE (a.team IN (SELECT t.team FROM mpa.teams_of(r) t) OR mpa.break_glass_address(r, voter) IS NOT NULL)
+     AND a.approver = voter AND a.email = c.email;
+  SELECT count(*) FILTER (WHERE v.decision = 'reject') INTO rejections FROM mpa.votes v
    WHERE v.request_id = r.id AND NOT mpa.break_glass_only_vote(r, v.approver);
-  SELECT count(*) INTO eligible FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
-   WHERE a.team = r.team AND a.approver <> r.requester;
-  eligible := greatest(eligible, approvals + rejections);
-  outcome := mpa.tally(approvals, rejections, eligible, r.threshold);
+  -- The one tally (mpa.request_outcome): per team, when there are several;
+  -- votes only break-glass let in count toward its quorum, not there.
+  SELECT o.outcome, o.summary INTO outcome, tally FROM mpa.request_outcome(r) o;
   IF outcome = 'pending' AND mpa.break_glass_outcome(r) = 'approved' THEN
     outcome := 'approved by break-glass';
   END IF;
 
   PERFORM mpa.mail_requester(r, 'vote',
     format('[pg_mpa] %s voted to %s request #%s', voter, c.decision, r.id),
-    format(E'%s voted to %s request #%s (%s of %s approvals).\n\n%s',
-           voter, c.decision, r.id, approvals, r.threshold, mpa.request_summary(r)));
+    format(E'%s voted to %s request #%s (%s).\n\n%s',
+           voter, c.decision, r.id, tally, mpa.request_summary(r)));
   IF outcome = 'approved' THEN
-    PERFORM mpa.finish(r, 'approved', format(E'%s of %s approvals. The requester may run it once:\n'
-      '  SELECT mpa_execute(%s);\nor re-run the identical statement.', approvals, r.threshold, r.id));
+    PERFORM mpa.finish(r, 'approved', format(E'%s. The requester may run it once:\n'
+      '  SELECT mpa_execute(%s);\nor re-run the identical statement.', tally, r.id));
   ELSIF outcome = 'approved by break-glass' THEN
     PERFORM mpa.break_glass_approved(r);
   ELSIF outcome = 'rejected' THEN
-    PERFORM mpa.finish(r, 'rejected', format('%s rejections: the threshold of %s can no longer be reached.',
-      rejections, r.threshold));
+    PERFORM mpa.finish(r, 'rejected', CASE WHEN NOT EXISTS (SELECT FROM mpa.request_teams rt WHERE rt.request_id = r.id)
+      THEN format('%s rejections: the threshold of %s can no longer be reached.', rejections, r.threshold)
+      ELSE format('%s rejections: not every team can reach its threshold any more (%s).', rejections, tally) END);
   END IF;
-  RETURN format('vote recorded: %s request %s (%s of %s approvals); the request is %s',
-                c.decision, r.id, approvals, r.threshold, outcome);
+  RETURN format('vote recorded: %s request %s (%s); the request is %s', c.decision, r.id, tally, outcome);
 END $$;
 
 -- Internal: only below mpa_verify. (The REVOKE of 08_configuration_doors.sql
 -- covers only the functions made before it in a fresh install.)
 REVOKE ALL ON FUNCTION mpa.verify_vote(bigint, text) FROM PUBLIC;
+
+-- A request's tally per team, [{"team", "votes", "threshold"}, ...]
+-- (mpa.request_outcome; docs/decisions.md, "Several teams"): mpa.pending's
+-- tally column and the portal's request page. Anyone may ask: it says no
+-- more than mpa.requests, mpa.request_teams, mpa.votes and the approvers'
+-- teams, which PUBLIC may read.
+CREATE OR REPLACE FUNCTION mpa_request_tally(request_id bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r mpa.requests;
+BEGIN
+  SELECT * INTO r FROM mpa.requests WHERE id = mpa.require(request_id, 'request_id');
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = '22023';
+  END IF;
+  RETURN (mpa.request_outcome(r)).tally;
+END $$;
+
+-- Requests the current (session) role may vote on.
+CREATE OR REPLACE VIEW mpa.pending WITH (security_barrier) AS
+  SELECT r.id, r.operation, r.object, r.statement, r.justification, r.requester, r.team,
+         r.threshold, r.created_at, r.expires_at,
+         (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
+         r.database,
+         -- Per team: [{"team", "votes", "threshold"}] (docs/decisions.md, "Several teams").
+         mpa_request_tally(r.id) AS tally
+    FROM mpa.requests r
+   WHERE r.state = 'pending' AND r.expires_at > statement_timestamp()
+     AND r.requester <> session_user::regrole
+     AND (EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = session_user::regrole)
+          OR EXISTS (SELECT FROM mpa.approvers a JOIN mpa.request_teams rt ON rt.team = a.team
+                      WHERE rt.request_id = r.id AND a.approver = session_user::regrole))
+     AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = session_user::regrole);
+GRANT SELECT ON mpa.pending TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION mpa_cancel(request_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

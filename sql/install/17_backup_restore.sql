@@ -13,7 +13,9 @@
 SELECT pg_catalog.pg_extension_config_dump('mpa.teams', '');
 SELECT pg_catalog.pg_extension_config_dump('mpa.approvers', '');
 SELECT pg_catalog.pg_extension_config_dump('mpa.policies', '');
+SELECT pg_catalog.pg_extension_config_dump('mpa.policy_teams', '');
 SELECT pg_catalog.pg_extension_config_dump('mpa.requests', '');
+SELECT pg_catalog.pg_extension_config_dump('mpa.request_teams', '');
 SELECT pg_catalog.pg_extension_config_dump('mpa.votes', '');
 SELECT pg_catalog.pg_extension_config_dump('mpa.temporary_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('mpa.challenges', '');

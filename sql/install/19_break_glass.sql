@@ -71,7 +71,7 @@ BEGIN
   PERFORM mpa.audit('break-glass team dropped', NULL, jsonb_build_object('team', gone.team, 'break_glass', true));
 END $$;
 
--- Mails, at once, every approver of the request's team, of the teams that
+-- Mails, at once, every approver of the request's teams, of the teams that
 -- govern pg_mpa and of the break-glass team: a use of break-glass is
 -- never quiet. One mail per address.
 CREATE OR REPLACE FUNCTION mpa.mail_break_glass(r mpa.requests, subject text, body text) RETURNS void
@@ -79,7 +79,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM mpa.queue_mail('notice', a.email, subject, body, 3 * 86400, NULL, NULL, r.id)
     FROM (SELECT DISTINCT ap.email FROM mpa.approvers ap
-           WHERE ap.team = r.team
+           WHERE ap.team IN (SELECT t.team FROM mpa.teams_of(r) t)
               OR ap.team IN (SELECT p.team FROM mpa.policies p WHERE p.operation = 'MPA CONFIGURE')
               OR ap.team IN (SELECT b.team FROM mpa.break_glass b)
               OR ap.team IN (SELECT u.team FROM mpa.break_glass_uses u WHERE u.request_id = r.id)
@@ -151,12 +151,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Whether a vote on `r` is one only break-glass let in (its voter is no
--- approver of the request's team): it counts toward the break-glass
+-- approver of any of the request's teams): it counts toward the break-glass
 -- quorum, never toward the regular tally.
 CREATE OR REPLACE FUNCTION mpa.break_glass_only_vote(r mpa.requests, voter regrole) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT EXISTS (SELECT FROM mpa.break_glass_uses u WHERE u.request_id = r.id)
-     AND NOT EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = voter)
+     AND NOT EXISTS (SELECT FROM mpa.approvers a JOIN mpa.teams_of(r) t ON t.team = a.team WHERE a.approver = voter)
 $$;
 
 -- The break-glass quorum check: 'approved' when break-glass is open on `r`
@@ -212,7 +212,7 @@ BEGIN
   IF NOT r.break_glass THEN
     RAISE EXCEPTION 'request % was not approved by break-glass: there is nothing to review', r.id
       USING ERRCODE = 'MP004';
-  ELSIF NOT EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = me) THEN
+  ELSIF NOT EXISTS (SELECT FROM mpa.approvers a JOIN mpa.teams_of(r) t ON t.team = a.team WHERE a.approver = me) THEN
     RAISE EXCEPTION 'role % is not an approver of team "%"', me, r.team USING ERRCODE = 'MP003';
   ELSIF me = r.requester OR me = u.opened_by
         OR EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = me) THEN

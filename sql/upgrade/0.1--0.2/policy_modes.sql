@@ -12,3 +12,12 @@ ALTER TABLE mpa.policies ADD COLUMN mode text NOT NULL DEFAULT 'enforce'
 -- The new tables (mpa.break_glass, mpa.break_glass_uses, mpa.reviews) come
 -- from sql/install/03_tables.sql.
 ALTER TABLE mpa.requests ADD COLUMN break_glass boolean NOT NULL DEFAULT false;
+-- Several teams (docs/decisions.md, "Several teams"): every 0.1 policy and
+-- request is of one team, its votes counted once. mpa.policy_teams and
+-- mpa.request_teams are new tables: re-running sql/install makes them.
+ALTER TABLE mpa.policies ADD COLUMN shared_votes boolean NOT NULL DEFAULT false;
+ALTER TABLE mpa.requests ADD COLUMN shared_votes boolean NOT NULL DEFAULT false;
+-- mpa_protect gained teams and shared_votes: the signature without them
+-- (0.2 before this change; none in 0.1, whose own is dropped by
+-- every_database.sql) must not stay behind as an ungoverned overload.
+DROP FUNCTION IF EXISTS mpa_protect(text, text, text, text, text);

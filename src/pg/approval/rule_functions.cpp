@@ -2,10 +2,12 @@
 // (pg_mpa--*.sql): statement descriptions, policy and address checks, the
 // tally. They live in schema mpa and PUBLIC may not call them.
 #include <string>
+#include <vector>
 
 #include "core/mail_address.hpp"
 #include "core/policy.hpp"
 #include "core/tally.hpp"
+#include "core/team_assignment.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/shared/at_commit.hpp"
 #include "pg/protection/configuration.hpp"
@@ -28,6 +30,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 }
 
 namespace {
@@ -101,6 +104,83 @@ MPA_FUNCTION(mpa_tally) {
   return text_datum(outcome == Outcome::Approved ? "approved"
                     : outcome == Outcome::Rejected ? "rejected"
                                                    : "pending");
+}
+
+namespace {
+
+// A one-dimensional array argument without NULL elements (`nulls_allowed`:
+// with them, reported in *nulls), at most kMaxVoters long.
+constexpr int kMaxVoters = 100000;
+
+int array_argument(FunctionCallInfo fcinfo, int index, const char *name, Oid type, Datum **items, bool **nulls,
+                   bool nulls_allowed) {
+  if (PG_ARGISNULL(index))
+    throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, std::string(name) + " must not be NULL");
+  int count = 0;
+  bool has_null = call_postgres([&] {
+    ArrayType *array = PG_GETARG_ARRAYTYPE_P(index);
+    int16 length;
+    bool by_value;
+    char align;
+    get_typlenbyvalalign(type, &length, &by_value, &align);
+    if (ARR_NDIM(array) > 1) elog(ERROR, "%s must be one-dimensional", name);
+    deconstruct_array(array, type, length, by_value, align, items, nulls, &count);
+    bool any = false;
+    for (int i = 0; i < count; i++) any |= (*nulls)[i];
+    return any;
+  });
+  if (has_null && !nulls_allowed)
+    throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, std::string(name) + " must not hold NULL");
+  if (count > kMaxVoters) throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, std::string(name) + " is too long");
+  return count;
+}
+
+}  // namespace
+
+// mpa.tally_teams(thresholds int[], memberships int[], votes text[], shared_votes,
+//                 OUT outcome text, OUT counted int[])
+// Approval by several teams (core/team_assignment): thresholds per team, in
+// the request's order; per voter, a bit per team they belong to, and their
+// vote: 'approve', 'reject', NULL (not yet) or 'requester' (never counts).
+MPA_FUNCTION(mpa_tally_teams) {
+  using mpa::tally::Outcome;
+  using mpa::tally::Vote;
+  Datum *threshold_items, *membership_items, *vote_items;
+  bool *threshold_nulls, *membership_nulls, *vote_nulls;
+  int teams = array_argument(fcinfo, 0, "thresholds", INT4OID, &threshold_items, &threshold_nulls, false);
+  int voters = array_argument(fcinfo, 1, "memberships", INT4OID, &membership_items, &membership_nulls, false);
+  if (array_argument(fcinfo, 2, "votes", TEXTOID, &vote_items, &vote_nulls, true) != voters)
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "memberships and votes differ in length");
+  if (PG_ARGISNULL(3)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "shared_votes must not be NULL");
+  bool shared_votes = PG_GETARG_BOOL(3);
+  if (teams > mpa::tally::kMaxTeams)  // checked before the vectors below are sized by it
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "too many teams");
+  std::vector<int> thresholds;
+  for (int i = 0; i < teams; i++) thresholds.push_back(DatumGetInt32(threshold_items[i]));
+  std::vector<mpa::tally::Voter> voter_list;
+  for (int i = 0; i < voters; i++) {
+    std::string vote =
+        vote_nulls[i] ? "" : call_postgres([&] { return static_cast<const char *>(TextDatumGetCString(vote_items[i])); });
+    if (!vote.empty() && vote != "approve" && vote != "reject" && vote != "requester")
+      throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "a vote is 'approve', 'reject', 'requester' or NULL");
+    voter_list.push_back({static_cast<std::uint32_t>(DatumGetInt32(membership_items[i])),
+                          vote == "approve" ? Vote::Approve : vote == "reject" ? Vote::Reject : Vote::None,
+                          vote == "requester"});
+  }
+  mpa::tally::TeamsTally tally = mpa::tally::decide_teams(thresholds, voter_list, shared_votes);
+  return call_postgres([&] {
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "mpa.tally_teams must return a record");
+    Datum *counted = static_cast<Datum *>(palloc(sizeof(Datum) * teams));
+    for (int i = 0; i < teams; i++) counted[i] = Int32GetDatum(tally.counted[i]);
+    Datum values[2] = {CStringGetTextDatum(tally.outcome == Outcome::Approved   ? "approved"
+                                           : tally.outcome == Outcome::Rejected ? "rejected"
+                                                                                : "pending"),
+                       PointerGetDatum(construct_array(counted, teams, INT4OID, sizeof(int32), true, TYPALIGN_INT))};
+    bool nulls[2] = {false, false};
+    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+  });
 }
 
 // mpa.check_threshold(threshold, approvers)

@@ -193,7 +193,7 @@ bool takes_database_objects(Node *parsetree) {
                                    const char *text, const char *detail, const char *hint) {
   const char *object = target >= 0 ? target_display_name(description.targets[target]) : "*";
   refuse({psprintf("%s on %s", description.operation, object), team,
-          psprintf("%s on %s requires the approval of team \"%s\"", description.operation, object, team), detail,
+          psprintf("%s on %s requires the approval of %s", description.operation, object, approval_phrase(team)), detail,
           hint, sqlstates::kApprovalRequired, text});
 }
 

@@ -51,6 +51,8 @@ struct CachedPolicy {
   // what it would have refused (docs/decisions.md, "Policy modes").
   // Published with the flag to the other databases' gates.
   bool dry_run = false;
+  // mpa.policies.shared_votes: read at load, to spell the team (below).
+  bool shared_votes = false;
 };
 
 // Lives in cache_context, which is reset at every reload. Policies are
@@ -326,6 +328,62 @@ void load_approver_roles(Snapshot snapshot) {
   approver_role_count = distinct;
 }
 
+struct PolicyTeam {
+  int64 policy_id;
+  char *team;
+};
+
+int compare_policy_teams(const void *a, const void *b) {
+  const auto *left = static_cast<const PolicyTeam *>(a);
+  const auto *right = static_cast<const PolicyTeam *>(b);
+  if (left->policy_id != right->policy_id) return left->policy_id < right->policy_id ? -1 : 1;
+  return std::strcmp(left->team, right->team);
+}
+
+// A policy of several teams (mpa.policy_teams; docs/decisions.md, "Several
+// teams"): its team becomes the approving teams as approving_team() says,
+// the first team (mpa.policies.team) first, then the others by name,
+// joined by ',' or, with shared votes, '&' (neither is allowed in a team's
+// name). Runs in cache_context, with the policies' snapshot: no cost to any
+// statement, only to a load.
+void load_policy_teams(Snapshot snapshot) {
+  Oid table = get_relname_relid("policy_teams", get_namespace_oid("mpa", false));
+  if (!OidIsValid(table)) return;  // 0.1's tables, or CREATE EXTENSION still making them
+  Relation relation = table_open(table, AccessShareLock);
+  TupleDesc desc = RelationGetDescr(relation);
+  AttrNumber policy_id = attnameAttNum(relation, "policy_id", false), team = attnameAttNum(relation, "team", false);
+  int count = 0, capacity = 16;
+  auto *rows = static_cast<PolicyTeam *>(palloc(sizeof(PolicyTeam) * capacity));
+  SysScanDesc scan = systable_beginscan(relation, InvalidOid, false, snapshot, 0, nullptr);
+  for (HeapTuple row; (row = systable_getnext(scan)) != nullptr;) {
+    bool is_null;
+    append(rows, count, capacity,
+           PolicyTeam{DatumGetInt64(heap_getattr(row, policy_id, desc, &is_null)), text_column(row, desc, team)});
+  }
+  systable_endscan(scan);
+  table_close(relation, AccessShareLock);
+  if (count == 0) return;
+  qsort(rows, count, sizeof(PolicyTeam), compare_policy_teams);
+  for (int i = 0; i < policy_count; i++) {
+    PolicyTeam key{policies[i].id, nullptr};
+    int first = static_cast<int>(
+        std::lower_bound(rows, rows + count, key,
+                         [](const PolicyTeam &a, const PolicyTeam &b) { return a.policy_id < b.policy_id; }) -
+        rows);
+    StringInfoData teams;
+    initStringInfo(&teams);
+    appendStringInfoString(&teams, policies[i].team);
+    bool several = false;
+    for (int row = first; row < count && rows[row].policy_id == key.policy_id; row++) {
+      if (std::strcmp(rows[row].team, policies[i].team) == 0) continue;
+      appendStringInfoChar(&teams, policies[i].shared_votes ? '&' : ',');
+      appendStringInfoString(&teams, rows[row].team);
+      several = true;
+    }
+    if (several) policies[i].team = teams.data;
+  }
+}
+
 // In mpa.database: the policies table, as committed when it is read.
 //
 // The table is read with a snapshot taken now, after the generation was
@@ -353,6 +411,8 @@ void load_from_table() {
   AttrNumber database = attnameAttNum(relation, "database", true);
   // Nor a mode: every policy enforces.
   AttrNumber mode = attnameAttNum(relation, "mode", true);
+  // Nor shared votes (nor several teams).
+  AttrNumber shared_votes = attnameAttNum(relation, "shared_votes", true);
   MemoryContext caller = MemoryContextSwitchTo(cache_context);
   int capacity = 64;
   policies = static_cast<CachedPolicy *>(palloc(sizeof(CachedPolicy) * capacity));
@@ -366,11 +426,15 @@ void load_from_table() {
     char *operation_name = text_column(row, desc, operation);
     bool dry_run = mode != InvalidAttrNumber && std::strcmp(text_column(row, desc, mode), "dry-run") == 0 &&
                    std::strcmp(operation_name, kConfigureOperation) != 0;
+    bool shares_votes =
+        shared_votes != InvalidAttrNumber && DatumGetBool(heap_getattr(row, shared_votes, desc, &is_null));
     append(policies, policy_count, capacity,
            CachedPolicy{DatumGetInt64(heap_getattr(row, id, desc, &is_null)), operation_name,
-                        text_column(row, desc, object), text_column(row, desc, team), database_name, dry_run});
+                        text_column(row, desc, object), text_column(row, desc, team), database_name, dry_run,
+                        shares_votes});
   }
   systable_endscan(scan);
+  load_policy_teams(snapshot);
   // The unused part of the last doubling back (10,000 policies: 0.2 MiB);
   // one slot at least, as elsewhere here.
   policies = static_cast<CachedPolicy *>(repalloc(policies, sizeof(CachedPolicy) * (policy_count + 1)));
@@ -1038,6 +1102,21 @@ const char *team_for_objects_of_database(const StatementDescription &description
 }
 
 }  // namespace
+
+const char *approval_phrase(const char *team) {
+  const char *separator = std::strpbrk(team, ",&");
+  if (separator == nullptr) return psprintf("team \"%s\"", team);
+  StringInfoData phrase;
+  initStringInfo(&phrase);
+  appendStringInfoString(&phrase, "teams ");
+  for (const char *name = team; name != nullptr;) {
+    const char *end = std::strpbrk(name, ",&");
+    if (name != team) appendStringInfoString(&phrase, end == nullptr ? " and " : ", ");
+    appendStringInfo(&phrase, "\"%.*s\"", end == nullptr ? static_cast<int>(std::strlen(name)) : static_cast<int>(end - name), name);
+    name = end == nullptr ? nullptr : end + 1;
+  }
+  return phrase.data;
+}
 
 const char *approving_team(const StatementDescription &description, int *target_index, const char **reason) {
   if (reason != nullptr) *reason = nullptr;

@@ -74,8 +74,18 @@ const char *governing_team(const StatementDescription &description, int *target_
 // is then why, when the statement's own operation does not say it (a
 // sentence for a DETAIL), else nullptr. The gate and mpa_request() both ask
 // this. PostgreSQL-style.
+// The answer is the policy's team, or for a policy of several teams
+// (docs/decisions.md, "Several teams") their names joined by ',' (each vote
+// counts for one team) or '&' (for every team of its voter), the first
+// team first: characters no team name holds. So one string compares as
+// "the same approval" (MP007) and travels as it did to mpa.describe, whose
+// caller splits it (mpa.create_request). Spelt out by approval_phrase().
 const char *approving_team(const StatementDescription &description, int *target_index,
                            const char **reason = nullptr);
+
+// 'team "dba"', or 'teams "dba" and "security"', for an answer of
+// approving_team() (palloc'd).
+const char *approval_phrase(const char *team);
 
 // A dry-run policy that would have decided a statement no enforcing
 // policy decides (docs/decisions.md, "Policy modes"): its id, operation,

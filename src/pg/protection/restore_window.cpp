@@ -25,9 +25,10 @@ namespace {
 // The tables pg_dump carries (sql/install/17_backup_restore.sql marks them
 // with pg_extension_config_dump). Not the outbox: mail waiting at the
 // backup is not sent again from the copy (its history is in the audit).
-constexpr const char *kRestoredTables[] = {"teams",      "approvers", "policies",    "requests",         "votes",
-                                           "temporary_grants", "challenges", "audit", "break_glass",
-                                           "break_glass_uses", "reviews"};
+constexpr const char *kRestoredTables[] = {"teams",      "approvers",     "policies",        "policy_teams",
+                                           "requests",   "request_teams", "votes",           "temporary_grants",
+                                           "challenges", "audit",         "break_glass",     "break_glass_uses",
+                                           "reviews"};
 
 bool opened_here = false;  // this session opened a window (which may have closed since)
 // While the transaction (or savepoint) whose CREATE EXTENSION opened the
@@ -118,8 +119,8 @@ void admit(const CopyStmt *copy, const char *table) {
                 "the restore's own session creates pg_mpa and writes its tables.");
   if (!carried_by_pg_dump(table))
     refuse_copy(table, "a backup does not carry this table", "pg_dump carries teams, approvers, policies, "
-                "requests, votes, temporary_grants, challenges, audit, break_glass, break_glass_uses and reviews.",
-                nullptr);
+                "policy_teams, requests, request_teams, votes, temporary_grants, challenges, audit, break_glass, "
+                "break_glass_uses and reviews.", nullptr);
   if (copy->whereClause != nullptr || copy->options != NIL || copy->filename != nullptr || copy->is_program)
     refuse_copy(table, "only COPY ... FROM STDIN as pg_dump writes it restores pg_mpa",
                 "No WHERE clause, no options, no file or program: the restore writes what the backup holds.",
