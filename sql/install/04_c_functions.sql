@@ -19,6 +19,10 @@ CREATE OR REPLACE FUNCTION mpa.tally(approvals int, rejections int, eligible int
 CREATE OR REPLACE FUNCTION mpa.tally_teams(thresholds int[], memberships int[], votes text[], shared_votes boolean,
                              OUT outcome text, OUT counted int[])
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_tally_teams';
+-- Whether a request's statement changes pg_mpa's own set-up or objects
+-- (beside MPA CONFIGURE): break-glass never approves it.
+CREATE OR REPLACE FUNCTION mpa.changes_pg_mpa(statement text, target_classes oid[], target_oids oid[], home boolean)
+  RETURNS boolean LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_changes_pg_mpa';
 CREATE OR REPLACE FUNCTION mpa.check_threshold(threshold int, approvers int) RETURNS void
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_check_threshold';
 CREATE OR REPLACE FUNCTION mpa.check_email(email text) RETURNS void

@@ -101,7 +101,11 @@ BEGIN
   r := mpa.lock_request(request_id);
   -- pg_mpa's own configuration (break-glass changes included) is never
   -- approved past its governing team: refused and audited, whoever asks.
-  IF r.operation = 'MPA CONFIGURE' THEN
+  -- That is MPA CONFIGURE, and every statement the gate leaves to the
+  -- governing team for pg_mpa's sake (ALTER SYSTEM, LOAD, event triggers,
+  -- pg_mpa's objects, its home database).
+  IF r.operation = 'MPA CONFIGURE' OR (r.kind = 'statement' AND
+       mpa.changes_pg_mpa(r.statement, r.target_classes, r.target_oids, r.database_oid IS NULL)) THEN
     PERFORM mpa.refuse('mpa_break_glass', r.team,
       format('break-glass cannot approve request %s: it changes pg_mpa''s own configuration', r.id),
       format('Only team "%s", which governs pg_mpa, can approve it.', r.team));

@@ -196,6 +196,19 @@ ok(MpaTest::poll_until($node,
 	q{SELECT count(*) = 1 FROM mpa.audit WHERE kind = 'refused' AND detail->>'refused' = 'mpa_break_glass'}),
 	'and the refusal is audited');
 is(query("SELECT count(*) FROM mpa.break_glass_uses WHERE request_id = $configure"), '0', 'nothing was opened');
+
+# Nor for the statements the gate leaves to the governing team for pg_mpa's
+# sake, whatever their operation: ALTER SYSTEM (shared_preload_libraries
+# could unload pg_mpa) and a change of one of pg_mpa's own tables.
+for my $statement ("ALTER SYSTEM SET shared_preload_libraries = ''", 'ALTER TABLE mpa.audit SET (fillfactor = 90)')
+{
+	my $id = query("SELECT mpa_request(\$\$$statement\$\$, 'emergency')");
+	is(query("SELECT team FROM mpa.requests WHERE id = $id"), 'security', "$statement is the governing team's");
+	is(refusal('erin', "SELECT mpa_break_glass($id, 'hurry')"),
+		"MP001: break-glass cannot approve request $id: it changes pg_mpa's own configuration",
+		"break-glass on $statement is refused");
+	is(query("SELECT count(*) FROM mpa.break_glass_uses WHERE request_id = $id"), '0', 'nothing was opened');
+}
 is(query(q{SELECT intact FROM mpa_audit_verify()}), 't', 'the audit chain is intact');
 
 done_testing();

@@ -11,6 +11,7 @@
 #include "pg/boundary/arguments.hpp"
 #include "pg/shared/at_commit.hpp"
 #include "pg/protection/configuration.hpp"
+#include "pg/protection/self_protection.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/mail/outbox.hpp"
 #include "pg/gate/policy_cache.hpp"
@@ -26,6 +27,7 @@ extern "C" {
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
+#include "parser/parser.h"
 #include "tcop/cmdtag.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -136,6 +138,34 @@ int array_argument(FunctionCallInfo fcinfo, int index, const char *name, Oid typ
 }
 
 }  // namespace
+
+// mpa.changes_pg_mpa(statement, target_classes, target_oids, home) ->
+// whether a request's statement is pg_mpa's own configuration the way the
+// gate judges it, besides MPA CONFIGURE itself (the SQL checks that): it
+// changes pg_mpa's set-up (ALTER SYSTEM, LOAD, event triggers, server
+// files, untrusted code: changes_pg_mpa_setup), or a target is one of
+// pg_mpa's objects or, once governed, its home database (`home`: the
+// targets are this database's). Break-glass never approves those: the
+// governing team decides them, as it decides MPA CONFIGURE.
+MPA_FUNCTION(mpa_changes_pg_mpa) {
+  std::string statement = text_argument(fcinfo, 0, "statement", kMaxStatementBytes);
+  Datum *classes, *oids;
+  bool *class_nulls, *oid_nulls;
+  int targets = array_argument(fcinfo, 1, "target_classes", OIDOID, &classes, &class_nulls, false);
+  if (array_argument(fcinfo, 2, "target_oids", OIDOID, &oids, &oid_nulls, false) != targets)
+    throw mpa::Error(mpa::sqlstate::kInvalidParameterValue, "target_classes and target_oids differ in length");
+  if (PG_ARGISNULL(3)) throw mpa::Error(mpa::sqlstate::kNullValueNotAllowed, "home must not be NULL");
+  bool home = PG_GETARG_BOOL(3);
+  bool changes = call_postgres([&] {
+    for (int i = 0; home && i < targets; i++)
+      if (mpa::pg::is_pg_mpa_object(DatumGetObjectId(classes[i]), DatumGetObjectId(oids[i]))) return true;
+    ListCell *cell;
+    foreach (cell, raw_parser(statement.c_str(), RAW_PARSE_DEFAULT))
+      if (mpa::pg::changes_pg_mpa_setup(lfirst_node(RawStmt, cell)->stmt)) return true;
+    return false;
+  });
+  PG_RETURN_BOOL(changes);
+}
 
 // mpa.tally_teams(thresholds int[], memberships int[], votes text[], shared_votes,
 //                 OUT outcome text, OUT counted int[])
