@@ -4,8 +4,13 @@
 
 -- Per team: approvers whose role exists, those whose address is verified,
 -- those active within mpa.approver_active_period, whether the verified
--- ones can still reach the threshold, and the pending requests.
+-- ones can still reach the threshold, and the pending requests. A request
+-- of several teams (mpa.request_teams) counts for each of them.
 CREATE OR REPLACE VIEW mpa.team_health AS
+  WITH team_requests AS NOT MATERIALIZED (
+    SELECT r.*, r.team AS of_team FROM mpa.requests r
+    UNION ALL
+    SELECT r.*, rt.team FROM mpa.requests r JOIN mpa.request_teams rt ON rt.request_id = r.id AND rt.team <> r.team)
   SELECT t.name AS team, t.threshold,
          count(ro.oid) AS approvers,
          count(ro.oid) FILTER (WHERE a.verified_at IS NOT NULL) AS verified,
@@ -14,17 +19,17 @@ CREATE OR REPLACE VIEW mpa.team_health AS
          count(ro.oid) FILTER (WHERE a.verified_at IS NOT NULL) >= t.threshold AS quorum_reachable,
          t.baselined_at,
          count(ro.oid) FILTER (WHERE a.verified_at >= t.baselined_at) AS confirmed_since_baseline,
-         (SELECT count(*) FROM mpa.requests r
-           WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS pending_requests,
-         (SELECT now() - min(r.created_at) FROM mpa.requests r
-           WHERE r.team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS oldest_pending_age,
+         (SELECT count(*) FROM team_requests r
+           WHERE r.of_team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS pending_requests,
+         (SELECT now() - min(r.created_at) FROM team_requests r
+           WHERE r.of_team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS oldest_pending_age,
          -- Break-glass approvals of the team's requests not reviewed within
          -- their window, and those its reviewer disputed (mpa_review).
-         (SELECT count(*) FROM mpa.requests r JOIN mpa.break_glass_uses u ON u.request_id = r.id
-           WHERE r.team = t.name AND r.break_glass AND u.review_due_at <= now()
+         (SELECT count(*) FROM team_requests r JOIN mpa.break_glass_uses u ON u.request_id = r.id
+           WHERE r.of_team = t.name AND r.break_glass AND u.review_due_at <= now()
              AND NOT EXISTS (SELECT FROM mpa.reviews v WHERE v.request_id = r.id)) AS break_glass_unreviewed,
-         (SELECT count(*) FROM mpa.requests r JOIN mpa.reviews v ON v.request_id = r.id
-           WHERE r.team = t.name AND v.verdict = 'dispute') AS break_glass_disputed
+         (SELECT count(*) FROM team_requests r JOIN mpa.reviews v ON v.request_id = r.id
+           WHERE r.of_team = t.name AND v.verdict = 'dispute') AS break_glass_disputed
     FROM mpa.teams t
     LEFT JOIN mpa.approvers a ON a.team = t.name
     -- An approver counts while their role can log in: it cannot be dropped

@@ -107,6 +107,10 @@ is(state_of($r1), 'pending', 'a person in both teams counts for one of them: sti
 is(MpaTest::safe_psql_as($node, 'bob', "SELECT tally FROM mpa.pending WHERE id = $r1"),
 	'[{"team": "dba", "votes": 2, "threshold": 2}, {"team": "security", "votes": 0, "threshold": 1}]',
 	'mpa.pending shows the tally per team');
+# mpa.team_health counts the waiting request for each of its teams, not
+# only the first: security, the second, has this one waiting.
+is(MpaTest::safe_psql_as($node, 'bob', "SELECT pending_requests FROM mpa.team_health WHERE team = 'security'"),
+	'1', 'mpa.team_health counts it for its second team too');
 like(MpaTest::approve($node, $smtp, $r1, 'bob'), qr/\(2 of 2 from dba, 1 of 1 from security\); the request is approved/,
 	'bob completes security: approved');
 my $decided = MpaTest::wait_for_mail_matching($smtp, 'ann@example.com', qr/request #$r1 approved/);
