@@ -367,6 +367,9 @@ my @internal = (
 	# Closes rita's request as approved, with no vote at all.
 	[ 'mpa.finish (approving without votes)',
 		"SELECT mpa.finish(r, 'approved', 'x') FROM mpa.requests r WHERE id = $req" ],
+	# Approves rita's request as if the break-glass quorum had voted.
+	[ 'mpa.break_glass_approved (approving without break-glass votes)',
+		"SELECT mpa.break_glass_approved(r) FROM mpa.requests r WHERE id = $req" ],
 );
 my $n = 0;
 for my $case (@internal)
