@@ -213,7 +213,11 @@ CREATE OR REPLACE VIEW mpa.pending WITH (security_barrier) AS
      AND r.requester <> session_user::regrole
      AND (EXISTS (SELECT FROM mpa.approvers a WHERE a.team = r.team AND a.approver = session_user::regrole)
           OR EXISTS (SELECT FROM mpa.approvers a JOIN mpa.request_teams rt ON rt.team = a.team
-                      WHERE rt.request_id = r.id AND a.approver = session_user::regrole))
+                      WHERE rt.request_id = r.id AND a.approver = session_user::regrole)
+          -- and, once break-glass is open on it, the break-glass team's.
+          OR EXISTS (SELECT FROM mpa.break_glass_uses u JOIN mpa.break_glass b ON b.team = u.team
+                       JOIN mpa.approvers a ON a.team = u.team
+                      WHERE u.request_id = r.id AND a.approver = session_user::regrole))
      AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = r.id AND v.approver = session_user::regrole);
 GRANT SELECT ON mpa.pending TO PUBLIC;
 

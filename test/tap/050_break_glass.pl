@@ -105,6 +105,9 @@ is(query("SELECT detail->>'break_glass' || ' ' || (detail->>'reason') FROM mpa.a
 	'true the disk fills in minutes', 'the audit entry carries the flag and the reason');
 like(slurp_file($node->logfile, $log_offset), qr/WARNING:  pg_mpa: break-glass opened on request $first /,
 	'the server log has a WARNING');
+# From now on it waits for the break-glass team's members too.
+is(MpaTest::safe_psql_as($node, 'frank', "SELECT count(*) FROM mpa.pending WHERE id = $first"), '1',
+	'mpa.pending lists it to a member of the break-glass team');
 
 # Its members vote with codes read from their mail; the quorum of 2
 # approves the request, flagged, although team ops never voted.
