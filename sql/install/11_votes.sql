@@ -207,7 +207,9 @@ CREATE OR REPLACE VIEW mpa.pending WITH (security_barrier) AS
          (SELECT count(*) FROM mpa.votes v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
          r.database,
          -- Per team: [{"team", "votes", "threshold"}] (docs/decisions.md, "Several teams").
-         mpa_request_tally(r.id) AS tally
+         mpa_request_tally(r.id) AS tally,
+         -- Break-glass is open on it (mpa_break_glass): its team may approve it with its quorum.
+         EXISTS (SELECT FROM mpa.break_glass_uses u WHERE u.request_id = r.id) AS break_glass_open
     FROM mpa.requests r
    WHERE r.state = 'pending' AND r.expires_at > statement_timestamp()
      AND r.requester <> session_user::regrole

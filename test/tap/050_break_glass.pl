@@ -91,11 +91,18 @@ is(refusal('erin', "SELECT mpa_break_glass($first, E' \\n ')"),
 is(refusal('erin', "SELECT mpa_break_glass($first, repeat('x', 4001))"),
 	'22001: reason is too long (at most 4000 characters)', 'in at most 4000 characters');
 is(query('SELECT count(*) FROM mpa.break_glass_uses'), '0', 'the refused calls opened nothing');
+# mpa.pending is what each role may vote on (the portal's waiting list):
+# nothing of team ops for a break-glass member until it is open.
+is(MpaTest::safe_psql_as($node, 'frank', "SELECT count(*) FROM mpa.pending WHERE id = $first"), '0',
+	'before it is open, mpa.pending does not list the request to a break-glass member');
 
 # Opened: every approver of every team concerned is mailed at once, the
 # audit and the server log say so.
 like(MpaTest::safe_psql_as($node, 'erin', "SELECT mpa_break_glass($first, 'the disk fills in minutes')"),
 	qr/break-glass is open on request $first: 2 approving votes of team "glass" approve it/, 'erin opens it');
+# mpa.pending says why a break-glass member is asked (the portal's flag).
+is(MpaTest::safe_psql_as($node, 'frank', "SELECT break_glass_open FROM mpa.pending WHERE id = $first"), 't',
+	'once open, mpa.pending flags the request break_glass_open');
 for my $who (@everyone)
 {
 	ok(MpaTest::wait_for_mail_matching($smtp, "$who\@example.com", qr/BREAK-GLASS opened on request #$first:/),
