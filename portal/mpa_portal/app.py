@@ -34,6 +34,23 @@ SELECT p.id, p.operation, p.object, p.requester::text AS requester, p.team, p.th
   FROM mpa.pending p JOIN mpa.requests r USING (id)
  ORDER BY p.expires_at, p.id LIMIT %s"""
 
+# What this installation's schema has: 0.2's several teams and break-glass,
+# or 0.1's objects (the server runs with them after a package upgrade until
+# ALTER EXTENSION pg_mpa UPDATE, and approvers still vote here then). A query
+# naming a missing object fails when parsed, so the queries that name them
+# run only where this finds them.
+SCHEMA_SQL = """
+SELECT to_regprocedure('mpa_request_tally(bigint)') IS NOT NULL AS has_tally,
+       to_regclass('mpa.break_glass_uses') IS NOT NULL AS has_break_glass"""
+
+# Of the requests listed, those of several teams with their tally, and those
+# with break-glass open: asked for the rows shown only (a tally of every
+# pending request would cost the waiting list a function call per request).
+LISTED_TALLIES_SQL = """
+SELECT t.request_id AS id, mpa_request_tally(t.request_id) AS tally
+  FROM (SELECT DISTINCT rt.request_id FROM mpa.request_teams rt WHERE rt.request_id = ANY (%s::bigint[])) t"""
+LISTED_BREAK_GLASS_SQL = "SELECT u.request_id AS id FROM mpa.break_glass_uses u WHERE u.request_id = ANY (%s::bigint[])"
+
 # The waiting list shows the requests that expire first, and says how many
 # there are in all when that is more (a page of thousands of rows would be
 # slow to make and to read).
@@ -62,16 +79,34 @@ SELECT r.id, r.kind, r.statement, r.justification, r.operation, r.object, r.team
        ELSE ARRAY(SELECT jsonb_array_elements_text(coalesce(to_jsonb(r)->'cascade_descriptions', '[]')))
        END AS also_removes,
        EXISTS (SELECT FROM mpa.pending p WHERE p.id = r.id) AS i_may_vote,
-       current_setting('mpa.otp_max_attempts')::int AS max_attempts
+       current_setting('mpa.otp_max_attempts')::int AS max_attempts,
+       coalesce((to_jsonb(r)->>'shared_votes')::boolean, false) AS shared_votes
   FROM mpa.requests r WHERE r.id = %s"""
 
 VOTES_SQL = "SELECT approver::text AS approver, decision, voted_at FROM mpa.votes WHERE request_id = %s ORDER BY voted_at"
 
+# The request's teams with their tally, first team first: [{"team", "votes", "threshold"}].
+TALLY_SQL = "SELECT mpa_request_tally(%s) AS tally"
+
+# Break-glass on the request: who opened it, why, its team and quorum, and
+# the review (once approved by it). team_declared: the team is still the
+# break-glass team (dropping it stops the open use: mpa.break_glass_address).
+BREAK_GLASS_SQL = """
+SELECT u.team, u.quorum, u.reason, u.opened_by::text AS opened_by, u.opened_at, u.review_due_at,
+       EXISTS (SELECT FROM mpa.break_glass b WHERE b.team = u.team) AS team_declared,
+       v.verdict, v.note, v.reviewer::text AS reviewer, v.reviewed_at
+  FROM mpa.break_glass_uses u LEFT JOIN mpa.reviews v ON v.request_id = u.request_id
+ WHERE u.request_id = %s"""
+
+# Who may still vote: the approvers of every team of the request (and of
+# the break-glass team while its use is open), but the requester and those
+# who voted. by_break_glass: in none of the request's own teams.
 STILL_CAN_VOTE_SQL = """
-SELECT a.approver::text AS approver FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
- WHERE a.team = %(team)s AND a.approver::text <> %(requester)s
+SELECT a.approver::text AS approver, NOT bool_or(a.team = ANY (%(teams)s::text[])) AS by_break_glass
+  FROM mpa.approvers a JOIN pg_roles ro ON ro.oid = a.approver
+ WHERE a.team = ANY (%(teams)s::text[] || %(break_glass_team)s::text) AND a.approver::text <> %(requester)s
    AND NOT EXISTS (SELECT FROM mpa.votes v WHERE v.request_id = %(id)s AND v.approver = a.approver)
- ORDER BY 1"""
+ GROUP BY a.approver ORDER BY 1"""
 
 # The caller's open code for the request, and where it went (masked, as the
 # audit recorded it when the code was sent).
@@ -229,8 +264,16 @@ def create_app(config):
 
     @app.get("/")
     def home():
-        return render_template("home.html", pending=query(PENDING_SQL, (WAITING_LIST_LIMIT,)), mine=query(MINE_SQL, (100,)),
-                               notice=take_notice())
+        pending = query(PENDING_SQL, (WAITING_LIST_LIMIT,))
+        listed = [p["id"] for p in pending]
+        schema = query(SCHEMA_SQL, one=True)
+        tallies = {t["id"]: t["tally"] for t in query(LISTED_TALLIES_SQL, (listed,))} \
+            if listed and schema["has_tally"] else {}
+        glass = {u["id"] for u in query(LISTED_BREAK_GLASS_SQL, (listed,))} \
+            if listed and schema["has_break_glass"] else set()
+        for p in pending:
+            p["tally"], p["break_glass_open"] = tallies.get(p["id"]), p["id"] in glass
+        return render_template("home.html", pending=pending, mine=query(MINE_SQL, (100,)), notice=take_notice())
 
     def load_request(request_id):
         # (An id past bigint's range is sent as numeric and finds no row.)
@@ -243,9 +286,16 @@ def create_app(config):
     def show_request(request_id):
         r = load_request(request_id)
         code = query(MY_CODE_SQL, (request_id,), one=True) if r["i_may_vote"] else None
+        schema = query(SCHEMA_SQL, one=True)
+        # 0.1 has neither: one team, as requests.team says, and no break-glass.
+        tally = query(TALLY_SQL, (request_id,), one=True)["tally"] if schema["has_tally"] else None
+        tally = tally or [{"team": r["team"], "votes": None, "threshold": r["threshold"]}]
+        glass = query(BREAK_GLASS_SQL, (request_id,), one=True) if schema["has_break_glass"] else None
+        voting_glass = glass["team"] if glass and glass["team_declared"] else None
         return render_template(
-            "request.html", r=r, votes=query(VOTES_SQL, (request_id,)),
-            still_can_vote=query(STILL_CAN_VOTE_SQL, {"team": r["team"], "requester": r["requester"], "id": r["id"]}),
+            "request.html", r=r, votes=query(VOTES_SQL, (request_id,)), tally=tally, glass=glass,
+            still_can_vote=query(STILL_CAN_VOTE_SQL, {"teams": [t["team"] for t in tally], "break_glass_team": voting_glass,
+                                                      "requester": r["requester"], "id": r["id"]}),
             code=code, tries_left=g.session.tries_left.get(code["id"]) if code else None,
             asked_before=r["i_may_vote"] and query(ASKED_BEFORE_SQL, (request_id,), one=True)["exists"],
             audit=query(AUDIT_SQL, (request_id,)), notice=take_notice())
@@ -293,6 +343,11 @@ def create_app(config):
         _, refused = call("SELECT mpa_cancel(%s)", (request_id,))
         return back_to(request_id, {"ok": refused is None,
                                     "text": "You cancelled this request." if refused is None else refusal_text(refused)})
+
+    @app.template_filter("per_team")
+    def per_team(tally):
+        """A tally of several teams, one line per team, first team first, as pg_mpa's mails say it."""
+        return [f"{t['votes']} of {t['threshold']} from {t['team']}" for t in tally or []]
 
     @app.template_filter("utc")
     def utc(value):

@@ -65,7 +65,7 @@ def set_up(args):
     home.execute(f"CREATE DATABASE {args.database}")
     db = psycopg.connect(host=args.pghost, port=args.pgport, dbname=args.database, user="postgres", autocommit=True)
     db.execute("CREATE EXTENSION pg_mpa")
-    for role, extra in (("dba", "SUPERUSER"), ("bob", ""), ("carol", ""), ("dave", "")):
+    for role, extra in (("dba", "SUPERUSER"), ("bob", ""), ("carol", ""), ("dave", ""), ("erin", ""), ("frank", "")):
         db.execute(f"CREATE ROLE {role} LOGIN {extra} PASSWORD '{PASSWORD}'")
     db.execute("""
       CREATE TABLE public.accounts (id int PRIMARY KEY, owner text, balance numeric);
@@ -80,6 +80,15 @@ def set_up(args):
     # The requester is on the team too: never among those who can vote on his own requests.
     db.execute("SELECT mpa_approver_add('ops', 'dba', 'dba@example.com')")
     db.execute("SELECT mpa_protect('DROP TABLE', 'public.*', 'ops')")
+    # Several teams (#22): hr's tables need ops and security (erin), each its threshold.
+    db.execute("SELECT mpa_team_create('security', 1, 'security review')")
+    db.execute("SELECT mpa_approver_add('security', 'erin', 'erin@example.com')")
+    db.execute("CREATE SCHEMA hr; CREATE TABLE hr.payroll (id int)")
+    db.execute("SELECT mpa_protect('DROP TABLE', 'hr.*', teams => ARRAY['ops', 'security'])")
+    # Break-glass (#22): frank, in no other team, may approve alone once the glass is broken.
+    db.execute("SELECT mpa_team_create('oncall', 1, 'night emergencies')")
+    db.execute("SELECT mpa_approver_add('oncall', 'frank', 'frank@example.com')")
+    db.execute("SELECT mpa_break_glass_team('oncall', 1)")
     # A request for another database's table (described there, voted on here).
     home.execute("CREATE DATABASE billing")
     with psycopg.connect(host=args.pghost, port=args.pgport, dbname="billing", user="postgres",
@@ -99,6 +108,8 @@ def set_up(args):
             ("accounts", "DROP TABLE public.accounts CASCADE", "Ledger migrated to the new system (ticket OPS-1234)"),
             ("old_orders", "DROP TABLE public.old_orders", "Replaced by orders_v2"),
             ("guessed", "DROP TABLE public.guessed", "Someone guesses bob's codes here"),
+            ("payroll", "DROP TABLE hr.payroll", "payroll moved to the HR system"),
+            ("scratch", "DROP TABLE public.scratch", "the disk fills with scratch data"),
             ("hostile", f"DROP TABLE public.{HOSTILE_IDENTIFIER}", HOSTILE)):
         ids[name] = dba.execute("SELECT mpa_request(%s, %s)", (statement, why)).fetchone()[0]
     ids["billing"] = dba.execute("SELECT mpa_request('DROP TABLE public.invoices CASCADE', 'billing moved', "
@@ -162,6 +173,23 @@ def code_for(args, address, after):
 def last_mail(args):
     m = mb.newest(args.maildir)
     return m.file if m else None
+
+
+def approve_with_mailed_code(args, driver, address):
+    """On a request's page: Approve, then the code from the mail to `address`,
+    entered. False when the page offers no vote (the check that follows fails)."""
+    if not driver.find_elements(By.ID, "approve"):
+        return False
+    before = last_mail(args)
+    click(driver, "approve")
+    driver.find_element(By.ID, "code").send_keys(code_for(args, address, before) or "000000")
+    click(driver, "verify")
+    return True
+
+
+def connect_as(args, role):
+    return psycopg.connect(host=args.pghost, port=args.pgport, dbname=args.database, user=role,
+                           password=PASSWORD, autocommit=True)
 
 
 def main():
@@ -349,6 +377,8 @@ def run_checks(args, db, ids, portal, driver):
     said = text_of(driver, "notice")
     check("You are locked out of this request" in said, "the ninth wrong code tells bob he is locked out", said)
 
+    several_teams_and_break_glass(args, ids, portal, driver)
+
     # The requester sees his own requests and cancels one.
     sign_in(driver, portal, "dba")
     check(f"#{ids['hostile']}" in text_of(driver, "mine"), "the dba sees his own requests", driver.page_source)
@@ -364,6 +394,90 @@ def run_checks(args, db, ids, portal, driver):
     driver.get(f"{portal.url}/requests/{ids['hostile']}")
     check(driver.current_url.startswith(f"{portal.url}/signin"),
           "after signing out, the session's cookie replayed opens nothing", driver.current_url)
+
+    on_version_0_1(args, db, portal, driver)
+
+
+def several_teams_and_break_glass(args, ids, portal, driver):
+    """Issue #22 on the portal: a request of two teams shows each team's
+    tally and reaches every team's approvers; break-glass shows while open
+    (who, why, quorum), reaches its members, and its review after."""
+    payroll, scratch = ids["payroll"], ids["scratch"]
+    # bob (ops) approves the hr request: ops has its one vote, security none.
+    # The lines are mpa_request_tally's, per team, the first team first.
+    sign_in(driver, portal, "bob", page=f"/requests/{payroll}")
+    voted = approve_with_mailed_code(args, driver, "bob@example.com")
+    lines = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#tally li")]
+    check(voted and text_of(driver, "state") == "pending" and lines == ["1 of 1 from ops", "0 of 1 from security"],
+          "a two-team request's page shows each team's tally after one vote, the first team first",
+          f"{text_of(driver, 'state')} {lines}")
+    # Who may still vote is every team's: carol of ops, erin of security.
+    check(text_of(driver, "still-can-vote") == "carol, erin",
+          "who can still vote on a two-team request includes the second team's approver",
+          text_of(driver, "still-can-vote"))
+
+    # erin is an approver of the second team only: the request waits for her.
+    sign_in(driver, portal, "erin")
+    pending = text_of(driver, "pending")
+    check(f"#{payroll}" in pending and "1 of 1 from ops, 0 of 1 from security" in pending,
+          "an approver of only the second team sees the request, with its tally per team, in her waiting list",
+          pending)
+
+    # frank is in the break-glass team only: nothing waits for him until he
+    # breaks the glass on a request (the list is not everything pending).
+    sign_in(driver, portal, "frank")
+    check(f"#{scratch}" not in text_of(driver, "pending"),
+          "before break-glass, a member of the break-glass team only is not asked", text_of(driver, "pending"))
+    with connect_as(args, "frank") as frank:
+        frank.execute("SELECT mpa_break_glass(%s, 'the disk is full in minutes')", (scratch,))
+    driver.get(portal.url + "/")
+    pending = text_of(driver, "pending")
+    check(f"#{scratch}" in pending and "break-glass open" in pending,
+          "once break-glass is open, its member sees the request in his waiting list, flagged", pending)
+    driver.get(f"{portal.url}/requests/{scratch}")
+    use = text_of(driver, "break-glass-use")
+    check(use.startswith("break-glass open by frank") and "the disk is full in minutes" in use
+          and "team oncall may approve it with 1 vote" in use,
+          "a break-glass-opened request's page says break-glass is open, by whom, why and with what quorum", use)
+    check("frank (break-glass)" in text_of(driver, "still-can-vote"),
+          "who can still vote includes the break-glass team's members once it is open",
+          text_of(driver, "still-can-vote"))
+
+    # frank's vote (with his code) is the quorum: approved by break-glass,
+    # its review due; then carol, of ops, who took no part, confirms it.
+    voted = approve_with_mailed_code(args, driver, "frank@example.com")
+    check(voted and text_of(driver, "state") == "approved" and text_of(driver, "break-glass")
+          and text_of(driver, "break-glass-review").startswith("not reviewed yet: due by"),
+          "approved by break-glass, the page says the review is due and by when",
+          f"{text_of(driver, 'state')} {text_of(driver, 'break-glass-review')!r}")
+    with connect_as(args, "carol") as carol:
+        carol.execute("SELECT mpa_review(%s, 'confirm', 'the disk was full')", (scratch,))
+    driver.get(f"{portal.url}/requests/{scratch}")
+    review = text_of(driver, "break-glass-review")
+    check(review.startswith("reviewed: confirm by carol") and "the disk was full" in review,
+          "after the review, the page says who reviewed it and what they found", review)
+
+
+def on_version_0_1(args, db, portal, driver):
+    """The portal serves an installation still on 0.1's SQL objects (after a
+    package upgrade, before ALTER EXTENSION UPDATE): no mpa_request_tally,
+    mpa.request_teams, break-glass. Last: it replaces this database's pg_mpa
+    (ungoverned here, DROP EXTENSION is free) with a fresh 0.1."""
+    db.execute("DROP EXTENSION pg_mpa CASCADE")
+    db.execute("CREATE EXTENSION pg_mpa VERSION '0.1'")
+    db.execute("SELECT mpa_team_create('ops', 1, 'one approval for drops')")
+    for role in ("bob", "carol"):
+        db.execute("SELECT mpa_approver_add('ops', %s, %s)", (role, f"{role}@example.com"))
+    db.execute("SELECT mpa_protect('DROP TABLE', 'public.*', 'ops')")
+    with connect_as(args, "dba") as dba:
+        old = dba.execute("SELECT mpa_request('DROP TABLE public.guessed', 'on 0.1')").fetchone()[0]
+    sign_in(driver, portal, "bob")
+    pending = text_of(driver, "pending")
+    driver.get(f"{portal.url}/requests/{old}")
+    check(f"#{old}" in pending and "0 of 1" in pending and text_of(driver, "team") == "ops (1 approval needed)"
+          and text_of(driver, "still-can-vote") == "bob, carol",
+          "on 0.1's schema, the waiting list and the request page show the one team as before",
+          f"{pending!r} {driver.title!r} {text_of(driver, 'team')!r} {text_of(driver, 'still-can-vote')!r}")
 
 
 if __name__ == "__main__":
