@@ -162,8 +162,10 @@ def text_of(driver, element_id):
 
 
 def code_for(args, address, after):
-    """The code of the newest code mail to `address` stored after the file `after` (polled)."""
-    m = mb.wait_for(lambda: mb.newest(args.maildir, to=address, subject_contains="your code", after=after), 60)
+    """The code of the newest code mail to `address` stored after the file `after` (polled).
+    ("your code to approve|reject request #N": not the notice "your code for … no
+    longer works" that a dead code sends, which may arrive after `after`.)"""
+    m = mb.wait_for(lambda: mb.newest(args.maildir, to=address, subject_contains="your code to ", after=after), 60)
     if m is None:
         return None
     found = CODE_LINE.search(mb.body_text(m.msg))
