@@ -47,6 +47,7 @@ my $snapshot_sql = q{
 	    FROM pg_authid WHERE rolname IN ('alice', 'bob', 'vip', 'dba') UNION ALL
 	  SELECT 'members ' || count(*) FROM pg_auth_members WHERE roleid IN ('alice'::regrole, 'bob'::regrole, 'vip'::regrole)) s};
 $snapshot_sql =~ s/__STATE_ROWS__/MpaTest::state_rows_sql()/e;
+ok(MpaTest::wait_for_team_health($node), 'the worker has recorded every team\'s reachability');
 my $before = $node->safe_psql('postgres', $snapshot_sql);
 
 # Each attack with the SQLSTATE pg_mpa refuses it with. Every one of them is

@@ -507,6 +507,17 @@ sub stored_mail
 # ("teams (…)", "votes (…)", …; the audit and the outbox left out: attacks
 # add refusals to the one and notices to the other), to be fingerprinted
 # before and after an attack.
+# Waits until the mail worker has recorded every team's reachability
+# (mpa.teams.quorum_reachable, set by its round's mpa.check_team_health):
+# a snapshot of state_rows_sql taken before then changes under a test when
+# the round comes, not through anything the test did.
+sub wait_for_team_health
+{
+	my ($node) = @_;
+	return poll_until($node, q{SELECT NOT EXISTS (SELECT FROM mpa.teams t JOIN mpa.team_health h ON h.team = t.name
+	                                WHERE t.quorum_reachable IS DISTINCT FROM h.quorum_reachable)}, 90);
+}
+
 sub state_rows_sql
 {
 	return join(" UNION ALL\n", map { "SELECT '$_ ' || row(x.*)::text AS t FROM mpa.$_ x" }
