@@ -159,6 +159,8 @@ my $log_offset = 0;
 # Everything the invariants look at, now.
 sub current_state
 {
+	# A worker round changing a team's recorded reachability is no attack.
+	MpaTest::wait_for_team_health($node);
 	my %s;
 	my $legit = '{' . join(',', @legit) . '}';
 	my $query = q{

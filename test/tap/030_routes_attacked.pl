@@ -124,7 +124,9 @@ my $state_sql = q{
 	   WHERE pronamespace = 'public'::regnamespace AND proname NOT LIKE 'mpa%'
 	) x};
 $state_sql =~ s/__STATE_ROWS__/MpaTest::state_rows_sql()/e;
-sub state { return $node->safe_psql('postgres', $state_sql) }
+# (After the worker's round has recorded every team's reachability: its
+# change is no attack.)
+sub state { MpaTest::wait_for_team_health($node); return $node->safe_psql('postgres', $state_sql) }
 
 # Runs $sql as mallory in $db and checks that pg_mpa refused it with
 # $sqlstate (default MP001) and that nothing changed.
