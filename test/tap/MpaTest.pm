@@ -423,14 +423,19 @@ sub refusal_and_hint_as
 # (or $timeout seconds, default 30, pass): a policy change reaches the other
 # databases when mpa.database's worker publishes it, a moment after its
 # commit. Returns the last error, for the caller to compare.
+# Each try runs in a transaction rolled back (unless $sql opens its own):
+# a try before the policy arrived must not drop what the next one is about
+# (a DROP DATABASE is then refused by PostgreSQL in a transaction block,
+# after the gate had its say).
 sub refusal_once_published
 {
 	my ($node, $role, $sql, $expected, %opt) = @_;
 	my $deadline = time() + ($opt{timeout} // 30);
+	my $try = $sql =~ /^\s*BEGIN\b/i ? $sql : "BEGIN; $sql; ROLLBACK";
 	my $error;
 	while (1)
 	{
-		(undef, $error) = refusal_as($node, $role, $sql, %opt);
+		(undef, $error) = refusal_as($node, $role, $try, %opt);
 		return $error if $error eq $expected || time() >= $deadline;
 		select(undef, undef, undef, 0.1);
 	}
