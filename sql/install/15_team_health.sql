@@ -4,13 +4,36 @@
 
 -- Per team: approvers whose role exists, those whose address is verified,
 -- those active within mpa.approver_active_period, whether the verified
--- ones can still reach the threshold, and the pending requests. A request
--- of several teams (mpa.request_teams) counts for each of them.
+-- ones can still reach the threshold, the pending requests and the
+-- break-glass approvals to review. A request of several teams
+-- (mpa.request_teams) counts for each of them. The requests are counted
+-- once for all teams (per_team), not in a subquery per team: estimated per
+-- team over a never-analysed mpa.teams, those cost enough to be JIT
+-- compiled on every read (140 ms for a few rows).
 CREATE OR REPLACE VIEW mpa.team_health AS
-  WITH team_requests AS NOT MATERIALIZED (
-    SELECT r.*, r.team AS of_team FROM mpa.requests r
+  WITH counted_requests AS (
+    -- Waiting ones (requests_open), and those break-glass approved (from
+    -- the few uses, not a scan of every request).
+    SELECT r.id, r.team, r.created_at, true AS waiting, false AS break_glass FROM mpa.requests r
+     WHERE r.state = 'pending' AND r.expires_at > now()
     UNION ALL
-    SELECT r.*, rt.team FROM mpa.requests r JOIN mpa.request_teams rt ON rt.request_id = r.id AND rt.team <> r.team)
+    SELECT r.id, r.team, r.created_at, false, true FROM mpa.break_glass_uses u JOIN mpa.requests r ON r.id = u.request_id
+     WHERE r.break_glass),
+  per_team AS (
+    SELECT of_team.team,
+           count(*) FILTER (WHERE q.waiting) AS pending_requests,
+           now() - min(q.created_at) FILTER (WHERE q.waiting) AS oldest_pending_age,
+           -- Break-glass approvals not reviewed within their window, and
+           -- those their reviewer disputed (mpa_review).
+           count(*) FILTER (WHERE q.break_glass AND u.review_due_at <= now() AND v.request_id IS NULL)
+             AS break_glass_unreviewed,
+           count(*) FILTER (WHERE q.break_glass AND v.verdict = 'dispute') AS break_glass_disputed
+      FROM counted_requests q
+      CROSS JOIN LATERAL (SELECT q.team UNION SELECT rt.team FROM mpa.request_teams rt WHERE rt.request_id = q.id)
+        AS of_team (team)
+      LEFT JOIN mpa.break_glass_uses u ON u.request_id = q.id
+      LEFT JOIN mpa.reviews v ON v.request_id = q.id
+     GROUP BY of_team.team)
   SELECT t.name AS team, t.threshold,
          count(ro.oid) AS approvers,
          count(ro.oid) FILTER (WHERE a.verified_at IS NOT NULL) AS verified,
@@ -19,17 +42,10 @@ CREATE OR REPLACE VIEW mpa.team_health AS
          count(ro.oid) FILTER (WHERE a.verified_at IS NOT NULL) >= t.threshold AS quorum_reachable,
          t.baselined_at,
          count(ro.oid) FILTER (WHERE a.verified_at >= t.baselined_at) AS confirmed_since_baseline,
-         (SELECT count(*) FROM team_requests r
-           WHERE r.of_team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS pending_requests,
-         (SELECT now() - min(r.created_at) FROM team_requests r
-           WHERE r.of_team = t.name AND r.state = 'pending' AND r.expires_at > now()) AS oldest_pending_age,
-         -- Break-glass approvals of the team's requests not reviewed within
-         -- their window, and those its reviewer disputed (mpa_review).
-         (SELECT count(*) FROM team_requests r JOIN mpa.break_glass_uses u ON u.request_id = r.id
-           WHERE r.of_team = t.name AND r.break_glass AND u.review_due_at <= now()
-             AND NOT EXISTS (SELECT FROM mpa.reviews v WHERE v.request_id = r.id)) AS break_glass_unreviewed,
-         (SELECT count(*) FROM team_requests r JOIN mpa.reviews v ON v.request_id = r.id
-           WHERE r.of_team = t.name AND v.verdict = 'dispute') AS break_glass_disputed
+         coalesce(max(p.pending_requests), 0) AS pending_requests,
+         max(p.oldest_pending_age) AS oldest_pending_age,
+         coalesce(max(p.break_glass_unreviewed), 0) AS break_glass_unreviewed,
+         coalesce(max(p.break_glass_disputed), 0) AS break_glass_disputed
     FROM mpa.teams t
     LEFT JOIN mpa.approvers a ON a.team = t.name
     -- An approver counts while their role can log in: it cannot be dropped
@@ -37,6 +53,7 @@ CREATE OR REPLACE VIEW mpa.team_health AS
     -- password keeps it from voting all the same.
     LEFT JOIN pg_roles ro ON ro.oid = a.approver AND ro.rolcanlogin
                          AND (ro.rolvaliduntil IS NULL OR ro.rolvaliduntil > now())
+    LEFT JOIN per_team p ON p.team = t.name
    GROUP BY t.name, t.threshold, t.baselined_at;
 GRANT SELECT ON mpa.team_health TO PUBLIC;
 
