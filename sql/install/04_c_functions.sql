@@ -41,7 +41,9 @@ CREATE OR REPLACE FUNCTION mpa.policy_database(operation text, database text) RE
 -- A request for another database's objects (docs/decisions.md, "Every
 -- database"): its database validated (NULL: mpa.database's), and the
 -- statement described there by a worker connected as the requester, with
--- what a drop there also removes, described there.
+-- what a drop there also removes, described there, and (for a statement
+-- no enforcing policy there protects) the HINT naming the dry-run policies
+-- there that name it.
 CREATE OR REPLACE FUNCTION mpa.request_database(database text) RETURNS text
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_request_database';
 CREATE OR REPLACE FUNCTION mpa.describe_in_database(statement text, search_path text, database text,
@@ -49,7 +51,7 @@ CREATE OR REPLACE FUNCTION mpa.describe_in_database(statement text, search_path 
                              OUT target_classes oid[], OUT target_oids oid[],
                              OUT fingerprint text, OUT team text, OUT revoke_statement text,
                              OUT database_name text, OUT database_oid oid, OUT cascade_classes oid[],
-                             OUT cascade_oids oid[], OUT cascade_descriptions text[])
+                             OUT cascade_oids oid[], OUT cascade_descriptions text[], OUT dry_run_hint text)
   LANGUAGE c AS 'MODULE_PATHNAME', 'mpa_describe_in_database';
 -- The one text of what a drop or truncation also reaches (mpa.cascade_of
 -- runs it here, the describe task in another database).

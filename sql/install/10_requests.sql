@@ -60,7 +60,9 @@ BEGIN
   PERFORM mpa.check_request_rate(requester);
   IF elsewhere IS NULL THEN
     SELECT x.*, NULL::text AS database_name, NULL::oid AS database_oid, c.classes AS cascade_classes,
-           c.oids AS cascade_oids, NULL::text[] AS cascade_descriptions
+           c.oids AS cascade_oids, NULL::text[] AS cascade_descriptions,
+           -- Asked below, only if it needs no approval.
+           NULL::text AS dry_run_hint
       INTO d
       FROM mpa.describe(statement, caller_search_path) x,
            mpa.cascade_arrays(x.operation, x.target_classes, x.target_oids) c;
@@ -88,11 +90,13 @@ BEGIN
   IF d.team IS NULL THEN
     -- A dry-run policy that names it is named, so that the DBA sees why
     -- it is "not protected" (docs/decisions.md, "Policy modes"). Asked in
-    -- this database's policies: those for mpa.database, every database and
-    -- the cluster-wide ones.
+    -- the policies of the database the statement is for: here, those for
+    -- mpa.database, every database and the cluster-wide ones; for another
+    -- database, its describe task built the HINT there, from its copy.
     RAISE EXCEPTION '% on % is not protected: it needs no approval', d.operation, d.object
       USING ERRCODE = 'MP002', HINT = coalesce(CASE WHEN elsewhere IS NULL
-                                                    THEN mpa.dry_run_hint(statement, caller_search_path) END,
+                                                    THEN mpa.dry_run_hint(statement, caller_search_path)
+                                                    ELSE d.dry_run_hint END,
                                                'Run the statement directly.');
   END IF;
   IF d.operation = 'MPA CONFIGURE' THEN

@@ -97,6 +97,31 @@ like($hint, qr/^Dry-run policy $policy{'ALTER ROLE * -'} \(ALTER ROLE on \*, tea
   MpaTest::refusal_and_hint_as($node, 'postgres', q{SELECT mpa_request('CREATE TABLE public.x (id int)', 'x')});
 is($hint, 'Run the statement directly.', 'a statement no policy names gets the plain HINT');
 
+# The same for a request for billing: its statement is described in billing
+# by the describe task, and the HINT must name billing's dry-run policies
+# (its copy from shared memory, published above), not home's. The TRUNCATE
+# policy exists for billing only, so only billing's copy can name it.
+(undef, $error, $hint) = MpaTest::refusal_and_hint_as($node, 'postgres',
+	q{SELECT mpa_request('TRUNCATE prod.keep', 'x', database => 'billing')});
+is($error, 'MP002: TRUNCATE TABLE on prod.keep is not protected: it needs no approval',
+	'a request for billing of a statement only a dry-run policy there names is answered MP002');
+is($hint, qq{Dry-run policy $policy{'TRUNCATE TABLE prod.* billing'} (TRUNCATE TABLE on prod.*, team "dba", mode dry-run) }
+	  . 'names it: the statement runs and is recorded in mpa.dry_run. Run the statement directly.',
+	"its HINT names billing's dry-run policy (id, pattern, mode), worded as at home");
+# A dry-run policy for every database ('*') reaches billing's copy too.
+(undef, $error, $hint) = MpaTest::refusal_and_hint_as($node, 'postgres',
+	q{SELECT mpa_request('DROP TABLE prod.keep', 'x', database => 'billing')});
+my $every = $policy{'DROP TABLE prod.* *'};
+like($hint, qr/^Dry-run policy $every \(DROP TABLE on prod\.\*, team "dba", mode dry-run\) names it/,
+	"in billing, a dry-run policy for every database is named too");
+# ALTER TABLE on prod.* is dry-run at home only: in billing nothing names
+# it, so the HINT is the plain one (asking home's policies would name it).
+(undef, $error, $hint) = MpaTest::refusal_and_hint_as($node, 'postgres',
+	q{SELECT mpa_request('ALTER TABLE prod.keep ADD COLUMN b int', 'x', database => 'billing')});
+is($error, 'MP002: ALTER TABLE on prod.keep is not protected: it needs no approval',
+	'a request for billing of a statement no policy there names is answered MP002');
+is($hint, 'Run the statement directly.', "and gets the plain HINT, though home's dry-run policy names it here");
+
 # The workload, replayed statement by statement in each database: tables
 # made, altered, filled, emptied and dropped in prod (named by dry-run
 # policies) and in public (named by none), its role's settings altered

@@ -21,3 +21,7 @@ ALTER TABLE mpa.requests ADD COLUMN shared_votes boolean NOT NULL DEFAULT false;
 -- (0.2 before this change; none in 0.1, whose own is dropped by
 -- every_database.sql) must not stay behind as an ungoverned overload.
 DROP FUNCTION IF EXISTS mpa_protect(text, text, text, text, text);
+-- mpa.describe_in_database gained OUT dry_run_hint (the MP002 HINT of a
+-- request for another database): none in 0.1, but CREATE OR REPLACE cannot
+-- change the OUT parameters of one made before this change.
+DROP FUNCTION IF EXISTS mpa.describe_in_database(text, text, text);

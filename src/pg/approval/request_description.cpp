@@ -22,13 +22,9 @@ RequestDescription describe_request(const char *text, const char *search_path) {
   return RequestDescription{statement, shown >= 0 ? target_display_name(statement.targets[shown]) : "*", team};
 }
 
-const char *dry_run_hint(const char *text, const char *search_path) {
-  int nest_level = NewGUCNestLevel();
-  set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-  StatementDescription statement = describe_statement_text(text);
+const char *dry_run_hint(const StatementDescription &statement) {
   DryRunMatch *matches;
   int count = dry_run_policies(statement, &matches);
-  AtEOXact_GUC(true, nest_level);
   if (count == 0) return nullptr;
   StringInfoData hint;
   initStringInfo(&hint);
@@ -39,6 +35,16 @@ const char *dry_run_hint(const char *text, const char *search_path) {
   appendStringInfoString(&hint, count == 1 ? " names it" : " name it");
   appendStringInfoString(&hint, ": the statement runs and is recorded in mpa.dry_run. Run the statement directly.");
   return hint.data;
+}
+
+const char *dry_run_hint(const char *text, const char *search_path) {
+  int nest_level = NewGUCNestLevel();
+  set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  StatementDescription statement = describe_statement_text(text);
+  AtEOXact_GUC(true, nest_level);
+  // The targets are resolved (schema and name): the requester's path is
+  // not needed to match them.
+  return dry_run_hint(statement);
 }
 
 void description_columns(const RequestDescription &description, Datum *values, bool *nulls) {

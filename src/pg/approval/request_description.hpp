@@ -26,6 +26,10 @@ RequestDescription describe_request(const char *text, const char *search_path);
 // mode dry-run) names it: ..."), or nullptr when none does. Names resolved
 // on `search_path`, as describe_request does.
 const char *dry_run_hint(const char *text, const char *search_path);
+// The same sentence for a statement already described, by this database's
+// policies: the describe task of another database builds its HINT here, so
+// a request for billing is told as one at home is.
+const char *dry_run_hint(const StatementDescription &statement);
 
 // The columns mpa.describe returns, in its order: operation, object,
 // target_classes, target_oids, fingerprint, team, revoke_statement.

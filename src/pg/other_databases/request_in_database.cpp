@@ -54,7 +54,9 @@ using mpa::pg::send_text;
 
 // In the database the request is for, as the requester: input statement,
 // search_path; output the database's name, then what mpa.describe returns,
-// then the cascade (count, then class, OID, description of each).
+// then the cascade (count, then class, OID, description of each), then the
+// HINT naming the dry-run policies here that name a statement no enforcing
+// policy protects (NULL otherwise: with a team, or when none names it).
 MPA_DATABASE_TASK(mpa_describe_task)(StringInfo input, StringInfo output) {
   // It only reads catalogs: nothing of the statement runs here.
   XactReadOnly = true;
@@ -88,12 +90,17 @@ MPA_DATABASE_TASK(mpa_describe_task)(StringInfo input, StringInfo output) {
     pq_sendint32(output, cascade.objects[i]);
     send_text(output, cascade.descriptions[i]);
   }
+  // Only here are billing's policies (its copy from shared memory): the
+  // hint is built as at home, by the one function, and only on the path
+  // where mpa_request answers MP002.
+  send_text(output, d.team == nullptr ? mpa::pg::dry_run_hint(d.statement) : nullptr);
 }
 
 // mpa.describe_in_database(statement, search_path, database, OUT operation,
 //   OUT object, OUT target_classes, OUT target_oids, OUT fingerprint,
 //   OUT team, OUT revoke_statement, OUT database_name, OUT database_oid,
-//   OUT cascade_classes, OUT cascade_oids, OUT cascade_descriptions)
+//   OUT cascade_classes, OUT cascade_oids, OUT cascade_descriptions,
+//   OUT dry_run_hint)
 // `database` is a name mpa.request_database returned. The task runs as the
 // session user (the requester: SET ROLE changes nothing, as everywhere in
 // requests); the database's name and OID are those it connected to.
@@ -141,12 +148,13 @@ MPA_FUNCTION(mpa_describe_in_database) {
       description_nulls[i] = description == nullptr;
       descriptions[i] = description != nullptr ? CStringGetTextDatum(description) : Datum(0);
     }
+    const char *hint = get_text(output);
     pq_getmsgend(output);
 
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
       elog(ERROR, "mpa.describe_in_database must return a record");
-    constexpr int kColumns = mpa::pg::kDescriptionColumns + 5;
+    constexpr int kColumns = mpa::pg::kDescriptionColumns + 6;
     Datum values[kColumns];
     bool nulls[kColumns] = {};
     mpa::pg::description_columns(d, values, nulls);
@@ -158,6 +166,8 @@ MPA_FUNCTION(mpa_describe_in_database) {
     values[mpa::pg::kDescriptionColumns + 3] = mpa::pg::oid_array_datum(cascade_oids, cascade_count);
     values[mpa::pg::kDescriptionColumns + 4] = PointerGetDatum(construct_md_array(
         descriptions, description_nulls, cascade_count > 0 ? 1 : 0, dims, lower_bounds, TEXTOID, -1, false, TYPALIGN_INT));
+    values[mpa::pg::kDescriptionColumns + 5] = hint != nullptr ? CStringGetTextDatum(hint) : Datum(0);
+    nulls[mpa::pg::kDescriptionColumns + 5] = hint == nullptr;
     return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
   });
 }
