@@ -43,9 +43,10 @@ SCHEMA_SQL = """
 SELECT to_regprocedure('mpa_request_tally(bigint)') IS NOT NULL AS has_tally,
        to_regclass('mpa.break_glass_uses') IS NOT NULL AS has_break_glass"""
 
-# Of the requests listed, those of several teams with their tally, and those
-# with break-glass open: asked for the rows shown only (a tally of every
-# pending request would cost the waiting list a function call per request).
+# Of the requests listed (waiting for me, and my own), those of several
+# teams with their tally, and of the waiting ones those with break-glass
+# open: asked for the rows shown only (a tally of every pending request
+# would cost the home page a function call per request).
 LISTED_TALLIES_SQL = """
 SELECT t.request_id AS id, mpa_request_tally(t.request_id) AS tally
   FROM (SELECT DISTINCT rt.request_id FROM mpa.request_teams rt WHERE rt.request_id = ANY (%s::bigint[])) t"""
@@ -265,15 +266,20 @@ def create_app(config):
     @app.get("/")
     def home():
         pending = query(PENDING_SQL, (WAITING_LIST_LIMIT,))
+        mine = query(MINE_SQL, (100,))
         listed = [p["id"] for p in pending]
+        shown = listed + [r["id"] for r in mine]
         schema = query(SCHEMA_SQL, one=True)
-        tallies = {t["id"]: t["tally"] for t in query(LISTED_TALLIES_SQL, (listed,))} \
-            if listed and schema["has_tally"] else {}
+        # One query for both lists' tallies (mpa.pending never lists my own).
+        tallies = {t["id"]: t["tally"] for t in query(LISTED_TALLIES_SQL, (shown,))} \
+            if shown and schema["has_tally"] else {}
         glass = {u["id"] for u in query(LISTED_BREAK_GLASS_SQL, (listed,))} \
             if listed and schema["has_break_glass"] else set()
         for p in pending:
             p["tally"], p["break_glass_open"] = tallies.get(p["id"]), p["id"] in glass
-        return render_template("home.html", pending=pending, mine=query(MINE_SQL, (100,)), notice=take_notice())
+        for r in mine:
+            r["tally"] = tallies.get(r["id"])
+        return render_template("home.html", pending=pending, mine=mine, notice=take_notice())
 
     def load_request(request_id):
         # (An id past bigint's range is sent as numeric and finds no row.)

@@ -381,9 +381,13 @@ def run_checks(args, db, ids, portal, driver):
 
     several_teams_and_break_glass(args, ids, portal, driver)
 
-    # The requester sees his own requests and cancels one.
+    # The requester sees his own requests and cancels one. A request of
+    # two teams names both, with its tally per team (bob approved for ops).
     sign_in(driver, portal, "dba")
     check(f"#{ids['hostile']}" in text_of(driver, "mine"), "the dba sees his own requests", driver.page_source)
+    payroll = text_of(driver, f"mine-{ids['payroll']}")
+    check("ops, security" in payroll and "1 of 1 from ops, 0 of 1 from security" in payroll,
+          "the requester's two-team request names both teams and each one's tally", payroll)
     driver.get(f"{portal.url}/requests/{ids['hostile']}")
     click(driver, "cancel")
     check(text_of(driver, "state") == "cancelled", "the dba cancels his request", driver.page_source)
