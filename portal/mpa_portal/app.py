@@ -92,11 +92,24 @@ TALLY_SQL = "SELECT mpa_request_tally(%s) AS tally"
 # Break-glass on the request: who opened it, why, its team and quorum, and
 # the review (once approved by it). team_declared: the team is still the
 # break-glass team (dropping it stops the open use: mpa.break_glass_address).
+# may_review: whether to offer the caller the review form, by mpa_review's
+# rules (sql/install/19_break_glass.sql): approved by break-glass, not yet
+# reviewed, by an approver of one of the request's teams who neither
+# requested it, opened the break-glass, nor voted on it. Only the form
+# depends on it: mpa_review checks again, and its refusal is what is shown.
 BREAK_GLASS_SQL = """
 SELECT u.team, u.quorum, u.reason, u.opened_by::text AS opened_by, u.opened_at, u.review_due_at,
        EXISTS (SELECT FROM mpa.break_glass b WHERE b.team = u.team) AS team_declared,
-       v.verdict, v.note, v.reviewer::text AS reviewer, v.reviewed_at
-  FROM mpa.break_glass_uses u LEFT JOIN mpa.reviews v ON v.request_id = u.request_id
+       v.verdict, v.note, v.reviewer::text AS reviewer, v.reviewed_at,
+       r.break_glass AND v.request_id IS NULL AND session_user::regrole NOT IN (r.requester, u.opened_by)
+         AND EXISTS (SELECT FROM mpa.approvers a
+                      WHERE a.approver = session_user::regrole
+                        AND (a.team = r.team OR a.team IN (SELECT rt.team FROM mpa.request_teams rt
+                                                            WHERE rt.request_id = r.id)))
+         AND NOT EXISTS (SELECT FROM mpa.votes vo WHERE vo.request_id = r.id AND vo.approver = session_user::regrole)
+         AS may_review
+  FROM mpa.break_glass_uses u JOIN mpa.requests r ON r.id = u.request_id
+       LEFT JOIN mpa.reviews v ON v.request_id = u.request_id
  WHERE u.request_id = %s"""
 
 # Who may still vote: the approvers of every team of the request (and of
@@ -310,18 +323,20 @@ def create_app(config):
         g.session.notice = notice
         return redirect(f"/requests/{request_id}", 303)
 
+    def told(request_id, said, refused):
+        """Back to the request, saying what pg_mpa's function said, or its refusal (with its SQLSTATE)."""
+        return back_to(request_id, {"ok": refused is None, "text": said or refusal_text(refused)})
+
     @app.post("/requests/<int:request_id>/vote")
     def vote(request_id):
         decision = request.form.get("decision")
         if decision not in ("approve", "reject"):
             abort(400, "The decision is approve or reject.")
-        said, refused = call("SELECT mpa_vote(%s, %s)", (request_id, decision))
-        return back_to(request_id, {"ok": refused is None, "text": said or refusal_text(refused)})
+        return told(request_id, *call("SELECT mpa_vote(%s, %s)", (request_id, decision)))
 
     @app.post("/requests/<int:request_id>/resend")
     def resend(request_id):
-        said, refused = call("SELECT mpa_resend(%s)", (request_id,))
-        return back_to(request_id, {"ok": refused is None, "text": said or refusal_text(refused)})
+        return told(request_id, *call("SELECT mpa_resend(%s)", (request_id,)))
 
     @app.post("/requests/<int:request_id>/verify")
     def verify(request_id):
@@ -349,6 +364,14 @@ def create_app(config):
         _, refused = call("SELECT mpa_cancel(%s)", (request_id,))
         return back_to(request_id, {"ok": refused is None,
                                     "text": "You cancelled this request." if refused is None else refusal_text(refused)})
+
+    @app.post("/requests/<int:request_id>/review")
+    def review(request_id):
+        # The verdict and the note go to mpa_review as posted: it refuses a
+        # missing, unknown or blank one, or a note too long, with its
+        # SQLSTATE, and changes nothing then. No code: a review is no vote.
+        return told(request_id, *call("SELECT mpa_review(%s, %s, %s)",
+                                      (request_id, request.form.get("verdict"), request.form.get("note"))))
 
     @app.template_filter("per_team")
     def per_team(tally):

@@ -456,12 +456,53 @@ def several_teams_and_break_glass(args, ids, portal, driver):
           and text_of(driver, "break-glass-review").startswith("not reviewed yet: due by"),
           "approved by break-glass, the page says the review is due and by when",
           f"{text_of(driver, 'state')} {text_of(driver, 'break-glass-review')!r}")
-    with connect_as(args, "carol") as carol:
-        carol.execute("SELECT mpa_review(%s, 'confirm', 'the disk was full')", (scratch,))
-    driver.get(f"{portal.url}/requests/{scratch}")
+    # frank opened the break-glass and voted: mpa_review would refuse him,
+    # so his page offers him no review.
+    check(not driver.find_elements(By.ID, "review-note"),
+          "the member who broke the glass and voted is offered no review form", driver.page_source)
+
+    # The dba is an approver of ops too, but requested it: no review for him.
+    dba = Client(portal)
+    dba.sign_in("dba", PASSWORD)
+    _, _, dbas_page = dba.get(f"/requests/{scratch}")
+    check("not reviewed yet: due by" in dbas_page and 'id="review-note"' not in dbas_page,
+          "the requester, an approver of the request's team, is offered no review form", dbas_page[-2000:])
+
+    # bob, of ops, took no part: his page offers the review (a plain client,
+    # to keep a page of his open while carol reviews in the browser).
+    bob = Client(portal)
+    bob.sign_in("bob", PASSWORD)
+    _, _, bobs_page = bob.get(f"/requests/{scratch}")
+    # The CSRF check is every POST's (load_session): the review's is no
+    # exception. Refused before pg_mpa is asked, so carol's review below is
+    # the first.
+    status, _, said = bob.request("POST", f"/requests/{scratch}/review", {"verdict": "dispute", "note": "forged"})
+    check('id="review-note"' in bobs_page and status == 403 and "CSRF" in said,
+          "an approver who took no part is offered the review, and a review posted without its CSRF token is refused",
+          f"{status} {said[-300:]}")
+
+    # carol reviews from the page; her note, HTML and script, shows as text.
+    note = "the disk was full; " + HOSTILE
+    sign_in(driver, portal, "carol", page=f"/requests/{scratch}")
+    if driver.find_elements(By.ID, "review-note"):
+        driver.find_element(By.ID, "review-note").send_keys(note)
+        click(driver, "review-confirm")
     review = text_of(driver, "break-glass-review")
-    check(review.startswith("reviewed: confirm by carol") and "the disk was full" in review,
-          "after the review, the page says who reviewed it and what they found", review)
+    check(review.startswith("reviewed: confirm by carol") and note in review
+          and text_of(driver, "notice") == f"request {scratch} reviewed: confirm"
+          and not driver.find_elements(By.ID, "review-note"),
+          "carol confirms the break-glass approval from its page, which then says who reviewed it and what they found",
+          f"{review!r} {text_of(driver, 'notice')!r}")
+    check(not driver.find_elements(By.ID, "hostile") and driver.title != "script ran",
+          "a review note of HTML and script shows as text", driver.page_source)
+
+    # bob's page, still open, posts his review after hers: pg_mpa refuses
+    # it (once), and the page says so with pg_mpa's SQLSTATE.
+    bob.request("POST", f"/requests/{scratch}/review", {"csrf": bob.csrf(bobs_page), "verdict": "dispute",
+                                                        "note": "too late"})
+    _, _, page = bob.get(f"/requests/{scratch}")
+    check(f"request {scratch} is already reviewed (MP004)" in page and "reviewed: <strong>confirm</strong> by carol" in page,
+          "a review after another is refused with pg_mpa's message and SQLSTATE, the first one kept", page[-3000:])
 
 
 def on_version_0_1(args, db, portal, driver):
