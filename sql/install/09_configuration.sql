@@ -323,9 +323,10 @@ BEGIN
   END IF;
   PERFORM mpa.require(shared_votes, 'shared_votes');
   -- Several teams: a list of existing teams, each once, at most 8 (the
-  -- tally looks at every subset of them). Not yet for pg_mpa's own
-  -- configuration, nor for policies that reach other databases (their
-  -- published copy holds one team).
+  -- tally looks at every subset of them; and 8 names of at most 63
+  -- characters, joined, fill exactly the slot published for the other
+  -- databases: kPolicyTeamsBytes, src/pg/shared/shared_state.hpp). Not yet
+  -- for pg_mpa's own configuration.
   IF teams IS NOT NULL THEN
     IF team IS NOT NULL THEN
       RAISE EXCEPTION 'give team or teams, not both' USING ERRCODE = '22023';
@@ -340,9 +341,6 @@ BEGIN
     ELSIF cardinality(teams) > 1 AND op = 'MPA CONFIGURE' THEN
       RAISE EXCEPTION 'MPA CONFIGURE is approved by one team' USING ERRCODE = '22023',
         HINT = 'Several teams are for the statements pg_mpa protects, not yet for its own configuration.';
-    ELSIF cardinality(teams) > 1 AND mpa.reaches_other_databases(op, db) THEN
-      RAISE EXCEPTION 'a policy of several teams cannot reach databases other than this one yet'
-        USING ERRCODE = '22023', HINT = 'Policies of several teams are for this database''s objects for now.';
     END IF;
     FOR i IN 1 .. cardinality(teams) LOOP
       IF NOT EXISTS (SELECT FROM mpa.teams tm WHERE tm.name = teams[i]) THEN

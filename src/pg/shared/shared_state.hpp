@@ -29,6 +29,10 @@ inline constexpr int kClusterPolicySlots = 1024;  // mpa_protect refuses more (d
 inline constexpr int kApproverRoleSlots = 1024;
 inline constexpr int kOutlineOperationSlots = 256;  // more than PostgreSQL has command tags
 inline constexpr int kOperationBytes = 64;
+// A policy's teams as the policy cache spells them: up to 8 teams
+// (mpa_protect's limit) of up to 63 characters (mpa_team_create's), joined
+// by 7 separators (',' or '&'), and the terminating zero: 8 * 63 + 7 + 1.
+inline constexpr int kPolicyTeamsBytes = 512;
 inline constexpr int kAuditRingSlots = 256;
 inline constexpr int kAuditDetailBytes = 1536;
 
@@ -42,7 +46,10 @@ struct ClusterPolicy {
   char database[NAMEDATALEN];
   char operation[kOperationBytes];
   char object[200];
-  char team[64];
+  // The team, or the teams of a policy of several joined as at home
+  // ("dba,security", "dba&security"; load_policy_teams in policy_cache.cpp),
+  // so that the gate elsewhere names and requests every one of them.
+  char team[kPolicyTeamsBytes];
   // mpa.policies.mode = 'dry-run': the gate there records what the policy
   // would have refused and refuses nothing (docs/decisions.md, "Policy
   // modes"). Never set on MPA CONFIGURE.
