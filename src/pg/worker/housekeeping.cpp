@@ -201,19 +201,13 @@ void end_due_grants() {
   }
 }
 
-// How long until the next reminder is due; LONG_MAX when none is waiting.
-// (A reminder overdue but not sent, its request held by another
-// transaction, is looked at again shortly.)
-long milliseconds_until_next_reminder() {
+// How long until the next mail that `next_sql` dates is due (a reminder, an
+// overdue break-glass review); LONG_MAX when none is waiting. (One overdue
+// but not sent, its request held by another transaction, is looked at again
+// shortly.) 0.1's SQL objects have neither.
+long milliseconds_until_next(const char *next_sql, const char *what) {
   if (!sql_objects_are_current()) return LONG_MAX;
-  if (SPI_execute(kNextReminderSql, true, 1) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read reminders");
-  return milliseconds_of_deadline_result(kOverdueRetryMs);
-}
-
-// How long until a break-glass review is overdue; LONG_MAX when none waits.
-long milliseconds_until_next_review_due() {
-  if (!sql_objects_are_current()) return LONG_MAX;
-  if (SPI_execute(kNextReviewDueSql, true, 1) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read reviews due");
+  if (SPI_execute(next_sql, true, 1) != SPI_OK_SELECT) elog(ERROR, "pg_mpa: cannot read %s", what);
   return milliseconds_of_deadline_result(kOverdueRetryMs);
 }
 
@@ -247,8 +241,8 @@ long milliseconds_until_next_deadline() {
   Datum ms = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
   double value = is_null ? 0 : DatumGetFloat8(ms);
   long purge_ms = milliseconds_until_next_purge();  // replaces SPI_tuptable
-  purge_ms = Min(purge_ms, milliseconds_until_next_reminder());
-  purge_ms = Min(purge_ms, milliseconds_until_next_review_due());
+  purge_ms = Min(purge_ms, milliseconds_until_next(kNextReminderSql, "reminders"));
+  purge_ms = Min(purge_ms, milliseconds_until_next(kNextReviewDueSql, "reviews due"));
   if (is_null) return purge_ms;
   // Still overdue after this round's housekeeping: another transaction holds
   // that row (SKIP LOCKED passed it by). Look again shortly, not at once.
