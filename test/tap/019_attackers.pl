@@ -98,6 +98,13 @@ my @as_superuser = (
 	[ q{INSERT INTO mpa.break_glass_uses (request_id, team, quorum, review_window, reason, opened_by)
 	    SELECT id, 'glass', 1, '1 hour', 'forged', 'erin' FROM mpa.requests}, 'MP001' ],
 	[ qq{SET SESSION AUTHORIZATION erin; SELECT mpa_break_glass($configure, 'urgent')}, 'MP001' ],
+	# Policy modes: nor loosen a policy by making it dry-run, or hand it to
+	# teams of their choosing, by its function or by writing the tables.
+	[ q{SELECT mpa_protect('DROP TABLE', 'prod.*', 'security', mode => 'dry-run')}, 'MP001' ],
+	[ q{UPDATE mpa.policies SET mode = 'dry-run'}, 'MP001' ],
+	[ q{SELECT mpa_protect('DROP TABLE', 'prod.*', teams => ARRAY['oncall', 'glass'], shared_votes => true)}, 'MP001' ],
+	[ q{INSERT INTO mpa.policy_teams (policy_id, team) SELECT id, 'oncall' FROM mpa.policies}, 'MP001' ],
+	[ q{INSERT INTO mpa.request_teams (request_id, team, threshold) SELECT id, 'oncall', 1 FROM mpa.requests}, 'MP001' ],
 );
 
 for my $db ('postgres', 'app')
